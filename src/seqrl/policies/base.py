@@ -1,0 +1,64 @@
+"""AutoregressivePolicy: any StepModel network becomes a Policy."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from seqrl.policies import decoding
+from seqrl.policies.protocol import Scored, StepModel
+from seqrl.rollout import Batch, Rollout
+
+
+class AutoregressivePolicy(nn.Module):
+    """Wraps a StepModel network with batched sampling, greedy decoding and scoring."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        if not isinstance(network, StepModel):
+            raise TypeError(f"{type(network).__name__} does not implement StepModel")
+        self.network = network
+
+    @property
+    def vocab_size(self) -> int:
+        return self.network.vocab_size
+
+    @property
+    def feature_dim(self) -> int:
+        return self.network.feature_dim
+
+    @torch.no_grad()
+    def sample(
+        self,
+        inputs: Batch,
+        k: int,
+        max_len: int,
+        temperature: float = 1.0,
+        generator: Optional[torch.Generator] = None,
+        forced: Optional[Tensor] = None,
+        forced_len: Optional[Tensor] = None,
+    ) -> Rollout:
+        """k samples per input; forced/forced_len are per input (B, F)/(B,) and repeated k times."""
+        state = self.network.encode(inputs.src, inputs.src_mask)
+        if forced is not None and forced_len is not None:
+            forced = forced.repeat_interleave(k, dim=0)
+            forced_len = forced_len.repeat_interleave(k, dim=0)
+        return decoding.decode(
+            self.network, state, k, max_len, temperature, False, generator, forced, forced_len
+        )
+
+    @torch.no_grad()
+    def greedy(self, inputs: Batch, max_len: int) -> Rollout:
+        state = self.network.encode(inputs.src, inputs.src_mask)
+        return decoding.decode(self.network, state, 1, max_len, greedy=True)
+
+    def score(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0) -> Scored:
+        """Teacher-forced scores of tokens (B*k, T) for inputs (B, S); k = rows per input."""
+        k = tokens.shape[0] // inputs.size
+        state = decoding.repeat_state(self.network.encode(inputs.src, inputs.src_mask), k)
+        return decoding.score(self.network, state, tokens, mask, temperature)
+
+    def log_prob(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+        """(B*k, T) teacher-forced log-probabilities of tokens, 0 where masked."""
+        return self.score(inputs, tokens, mask, temperature).logprobs

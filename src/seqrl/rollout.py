@@ -1,0 +1,84 @@
+"""The batch types that flow from data to sampling to reward to loss."""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from seqrl.vocab import EOS, PAD
+
+
+class Batch(NamedTuple):
+    """Inputs and (optional) reference outputs, right-padded with PAD.
+
+    src:      (B, S) long   source / prompt tokens
+    src_mask: (B, S) bool   True on real tokens
+    tgt:      (B, T) long   reference tokens ending with EOS (PAD after); None if the task has none
+    tgt_mask: (B, T) bool   True on reference tokens, EOS included
+    """
+
+    src: Tensor
+    src_mask: Tensor
+    tgt: Optional[Tensor] = None
+    tgt_mask: Optional[Tensor] = None
+
+    @property
+    def size(self) -> int:
+        return self.src.shape[0]
+
+
+class Rollout(NamedTuple):
+    """k sampled sequences for each of B inputs, flattened to N = B * k rows.
+
+    Row i belongs to input i // k. Everything after a row's EOS is PAD and masked out.
+
+    tokens:   (N, T) long   sampled tokens, EOS included, PAD after it
+    logprobs: (N, T) float  log-probability each token was drawn with (0 where masked); detached
+    mask:     (N, T) bool   True on generated tokens up to and including EOS
+    forced:   (N, T) bool   True where the token was forced from the reference (MIXER prefix)
+    k:        int           samples per input
+    """
+
+    tokens: Tensor
+    logprobs: Tensor
+    mask: Tensor
+    forced: Tensor
+    k: int
+
+    @property
+    def num_inputs(self) -> int:
+        return self.tokens.shape[0] // self.k
+
+    @property
+    def lengths(self) -> Tensor:
+        """(N,) number of generated tokens, EOS included."""
+        return self.mask.sum(dim=1)
+
+    @property
+    def finished(self) -> Tensor:
+        """(N,) True where the row emitted EOS within the length budget."""
+        return ((self.tokens == EOS) & self.mask).any(dim=1)
+
+
+def pad_sequences(seqs: list[list[int]], pad: int = PAD) -> tuple[Tensor, Tensor]:
+    """Right-pad integer lists into (B, L) tokens and a (B, L) bool mask."""
+    length = max((len(s) for s in seqs), default=0)
+    tokens = torch.full((len(seqs), max(length, 1)), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), max(length, 1)), dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        if s:
+            tokens[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+            mask[i, : len(s)] = True
+    return tokens, mask
+
+
+def strip(tokens: Tensor, mask: Tensor) -> list[list[int]]:
+    """Token lists of each row without EOS and padding: (N, T) -> N lists."""
+    out: list[list[int]] = []
+    for row, m in zip(tokens.tolist(), mask.tolist()):
+        seq = [t for t, keep in zip(row, m) if keep]
+        if seq and seq[-1] == EOS:
+            seq = seq[:-1]
+        out.append(seq)
+    return out
