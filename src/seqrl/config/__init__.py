@@ -1,0 +1,18 @@
+"""One frozen, validated configuration for a run."""
+from seqrl.config.schema import (
+    Config,
+    CurriculumConfig,
+    ModelConfig,
+    OptimConfig,
+    ReinforceConfig,
+    RunConfig,
+    TaskConfig,
+)
+from seqrl.config.validate import ConfigError, from_dict, to_dict
+from seqrl.config.io import apply_overrides, load_config, save_config
+
+__all__ = [
+    "Config", "CurriculumConfig", "ModelConfig", "OptimConfig", "ReinforceConfig", "RunConfig",
+    "TaskConfig", "ConfigError", "from_dict", "to_dict", "apply_overrides", "load_config",
+    "save_config",
+]

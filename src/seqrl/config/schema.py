@@ -1,0 +1,134 @@
+"""The run configuration. Field docstrings (the `doc` metadata) double as CLI help.
+
+`meta(doc, lo, hi)` attaches a description and an inclusive numeric range that
+`seqrl.config.validate` enforces before any compute.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+
+def meta(doc: str, lo: float | None = None, hi: float | None = None, default: Any = None,
+         factory: Any = None) -> Any:
+    md = {"doc": doc, "lo": lo, "hi": hi}
+    if factory is not None:
+        return field(default_factory=factory, metadata=md)
+    return field(default=default, metadata=md)
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    name: str = meta("built-in task (see `seqrl list`)", default="reverse")
+    symbols: int = meta("number of distinct digit symbols for copy/reverse/sort/repeat_copy", 2, 10, 10)
+    train_min_len: int = meta("shortest training input", 1, 64, 1)
+    train_max_len: int = meta("longest training input", 1, 64, 8)
+    val_min_len: int = meta("shortest validation input (may exceed training lengths)", 1, 64, 1)
+    val_max_len: int = meta("longest validation input", 1, 64, 8)
+    val_size: int = meta("number of validation examples (excluded from training)", 1, 100000, 256)
+    reward: str = meta("reward: 'task' (the task's partial credit), 'exact_match', or 'module:function'",
+                       default="task")
+    per_token: bool = meta("use per-token rewards with reward-to-go instead of one sequence reward",
+                           default=False)
+    gamma: float = meta("discount for reward-to-go", 0.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.train_min_len > self.train_max_len:
+            raise ValueError(f"task.train_min_len ({self.train_min_len}) > task.train_max_len ({self.train_max_len})")
+        if self.val_min_len > self.val_max_len:
+            raise ValueError(f"task.val_min_len ({self.val_min_len}) > task.val_max_len ({self.val_max_len})")
+        if self.per_token and self.reward not in ("task",):
+            raise ValueError("task.per_token requires task.reward='task' (the task's per-token partial credit)")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    kind: Literal["gru", "lstm", "transformer", "transformer_lm"] = meta(
+        "policy network: GRU/LSTM attention seq2seq, Transformer encoder-decoder, or decoder-only LM",
+        default="gru")
+    embed_dim: int = meta("token embedding size (RNN)", 4, 4096, 64)
+    hidden_dim: int = meta("RNN hidden size / Transformer d_model", 4, 8192, 128)
+    layers: int = meta("RNN layers / Transformer decoder layers", 1, 48, 1)
+    encoder_layers: int = meta("Transformer encoder layers", 1, 48, 2)
+    heads: int = meta("Transformer attention heads", 1, 64, 4)
+    ff_dim: int = meta("Transformer feed-forward size", 4, 32768, 256)
+    dropout: float = meta("dropout probability", 0.0, 0.9, 0.0)
+
+    def __post_init__(self) -> None:
+        if self.kind.startswith("transformer") and self.hidden_dim % self.heads:
+            raise ValueError(f"model.hidden_dim ({self.hidden_dim}) must be divisible by model.heads ({self.heads})")
+        if self.kind in ("gru", "lstm") and self.hidden_dim % 2:
+            raise ValueError(f"model.hidden_dim must be even for the bidirectional encoder, got {self.hidden_dim}")
+
+
+@dataclass(frozen=True)
+class ReinforceConfig:
+    baseline: Literal["none", "ema", "value", "self_critical", "rloo", "grpo"] = meta(
+        "baseline subtracted from the reward (see `seqrl list`)", default="rloo")
+    samples_per_input: int = meta("k: sequences sampled per input", 1, 4096, 8)
+    temperature: float = meta("sampling temperature (the trained policy is the tempered one)", 1e-3, 100.0, 1.0)
+    max_len: Optional[int] = meta("decoding budget in tokens; null = task's longest target + 1", 1, 4096, None)
+    ema_decay: float = meta("decay of the moving-average baseline", 0.0, 0.9999, 0.9)
+    grpo_std: bool = meta("grpo: divide by the group std", default=True)
+    value_lr: float = meta("learning rate of the learned per-step baseline", 0.0, 10.0, 1e-2)
+    value_hidden: int = meta("hidden units of the value regressor (0 = linear, as in MIXER)", 0, 4096, 0)
+    entropy_coef: float = meta("entropy bonus coefficient", 0.0, 10.0, 0.0)
+    normalization: Literal["sequence", "token"] = meta(
+        "average the surrogate over sequences (sum of token terms) or over tokens", default="sequence")
+
+    def __post_init__(self) -> None:
+        if self.baseline in ("rloo", "grpo") and self.samples_per_input < 2:
+            raise ValueError(f"reinforce.baseline={self.baseline!r} needs reinforce.samples_per_input >= 2, "
+                             f"got {self.samples_per_input}")
+
+
+@dataclass(frozen=True)
+class CurriculumConfig:
+    kind: Literal["xent", "reinforce", "warmup", "mixer", "alternate"] = meta(
+        "schedule from cross-entropy to REINFORCE (see `seqrl list`)", default="warmup")
+    warmup_steps: int = meta("cross-entropy steps before REINFORCE starts (warmup, alternate)", 0, 10**8, 300)
+    mixer_delta: int = meta("mixer: tokens moved from cross-entropy to REINFORCE per stage", 1, 4096, 2)
+    mixer_every: int = meta("mixer: steps per stage", 1, 10**8, 50)
+    xent_weight: float = meta("weight of the cross-entropy term while mixing", 0.0, 100.0, 0.5)
+    p0: float = meta("alternate: REINFORCE probability when annealing starts", 0.0, 1.0, 0.1)
+    span: int = meta("alternate: steps over which the probability rises to 1", 1, 10**8, 500)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    steps: int = meta("training steps", 1, 10**9, 1200)
+    batch_size: int = meta("inputs per step (each sampled k times in REINFORCE steps)", 1, 65536, 32)
+    lr: float = meta("peak learning rate (Adam)", 0.0, 10.0, 2e-3)
+    rl_lr: Optional[float] = meta("learning rate for REINFORCE steps; null = optim.lr", 0.0, 10.0, None)
+    lr_warmup: int = meta("linear learning-rate warm-up steps", 0, 10**8, 0)
+    lr_decay: Literal["constant", "linear", "cosine"] = meta("learning-rate decay after warm-up",
+                                                             default="constant")
+    weight_decay: float = meta("AdamW weight decay", 0.0, 10.0, 0.0)
+    grad_clip: float = meta("clip the global gradient norm to this (0 = off)", 0.0, 1e6, 1.0)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seed: int = meta("seed of every random stream", 0, 2**31 - 1, 0)
+    dir: Optional[str] = meta("run directory; null = runs/<task>-<curriculum>-<time>", default=None)
+    log_every: int = meta("steps between metric lines", 1, 10**8, 10)
+    eval_every: int = meta("steps between greedy validations", 1, 10**8, 100)
+    checkpoint_every: int = meta("steps between checkpoints", 1, 10**8, 100)
+    keep_checkpoints: int = meta("checkpoints kept on disk", 1, 1000, 2)
+    eval_samples: int = meta("sample outputs shown per validation", 0, 1000, 4)
+    stop_at: Optional[float] = meta("stop once validation exact match reaches this", 0.0, 1.0, None)
+    on_bad_reward: Literal["raise", "skip"] = meta(
+        "a reward that raises or is NaN/inf: stop with an error, or skip the sample and count it",
+        default="raise")
+    progress: bool = meta("show a live progress bar", default=True)
+    threads: Optional[int] = meta("torch intra-op threads (null = torch default)", 1, 1024, None)
+
+
+@dataclass(frozen=True)
+class Config:
+    task: TaskConfig = meta("what to learn", factory=TaskConfig)
+    model: ModelConfig = meta("the policy network", factory=ModelConfig)
+    reinforce: ReinforceConfig = meta("the REINFORCE estimator", factory=ReinforceConfig)
+    curriculum: CurriculumConfig = meta("from cross-entropy to REINFORCE", factory=CurriculumConfig)
+    optim: OptimConfig = meta("optimisation", factory=OptimConfig)
+    run: RunConfig = meta("run directory, logging, checkpoints", factory=RunConfig)

@@ -1,0 +1,1 @@
+"""The score-function estimator: returns, baselines, losses and the learned value head."""

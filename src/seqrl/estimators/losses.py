@@ -1,0 +1,43 @@
+"""Losses as pure functions of (N, T) tensors with boolean masks."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+NORMALIZATIONS = ("sequence", "token")
+
+
+def _masked_sum(x: Tensor, mask: Tensor) -> Tensor:
+    return torch.where(mask, x, torch.zeros_like(x)).sum()
+
+
+def reinforce_loss(
+    logprobs: Tensor, advantages: Tensor, mask: Tensor, num_sequences: int, normalization: str = "sequence"
+) -> Tensor:
+    """Surrogate -sum_t A_t log p(y_t) whose gradient is the REINFORCE estimate.
+
+    logprobs (N, T) with grad; advantages (N, T) (detached here); mask (N, T) selects the tokens
+    trained by REINFORCE. "sequence": summed over tokens, averaged over `num_sequences` (the texts'
+    estimator); "token": averaged over selected tokens.
+    """
+    total = _masked_sum(-advantages.detach() * logprobs, mask)
+    if normalization == "sequence":
+        return total / max(num_sequences, 1)
+    if normalization == "token":
+        return total / mask.sum().clamp(min=1)
+    raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+
+
+def token_xent(logprobs: Tensor, mask: Tensor) -> Tensor:
+    """Mean negative log-likelihood over the masked tokens (teacher forcing)."""
+    return -_masked_sum(logprobs, mask) / mask.sum().clamp(min=1)
+
+
+def mean_entropy(entropy: Tensor, mask: Tensor) -> Tensor:
+    """Mean per-token entropy over masked tokens; subtract coef * this from the loss as a bonus."""
+    return _masked_sum(entropy, mask) / mask.sum().clamp(min=1)
+
+
+def value_loss(predicted: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Mean squared error of the learned baseline over masked tokens; target is detached."""
+    return _masked_sum((predicted - target.detach()) ** 2, mask) / mask.sum().clamp(min=1)

@@ -1,0 +1,24 @@
+"""Returns as pure functions of per-token rewards: reward-to-go with discount."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def terminal_rewards(rewards: Tensor, mask: Tensor) -> Tensor:
+    """Place each sequence reward (N,) on the row's last unmasked token -> (N, T)."""
+    last = (mask.long().cumsum(dim=1) == mask.sum(dim=1, keepdim=True)) & mask  # (N, T)
+    return torch.where(last, rewards.unsqueeze(1).to(torch.float32), torch.zeros(mask.shape))
+
+
+def reward_to_go(token_rewards: Tensor, mask: Tensor, gamma: float = 1.0) -> Tensor:
+    """G_t = sum_{u >= t} gamma^(u - t) r_u over unmasked tokens; (N, T) -> (N, T), 0 where masked."""
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+    r = torch.where(mask, token_rewards, torch.zeros_like(token_rewards))
+    out = torch.zeros_like(r)
+    running = torch.zeros_like(r[:, 0])
+    for t in range(r.shape[1] - 1, -1, -1):
+        running = r[:, t] + gamma * running
+        out[:, t] = running
+    return torch.where(mask, out, torch.zeros_like(out))

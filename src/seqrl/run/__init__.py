@@ -1,0 +1,1 @@
+"""The run directory: metrics files, progress display and plots."""

@@ -1,0 +1,54 @@
+"""Append-only JSON-lines files that a resumed run can cut back to its checkpoint."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def append(path: Path, record: dict[str, Any]) -> None:
+    """Append one record as a line, flushed to disk."""
+    line = json.dumps({k: _clean(v) for k, v in record.items()}, allow_nan=False)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a JSON-lines file; a torn last line (process killed mid-write) is ignored."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                return
+            raise ValueError(f"{path}:{number}: not valid JSON") from None
+
+
+def truncate_after(path: Path, step: int) -> None:
+    """Keep only records with record['step'] <= step (atomic rewrite)."""
+    if not path.exists():
+        return
+    kept = [r for r in read(path) if r.get("step", 0) <= step]
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in kept:
+            f.write(json.dumps(r, allow_nan=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,41 @@
+"""A live progress bar: step, reward, throughput and time left."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class ProgressBar:
+    """Thin wrapper over rich.progress; a no-op when disabled."""
+
+    def __init__(self, total: int, start: int, enabled: bool, console: Optional[Console] = None) -> None:
+        self.enabled = enabled
+        self._progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self._task = self._progress.add_task("train", total=total, completed=start, info="")
+
+    def __enter__(self) -> "ProgressBar":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._progress.stop()
+
+    def update(self, step: int, info: str) -> None:
+        self._progress.update(self._task, completed=step, info=info)
+
+    def log(self, message: str) -> None:
+        if self.enabled:
+            self._progress.console.log(message)

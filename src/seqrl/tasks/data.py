@@ -1,0 +1,116 @@
+"""Deterministic training batches and a held-out validation set for a task.
+
+* Validation: `val_size` distinct examples (by source) drawn once from
+  `numpy.random.default_rng([seed, 1])`, lengths uniform in [val_min_len, val_max_len].
+* Training: `train_batch(step, size)` is a pure function of (seed, step, size), drawn
+  from `default_rng([seed, 0, step])` with lengths uniform in
+  [train_min_len, train_max_len]; any example whose source is in the validation set
+  is rejected and redrawn, so training and validation never share an input.
+
+Validation lengths may exceed the training ones to measure length generalisation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from seqrl.rollout import Batch, pad_sequences
+from seqrl.tasks.base import Example, Task
+from seqrl.vocab import EOS
+
+# Draws allowed per wanted example before giving up on a too-small example space.
+_ATTEMPTS_PER_EXAMPLE = 100
+_MIN_ATTEMPTS = 1000
+
+
+def _check_range(lo_name: str, lo: int, hi_name: str, hi: int) -> None:
+    for name, value in ((lo_name, lo), (hi_name, hi)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if lo > hi:
+        raise ValueError(f"{lo_name} ({lo}) must be <= {hi_name} ({hi})")
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """A task's fixed validation set and its step-indexed training batches."""
+
+    task: Task
+    seed: int
+    train_min_len: int
+    train_max_len: int
+    val_min_len: int
+    val_max_len: int
+    val_size: int
+    validation: tuple[Example, ...] = field(init=False, repr=False, compare=False)
+    val_sources: frozenset[tuple[int, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        _check_range("train_min_len", self.train_min_len, "train_max_len", self.train_max_len)
+        _check_range("val_min_len", self.val_min_len, "val_max_len", self.val_max_len)
+        if isinstance(self.val_size, bool) or not isinstance(self.val_size, int) or self.val_size < 0:
+            raise ValueError(f"val_size must be a non-negative integer, got {self.val_size!r}")
+        validation = self._draw_validation()
+        object.__setattr__(self, "validation", validation)
+        object.__setattr__(self, "val_sources", frozenset(ex.source for ex in validation))
+
+    def _draw_validation(self) -> tuple[Example, ...]:
+        rng = np.random.default_rng([self.seed, 1])
+        seen: set[tuple[int, ...]] = set()
+        out: list[Example] = []
+        budget = max(_MIN_ATTEMPTS, _ATTEMPTS_PER_EXAMPLE * self.val_size)
+        for _ in range(budget):
+            if len(out) == self.val_size:
+                break
+            ex = self.task.make(rng, int(rng.integers(self.val_min_len, self.val_max_len + 1)))
+            if ex.source not in seen:
+                seen.add(ex.source)
+                out.append(ex)
+        if len(out) < self.val_size:
+            raise ValueError(
+                f"val_size={self.val_size} is too large: only {len(out)} distinct validation examples "
+                f"found in {budget} draws for lengths {self.val_min_len}..{self.val_max_len}"
+            )
+        return tuple(out)
+
+    def train_batch(self, step: int, size: int) -> list[Example]:
+        """`size` training examples for `step`; the same (seed, step, size) always gives the same batch."""
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"step must be a non-negative integer, got {step!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive integer, got {size!r}")
+        rng = np.random.default_rng([self.seed, 0, step])
+        out: list[Example] = []
+        budget = max(_MIN_ATTEMPTS, _ATTEMPTS_PER_EXAMPLE * size)
+        for _ in range(budget):
+            if len(out) == size:
+                return out
+            ex = self.task.make(rng, int(rng.integers(self.train_min_len, self.train_max_len + 1)))
+            if ex.source not in self.val_sources:
+                out.append(ex)
+        if len(out) == size:
+            return out
+        raise ValueError(
+            f"could not draw a training batch of size {size}: almost every input of lengths "
+            f"{self.train_min_len}..{self.train_max_len} is in the validation set; "
+            f"reduce val_size or widen the training lengths"
+        )
+
+
+def collate(examples: Sequence[Example]) -> Batch:
+    """Pad examples into a Batch; targets get EOS appended, tgt is None when no example has a target."""
+    if not examples:
+        raise ValueError("examples must not be empty")
+    src, src_mask = pad_sequences([list(ex.source) for ex in examples])
+    has_target = [ex.target is not None for ex in examples]
+    if not any(has_target):
+        return Batch(src=src, src_mask=src_mask)
+    if not all(has_target):
+        missing = has_target.index(False)
+        raise ValueError(f"examples mix targets and no targets (examples[{missing}] has none)")
+    tgt, tgt_mask = pad_sequences([list(ex.target or ()) + [EOS] for ex in examples])
+    return Batch(src=src, src_mask=src_mask, tgt=tgt, tgt_mask=tgt_mask)

@@ -1,0 +1,1 @@
+"""Training: state, checkpoints, the step and the loop."""

@@ -1,0 +1,88 @@
+"""Config -> the objects a run needs: task data, policy, reward functions."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+from torch import nn
+
+from seqrl.config.schema import Config, ModelConfig
+from seqrl.config.validate import ConfigError
+from seqrl.policies.base import AutoregressivePolicy
+from seqrl.policies.rnn import RNNConfig, RNNSeq2Seq
+from seqrl.policies.transformer import TransformerConfig, TransformerLM, TransformerSeq2Seq
+from seqrl.rewards.sequence import exact_match
+from seqrl.tasks import Task, TaskData, make_task
+
+POLICIES = {
+    "gru": "GRU encoder-decoder with attention",
+    "lstm": "LSTM encoder-decoder with attention",
+    "transformer": "Transformer encoder-decoder with a key/value cache",
+    "transformer_lm": "decoder-only Transformer (prompt -> completion) with a key/value cache",
+}
+
+
+def build_task(cfg: Config) -> Task:
+    options: dict[str, Any] = {}
+    try:
+        task = make_task(cfg.task.name)
+    except ValueError as err:
+        raise ConfigError(f"task.name: {err}") from None
+    if "base" in {f.name for f in dataclasses.fields(task)}:  # type: ignore[arg-type]
+        options["base"] = cfg.task.symbols
+        task = make_task(cfg.task.name, **options)
+    return task
+
+
+def build_data(cfg: Config, task: Task) -> TaskData:
+    t = cfg.task
+    return TaskData(task, cfg.run.seed, t.train_min_len, t.train_max_len, t.val_min_len, t.val_max_len, t.val_size)
+
+
+def build_network(cfg: ModelConfig, vocab_size: int, max_positions: int) -> nn.Module:
+    if cfg.kind in ("gru", "lstm"):
+        return RNNSeq2Seq(RNNConfig(vocab_size, cfg.kind, cfg.embed_dim, cfg.hidden_dim, cfg.layers, cfg.dropout))
+    tcfg = TransformerConfig(vocab_size, cfg.hidden_dim, cfg.heads, cfg.layers, cfg.encoder_layers,
+                             cfg.ff_dim, cfg.dropout, max_positions)
+    return TransformerSeq2Seq(tcfg) if cfg.kind == "transformer" else TransformerLM(tcfg)
+
+
+def build_policy(cfg: Config, vocab_size: int, max_positions: int) -> AutoregressivePolicy:
+    return AutoregressivePolicy(build_network(cfg.model, vocab_size, max_positions))
+
+
+def load_callable(spec: str, key: str) -> Callable[..., Any]:
+    """'package.module:function' -> the function, or ConfigError naming `key`."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"{key}: {spec!r} must look like 'module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"{key}: cannot import module {module_name!r}: {err}") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise ConfigError(f"{key}: {module_name!r} has no callable {attr!r}")
+    return fn
+
+
+def build_reward(cfg: Config, task: Task) -> Callable[..., Any]:
+    """The training reward named by task.reward (per-token when task.per_token)."""
+    if cfg.task.per_token:
+        return task.token_reward
+    if cfg.task.reward == "task":
+        return task.reward
+    if cfg.task.reward == "exact_match":
+        if not task.has_reference:
+            raise ConfigError(f"task.reward: 'exact_match' needs references; task {task.name!r} has none")
+        return exact_match
+    return load_callable(cfg.task.reward, "task.reward")
+
+
+def check_compatible(cfg: Config, task: Task) -> None:
+    """Cross-checks between the config and the task, before any compute."""
+    if not task.has_reference and cfg.curriculum.kind != "reinforce":
+        raise ConfigError(
+            f"curriculum.kind: {cfg.curriculum.kind!r} trains on reference answers, which task "
+            f"{task.name!r} does not have; use curriculum.kind=reinforce")

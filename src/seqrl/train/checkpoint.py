@@ -1,0 +1,128 @@
+"""Checkpoints: one safetensors file per save, written atomically, loaded without unpickling.
+
+A file holds named tensors (weights, optimizer moments, RNG states) and a JSON document in the
+safetensors metadata (counters, optimizer hyper-parameters, RNG states that are not tensors).
+It is written to `<name>.tmp`, flushed to disk, then renamed over the final name, so a killed
+process leaves either the previous checkpoint or the new one, never a torn file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import Tensor
+
+_NAME = re.compile(r"^step-(\d{9})\.safetensors$")
+
+
+def checkpoint_path(directory: Path, step: int) -> Path:
+    return directory / f"step-{step:09d}.safetensors"
+
+
+def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    """(step, path) of complete checkpoints, oldest first; temporary files are ignored."""
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
+    return sorted(found)
+
+
+def save_checkpoint(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    """Write tensors + JSON metadata atomically to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    save_file(contiguous, str(tmp), metadata={"seqrl": json.dumps(meta)})
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Tensors and metadata of a checkpoint; safetensors + JSON only, nothing is unpickled."""
+    tensors: dict[str, Tensor] = {}
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads((f.metadata() or {}).get("seqrl", "{}"))
+        for key in f.keys():
+            tensors[key] = f.get_tensor(key)
+    return tensors, meta
+
+
+def prune_checkpoints(directory: Path, keep: int) -> None:
+    for _, path in list_checkpoints(directory)[:-keep]:
+        path.unlink(missing_ok=True)
+
+
+# -- module / optimizer / RNG <-> (tensors, json) ----------------------------------------------
+def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, Tensor]:
+    return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
+
+
+def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, Tensor]) -> None:
+    start = prefix + "."
+    state = {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
+    module.load_state_dict(state, strict=True)
+
+
+def optimizer_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Split an optimizer state_dict into tensors and a JSON-able description."""
+    sd = opt.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, entry in sd["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, Tensor):
+                tensors[f"{prefix}.state.{idx}.{name}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[name] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    start = prefix + ".state."
+    for key, value in tensors.items():
+        if key.startswith(start):
+            idx, name = key[len(start):].split(".", 1)
+            state.setdefault(int(idx), {})[name] = value
+    for idx, entry in meta["scalars"].items():
+        state.setdefault(int(idx), {}).update(entry)
+    groups = [dict(g, betas=tuple(g["betas"])) if "betas" in g else g for g in meta["param_groups"]]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def rng_snapshot() -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Global torch, numpy and python RNG states."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    tensors = {
+        "rng.torch": torch.get_rng_state(),
+        "rng.numpy_keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+    }
+    meta = {
+        "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+    return tensors, meta
+
+
+def restore_rng(tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    name, pos, has_gauss, cached = meta["numpy"]
+    keys = tensors["rng.numpy_keys"].numpy().astype(np.uint32)
+    np.random.set_state((name, keys, pos, has_gauss, cached))
+    version, internal, gauss = meta["python"]
+    random.setstate((version, tuple(internal), gauss))

@@ -1,0 +1,158 @@
+"""One training step: data -> (sample -> reward -> advantage ->) loss -> clip -> update.
+
+`train_step` is the whole algorithm on one screen; the Trainer owns the objects it uses.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+from torch import Tensor
+
+from seqrl.config.schema import Config
+from seqrl.curriculum import StepPlan, learning_rate
+from seqrl.estimators import losses
+from seqrl.estimators.advantages import compute_advantages
+from seqrl.estimators.baselines import ema_update
+from seqrl.estimators.returns import reward_to_go, terminal_rewards
+from seqrl.estimators.value_head import ValueHead
+from seqrl.policies.base import AutoregressivePolicy
+from seqrl.rewards.checked import evaluate_rewards, evaluate_token_rewards
+from seqrl.rollout import Batch, Rollout, strip
+from seqrl.tasks import Example, Task
+from seqrl.train.state import TrainState
+
+
+class TrainingError(RuntimeError):
+    """Training cannot continue (non-finite loss or gradient); names the step and sample."""
+
+
+@dataclass
+class StepContext:
+    cfg: Config
+    task: Task
+    policy: AutoregressivePolicy
+    optimizer: torch.optim.Optimizer
+    reward_fn: Callable[..., Any]
+    max_len: int
+    value_head: Optional[ValueHead] = None
+    value_optimizer: Optional[torch.optim.Optimizer] = None
+
+
+def sampling_generator(seed: int, step: int) -> torch.Generator:
+    """The sampling stream of `step`: a pure function of (seed, step), so resume needs no state."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step + 1)
+
+
+def score_rollout(ctx: StepContext, examples: list[Example], rollout: Rollout, step: int, state: TrainState) -> Any:
+    """Checked rewards of the rollout's completions: RewardResult with (N,) or (N, T) values."""
+    k = rollout.k
+    completions = strip(rollout.tokens, rollout.mask)
+    refs = [list(e.target) if e.target is not None else None for e in examples for _ in range(k)]
+    sources = [list(e.source) for e in examples for _ in range(k)]
+    kwargs = dict(columns=None, step=step, on_error=ctx.cfg.run.on_bad_reward, render=ctx.task.vocab.render)
+    if ctx.cfg.task.per_token:
+        return evaluate_token_rewards(ctx.reward_fn, completions, refs, sources, width=rollout.tokens.shape[1], **kwargs)
+    return evaluate_rewards(ctx.reward_fn, completions, refs, sources, **kwargs)
+
+
+def greedy_returns(ctx: StepContext, examples: list[Example], batch: Batch, step: int) -> Tensor:
+    """Self-critical baseline: the sequence reward of the greedy decode of each input, (B,)."""
+    was_training = ctx.policy.training
+    ctx.policy.eval()
+    rollout = ctx.policy.greedy(batch, ctx.max_len)
+    ctx.policy.train(was_training)
+    result = score_rollout(ctx, examples, rollout, step, TrainState())
+    values = result.values if result.values.dim() == 1 else result.values.sum(dim=1)
+    return torch.where(result.valid, values, torch.zeros_like(values))
+
+
+def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, plan: StepPlan,
+                    step: int, state: TrainState, m: dict[str, Any]) -> Tensor:
+    cfg, rl = ctx.cfg, ctx.cfg.reinforce
+    forced = forced_len = None
+    if plan.prefix > 0 and batch.tgt is not None:
+        forced, forced_len = batch.tgt, batch.tgt_mask.sum(dim=1).clamp(max=plan.prefix)
+    rollout = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
+                                sampling_generator(cfg.run.seed, step), forced, forced_len)
+    result = score_rollout(ctx, examples, rollout, step, state)
+    valid, mask = result.valid, rollout.mask
+    token_r = result.values if result.values.dim() == 2 else terminal_rewards(result.values, mask)
+    returns = reward_to_go(token_r, mask, cfg.task.gamma)  # (N, T)
+    scored = ctx.policy.score(batch, rollout.tokens, mask, rl.temperature)
+    rl_mask = mask & ~rollout.forced & valid.unsqueeze(1)  # tokens trained by REINFORCE
+    predicted = ctx.value_head(scored.features) if ctx.value_head is not None else None
+    greedy = greedy_returns(ctx, examples, batch, step) if rl.baseline == "self_critical" else None
+    adv, base = compute_advantages(rl.baseline, returns, rl_mask, valid, rollout.k, ema=state.ema,
+                                   greedy_returns=greedy, predicted=predicted, use_std=rl.grpo_std)
+    loss = losses.reinforce_loss(scored.logprobs, adv, rl_mask, int(valid.sum()), rl.normalization)
+    forced_mask = rollout.forced & mask
+    if bool(forced_mask.any()):
+        m["xent"] = losses.token_xent(scored.logprobs, forced_mask).item()
+        loss = loss + cfg.curriculum.xent_weight * losses.token_xent(scored.logprobs, forced_mask)
+    entropy = losses.mean_entropy(scored.entropy, rl_mask)
+    loss = loss - rl.entropy_coef * entropy
+    if predicted is not None and ctx.value_optimizer is not None:
+        v_loss = losses.value_loss(predicted, returns, rl_mask)
+        ctx.value_optimizer.zero_grad(set_to_none=True)
+        v_loss.backward()
+        ctx.value_optimizer.step()
+    seq_r = returns[:, 0][valid]
+    if rl.baseline == "ema" and seq_r.numel():
+        state.ema = ema_update(state.ema, float(seq_r.mean()), rl.ema_decay, state.ema_initialised)
+        state.ema_initialised = True
+    state.skipped_rewards += result.skipped
+    n_rl, n_all = int(rl_mask.sum()), int(mask.sum())
+    state.sequences += rollout.tokens.shape[0]
+    state.tokens += n_all
+    m.update(
+        reward_mean=float(seq_r.mean()) if seq_r.numel() else None,
+        reward_std=float(seq_r.std(unbiased=False)) if seq_r.numel() else None,
+        entropy=entropy.item(),
+        baseline_error=float(((returns - base) ** 2)[rl_mask].mean()) if n_rl else None,
+        reinforce_share=n_rl / max(n_all, 1),
+        prefix=plan.prefix,
+        skipped=result.skipped,
+        sequences=rollout.tokens.shape[0],
+        tokens=n_all,
+    )
+    return loss
+
+
+def _check_finite(loss: Tensor, step: int, what: str) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingError(f"step {step}: the {what} is {loss.item()}; stopping (the last checkpoint is kept)")
+
+
+def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: StepPlan, step: int,
+               state: TrainState) -> dict[str, Any]:
+    """Run one optimisation step and return its metrics."""
+    cfg = ctx.cfg
+    started = time.perf_counter()
+    lr = learning_rate(cfg.optim, step, plan.reinforce)
+    for group in ctx.optimizer.param_groups:
+        group["lr"] = lr
+    ctx.policy.train()
+    m: dict[str, Any] = {"mode": "reinforce" if plan.reinforce else "xent", "lr": lr}
+    if plan.reinforce:
+        loss = _reinforce_loss(ctx, examples, batch, plan, step, state, m)
+    else:
+        assert batch.tgt is not None and batch.tgt_mask is not None
+        scored = ctx.policy.score(batch, batch.tgt, batch.tgt_mask)
+        loss = losses.token_xent(scored.logprobs, batch.tgt_mask)
+        m.update(xent=loss.item(), entropy=losses.mean_entropy(scored.entropy, batch.tgt_mask).item(),
+                 reinforce_share=0.0, tokens=int(batch.tgt_mask.sum()), sequences=batch.size)
+    _check_finite(loss, step, "loss")
+    ctx.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    params = [p for p in ctx.policy.parameters() if p.grad is not None]
+    clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
+    _check_finite(grad_norm, step, "gradient norm")
+    ctx.optimizer.step()
+    elapsed = time.perf_counter() - started
+    m.update(loss=loss.item(), grad_norm=float(grad_norm), step_time=elapsed,
+             seq_per_s=m["sequences"] / elapsed, tok_per_s=m["tokens"] / elapsed)
+    return m

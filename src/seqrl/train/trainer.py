@@ -1,0 +1,196 @@
+"""Trainer: owns the run directory, the objects of a run, evaluation and checkpoints."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from seqrl.config import Config, ConfigError, load_config, save_config
+from seqrl.curriculum import plan as curriculum_plan
+from seqrl.estimators.value_head import ValueHead
+from seqrl.rollout import strip
+from seqrl.run import jsonl
+from seqrl.run.progress import ProgressBar
+from seqrl.tasks import collate
+from seqrl.train import checkpoint as ckpt
+from seqrl.train.build import build_data, build_policy, build_reward, build_task, check_compatible
+from seqrl.train.state import TrainState
+from seqrl.train.step import StepContext, train_step
+
+log = logging.getLogger("seqrl")
+
+
+def default_run_dir(cfg: Config) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{cfg.task.name}-{cfg.curriculum.kind}-{stamp}"
+
+
+class Trainer:
+    """Builds everything from a validated Config; `fit()` trains, `evaluate()` validates."""
+
+    def __init__(self, cfg: Config, run_dir: Optional[str | Path] = None) -> None:
+        self.cfg = cfg
+        self.task = build_task(cfg)
+        check_compatible(cfg, self.task)
+        self.reward_fn = build_reward(cfg, self.task)
+        self.data = build_data(cfg, self.task)
+        if cfg.run.threads:
+            torch.set_num_threads(cfg.run.threads)
+        longest = max(cfg.task.train_max_len, cfg.task.val_max_len)
+        self.max_len = cfg.reinforce.max_len or self.task.max_target_len(longest) + 1
+        self.full_length = self.task.max_target_len(cfg.task.train_max_len) + 1  # EOS included
+        torch.manual_seed(cfg.run.seed)
+        np.random.seed(cfg.run.seed)
+        src_len = max(len(e.source) for e in self.data.validation) + 2 * longest + 8
+        self.policy = build_policy(cfg, self.task.vocab.size, max_positions=src_len + self.max_len + 8)
+        self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=cfg.optim.lr,
+                                           weight_decay=cfg.optim.weight_decay)
+        self.value_head: Optional[ValueHead] = None
+        self.value_optimizer: Optional[torch.optim.Optimizer] = None
+        if cfg.reinforce.baseline == "value":
+            self.value_head = ValueHead(self.policy.feature_dim, cfg.reinforce.value_hidden)
+            self.value_optimizer = torch.optim.Adam(self.value_head.parameters(), lr=cfg.reinforce.value_lr)
+        self.state = TrainState()
+        self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
+        self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
+                               self.value_head, self.value_optimizer)
+
+    # -- run directory -----------------------------------------------------------------------
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, step: Optional[int] = None) -> "Trainer":
+        """Rebuild a run from its directory and load its latest (or given) checkpoint."""
+        run_dir = Path(run_dir)
+        cfg_path = run_dir / "config.yaml"
+        if not cfg_path.exists():
+            raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
+        trainer = cls(load_config(cfg_path), run_dir)
+        trainer.load(step)
+        return trainer
+
+    def load(self, step: Optional[int] = None) -> int:
+        """Load the latest checkpoint (or the one at `step`); returns the step loaded."""
+        found = ckpt.list_checkpoints(self.checkpoint_dir)
+        if step is not None:
+            found = [(s, p) for s, p in found if s == step]
+        if not found:
+            raise FileNotFoundError(f"no checkpoint{'' if step is None else f' at step {step}'} in {self.checkpoint_dir}")
+        tensors, meta = ckpt.load_checkpoint(found[-1][1])
+        ckpt.load_module("policy", self.policy, tensors)
+        ckpt.load_optimizer("optim", self.optimizer, tensors, meta["optim"])
+        if self.value_head is not None and self.value_optimizer is not None:
+            ckpt.load_module("value", self.value_head, tensors)
+            ckpt.load_optimizer("value_optim", self.value_optimizer, tensors, meta["value_optim"])
+        ckpt.restore_rng(tensors, meta["rng"])
+        self.state = TrainState.from_json(meta["state"])
+        return self.state.step
+
+    def save(self) -> Path:
+        tensors = ckpt.module_tensors("policy", self.policy)
+        opt_t, opt_m = ckpt.optimizer_flat("optim", self.optimizer)
+        rng_t, rng_m = ckpt.rng_snapshot()
+        tensors.update(opt_t)
+        tensors.update(rng_t)
+        meta: dict[str, Any] = {"state": self.state.to_json(), "optim": opt_m, "rng": rng_m}
+        if self.value_head is not None and self.value_optimizer is not None:
+            tensors.update(ckpt.module_tensors("value", self.value_head))
+            v_t, v_m = ckpt.optimizer_flat("value_optim", self.value_optimizer)
+            tensors.update(v_t)
+            meta["value_optim"] = v_m
+        path = ckpt.checkpoint_path(self.checkpoint_dir, self.state.step)
+        ckpt.save_checkpoint(path, tensors, meta)
+        ckpt.prune_checkpoints(self.checkpoint_dir, self.cfg.run.keep_checkpoints)
+        return path
+
+    # -- evaluation --------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, examples: Optional[list] = None, batch_size: int = 256) -> dict[str, Any]:
+        """Greedy decoding on the validation set: the task's metrics and a few samples."""
+        examples = list(self.data.validation if examples is None else examples)
+        was_training = self.policy.training
+        self.policy.eval()
+        outputs: list[list[int]] = []
+        for i in range(0, len(examples), batch_size):
+            chunk = examples[i : i + batch_size]
+            rollout = self.policy.greedy(collate(chunk), self.max_len)
+            outputs.extend(strip(rollout.tokens, rollout.mask))
+        self.policy.train(was_training)
+        sources = [list(e.source) for e in examples]
+        refs = [list(e.target) if e.target is not None else None for e in examples]
+        metrics = dict(self.task.metrics(outputs, refs, sources))
+        render = self.task.vocab.render
+        metrics["samples"] = [
+            {"source": render(s), "reference": render(r) if r is not None else None, "output": render(o)}
+            for s, r, o in list(zip(sources, refs, outputs))[: self.cfg.run.eval_samples]
+        ]
+        return metrics
+
+    def headline(self, metrics: dict[str, Any]) -> float:
+        """The number `run.stop_at` and `best_exact` track: exact match, or success for reference-free tasks."""
+        return float(metrics.get("exact_match", metrics.get("success", metrics.get("reward", 0.0))))
+
+    # -- training ----------------------------------------------------------------------------
+    def _prepare_dir(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        cfg_path = self.run_dir / "config.yaml"
+        if not cfg_path.exists():
+            save_config(self.cfg, cfg_path)
+        # A resumed run forgets whatever the interrupted process logged after its checkpoint.
+        jsonl.truncate_after(self.run_dir / "metrics.jsonl", self.state.step)
+        jsonl.truncate_after(self.run_dir / "eval.jsonl", self.state.step)
+
+    def fit(self) -> dict[str, Any]:
+        """Train until optim.steps (or run.stop_at); returns the final summary."""
+        cfg = self.cfg
+        self._prepare_dir()
+        started = time.perf_counter()
+        stop = self.state.stopped_early
+        with ProgressBar(cfg.optim.steps, self.state.step, cfg.run.progress) as bar:
+            while self.state.step < cfg.optim.steps and not stop:
+                step = self.state.step
+                examples = self.data.train_batch(step, cfg.optim.batch_size)
+                p = curriculum_plan(cfg.curriculum, step, cfg.run.seed, self.full_length)
+                m = train_step(self.ctx, examples, collate(examples), p, step, self.state)
+                self.state.step = step + 1
+                if self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps:
+                    jsonl.append(self.run_dir / "metrics.jsonl", {"step": self.state.step, **m})
+                if self.state.step % cfg.run.eval_every == 0 or self.state.step == cfg.optim.steps:
+                    stop = self._validate(bar)
+                if self.state.step % cfg.run.checkpoint_every == 0 or stop or self.state.step == cfg.optim.steps:
+                    self.save()
+                bar.update(self.state.step, _bar_info(m))
+        summary = {"run_dir": str(self.run_dir), "step": self.state.step,
+                   "train_seconds": time.perf_counter() - started, **self.evaluate()}
+        summary.pop("samples", None)
+        jsonl.append(self.run_dir / "summary.jsonl", summary)
+        return summary
+
+    def _validate(self, bar: ProgressBar) -> bool:
+        metrics = self.evaluate()
+        jsonl.append(self.run_dir / "eval.jsonl", {"step": self.state.step, **metrics})
+        score = self.headline(metrics)
+        self.state.best_exact = max(self.state.best_exact, score)
+        shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
+        bar.log(f"step {self.state.step} validation {shown}")
+        if self.cfg.run.stop_at is not None and score >= self.cfg.run.stop_at:
+            self.state.stopped_early = True
+            bar.log(f"reached run.stop_at={self.cfg.run.stop_at} at step {self.state.step}")
+            return True
+        return False
+
+
+def _bar_info(m: dict[str, Any]) -> str:
+    reward = m.get("reward_mean")
+    parts = [m["mode"]]
+    parts.append(f"reward {reward:.3f}" if reward is not None and math.isfinite(reward) else f"xent {m.get('xent', 0):.3f}")
+    parts.append(f"{m['seq_per_s']:.0f} seq/s {m['tok_per_s']:.0f} tok/s")
+    return " | ".join(parts)
