@@ -69,3 +69,11 @@ def test_collate_with_and_without_targets():
         collate([])
     with pytest.raises(ValueError, match="examples"):
         collate([Example((3,), (3,)), Example((3,), None)])
+
+
+def test_training_space_exhausted_by_validation():
+    # Base 2, length 1: only two inputs, both taken by validation.
+    d = data(task=make_task("copy", base=2), train_min_len=1, train_max_len=1,
+             val_min_len=1, val_max_len=1, val_size=2)
+    with pytest.raises(ValueError, match="validation set"):
+        d.train_batch(0, 1)

@@ -20,9 +20,9 @@ from seqrl.rollout import Batch, pad_sequences
 from seqrl.tasks.base import Example, Task
 from seqrl.vocab import EOS
 
-# Draws allowed per wanted example before giving up on a too-small example space.
-_ATTEMPTS_PER_EXAMPLE = 100
-_MIN_ATTEMPTS = 1000
+# Consecutive rejected draws (duplicates, or validation inputs) before giving up on a
+# too-small example space: a new example is then rarer than about 1 draw in 1000.
+_MAX_MISSES = 2000
 
 
 def _check_range(lo_name: str, lo: int, hi_name: str, hi: int) -> None:
@@ -62,19 +62,20 @@ class TaskData:
         rng = np.random.default_rng([self.seed, 1])
         seen: set[tuple[int, ...]] = set()
         out: list[Example] = []
-        budget = max(_MIN_ATTEMPTS, _ATTEMPTS_PER_EXAMPLE * self.val_size)
-        for _ in range(budget):
-            if len(out) == self.val_size:
-                break
+        misses = 0
+        while len(out) < self.val_size:
             ex = self.task.make(rng, int(rng.integers(self.val_min_len, self.val_max_len + 1)))
-            if ex.source not in seen:
-                seen.add(ex.source)
-                out.append(ex)
-        if len(out) < self.val_size:
-            raise ValueError(
-                f"val_size={self.val_size} is too large: only {len(out)} distinct validation examples "
-                f"found in {budget} draws for lengths {self.val_min_len}..{self.val_max_len}"
-            )
+            if ex.source in seen:
+                misses += 1
+                if misses >= _MAX_MISSES:
+                    raise ValueError(
+                        f"val_size={self.val_size} is too large: only {len(out)} distinct validation examples "
+                        f"found for lengths {self.val_min_len}..{self.val_max_len}"
+                    )
+                continue
+            misses = 0
+            seen.add(ex.source)
+            out.append(ex)
         return tuple(out)
 
     def train_batch(self, step: int, size: int) -> list[Example]:
@@ -85,20 +86,21 @@ class TaskData:
             raise ValueError(f"size must be a positive integer, got {size!r}")
         rng = np.random.default_rng([self.seed, 0, step])
         out: list[Example] = []
-        budget = max(_MIN_ATTEMPTS, _ATTEMPTS_PER_EXAMPLE * size)
-        for _ in range(budget):
-            if len(out) == size:
-                return out
+        misses = 0
+        while len(out) < size:
             ex = self.task.make(rng, int(rng.integers(self.train_min_len, self.train_max_len + 1)))
-            if ex.source not in self.val_sources:
-                out.append(ex)
-        if len(out) == size:
-            return out
-        raise ValueError(
-            f"could not draw a training batch of size {size}: almost every input of lengths "
-            f"{self.train_min_len}..{self.train_max_len} is in the validation set; "
-            f"reduce val_size or widen the training lengths"
-        )
+            if ex.source in self.val_sources:
+                misses += 1
+                if misses >= _MAX_MISSES:
+                    raise ValueError(
+                        f"could not draw a training batch at step {step}: almost every input of lengths "
+                        f"{self.train_min_len}..{self.train_max_len} is in the validation set; "
+                        f"reduce val_size or widen the training lengths"
+                    )
+                continue
+            misses = 0
+            out.append(ex)
+        return out
 
 
 def collate(examples: Sequence[Example]) -> Batch:

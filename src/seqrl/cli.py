@@ -1,0 +1,169 @@
+"""The `seqrl` command line: train, resume, eval, sample, plot, list, config."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from seqrl.config import Config, ConfigError, load_config, to_dict
+from seqrl.config.validate import describe
+from seqrl.curriculum import CURRICULA
+from seqrl.estimators.baselines import BASELINES
+from seqrl.rewards.checked import RewardError
+from seqrl.rollout import strip
+from seqrl.run.plot import plot_runs
+from seqrl.tasks import collate, describe_tasks
+from seqrl.train.build import POLICIES
+from seqrl.train.step import TrainingError, sampling_generator
+from seqrl.train.trainer import Trainer
+
+console = Console(stderr=True)
+
+
+def _config_args(args: argparse.Namespace) -> tuple[Optional[str], list[str]]:
+    """`seqrl train optim.lr=1e-3` has no config file: its first positional is an override."""
+    config, overrides = args.config, list(args.overrides)
+    if config and "=" in config and not Path(config).exists():
+        config, overrides = None, [config] + overrides
+    return config, overrides
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.resume:
+        if args.config or args.overrides:
+            raise ConfigError("--resume takes no config or overrides: a run resumes with its own config.yaml")
+        trainer = Trainer.resume(args.resume)
+        console.print(f"resuming {trainer.run_dir} from step {trainer.state.step}")
+    else:
+        cfg = load_config(*_config_args(args))
+        trainer = Trainer(cfg, args.run_dir)
+        console.print(f"run directory: {trainer.run_dir}")
+    summary = trainer.fit()
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    trainer = Trainer.resume(args.run_dir, args.checkpoint)
+    metrics = trainer.evaluate()
+    samples = metrics.pop("samples")
+    result = {"run_dir": str(trainer.run_dir), "step": trainer.state.step, "split": "validation",
+              "size": len(trainer.data.validation), **metrics}
+    (Path(args.run_dir) / "eval_result.json").write_text(json.dumps({**result, "samples": samples}, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    trainer = Trainer.resume(args.run_dir, args.checkpoint)
+    examples = list(trainer.data.validation[: args.n])
+    batch = collate(examples)
+    trainer.policy.eval()
+    if args.greedy:
+        rollout = trainer.policy.greedy(batch, trainer.max_len)
+    else:
+        gen = sampling_generator(args.seed, 0)
+        rollout = trainer.policy.sample(batch, args.k, trainer.max_len, args.temperature, gen)
+    outputs = strip(rollout.tokens, rollout.mask)
+    render = trainer.task.vocab.render
+    table = Table("source", "reference", "output", "reward")
+    rewards = trainer.task.reward(outputs, [list(e.target) if e.target else None for e in examples
+                                            for _ in range(rollout.k)],
+                                  [list(e.source) for e in examples for _ in range(rollout.k)])
+    for i, out in enumerate(outputs):
+        ex = examples[i // rollout.k]
+        table.add_row(render(ex.source), render(ex.target) if ex.target is not None else "-", render(out),
+                      f"{rewards[i]:.3f}")
+    Console().print(table)
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    path = plot_runs(args.run_dirs, args.output)
+    print(path)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    out = Console()
+    for title, rows in (("tasks", describe_tasks()), ("policies", list(POLICIES.items())),
+                        ("baselines", list(BASELINES.items())), ("curricula", list(CURRICULA.items()))):
+        table = Table("name", "description", title=title, title_justify="left")
+        for name, text in rows:
+            table.add_row(name, text)
+        out.print(table)
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    if args.keys:
+        table = Table("key", "type", "default", "meaning")
+        for key, tp, default, doc in describe(Config):
+            table.add_row(key, tp, repr(default), doc)
+        Console().print(table)
+        return 0
+    cfg = load_config(*_config_args(args))
+    print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="seqrl", description="REINFORCE for sequence generators.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train from a YAML config (default: the reverse demo)")
+    t.add_argument("config", nargs="?", help="YAML config file")
+    t.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. optim.lr=1e-3")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--run-dir", help="where to write the run (default: run.dir or runs/<task>-<time>)")
+    t.set_defaults(fn=_train)
+    e = sub.add_parser("eval", help="greedy validation of a run's checkpoint")
+    e.add_argument("run_dir")
+    e.add_argument("--checkpoint", type=int, help="step of the checkpoint (default: latest)")
+    e.set_defaults(fn=_eval)
+    s = sub.add_parser("sample", help="show sampled or greedy outputs of a run on validation inputs")
+    s.add_argument("run_dir")
+    s.add_argument("--n", type=int, default=5, help="validation inputs")
+    s.add_argument("--k", type=int, default=1, help="samples per input")
+    s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--greedy", action="store_true")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--checkpoint", type=int)
+    s.set_defaults(fn=_sample)
+    pl = sub.add_parser("plot", help="reward and validation curves of runs as a PNG")
+    pl.add_argument("run_dirs", nargs="+")
+    pl.add_argument("-o", "--output", required=True, help="PNG file to write")
+    pl.set_defaults(fn=_plot)
+    ls = sub.add_parser("list", help="built-in tasks, policies, baselines and curricula")
+    ls.set_defaults(fn=_list)
+    c = sub.add_parser("config", help="print the resolved config, or every key with --keys")
+    c.add_argument("config", nargs="?")
+    c.add_argument("overrides", nargs="*")
+    c.add_argument("--keys", action="store_true", help="list every key, its type, default and meaning")
+    c.set_defaults(fn=_config)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigError as err:
+        console.print(f"[red]config error:[/red] {err}", markup=True, highlight=False)
+        return 2
+    except (RewardError, TrainingError, FileNotFoundError) as err:
+        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        console.print("interrupted; the last checkpoint is kept")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
