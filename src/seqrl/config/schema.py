@@ -96,10 +96,10 @@ class CurriculumConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    steps: int = meta("training steps", 1, 10**9, 1200)
+    steps: int = meta("training steps", 1, 10**9, 800)
     batch_size: int = meta("inputs per step (each sampled k times in REINFORCE steps)", 1, 65536, 32)
     lr: float = meta("peak learning rate (Adam)", 0.0, 10.0, 2e-3)
-    rl_lr: Optional[float] = meta("learning rate for REINFORCE steps; null = optim.lr", 0.0, 10.0, None)
+    rl_lr: Optional[float] = meta("learning rate for REINFORCE steps; null = optim.lr", 0.0, 10.0, 3e-4)
     lr_warmup: int = meta("linear learning-rate warm-up steps", 0, 10**8, 0)
     lr_decay: Literal["constant", "linear", "cosine"] = meta("learning-rate decay after warm-up",
                                                              default="constant")

@@ -38,4 +38,4 @@ class ProgressBar:
 
     def log(self, message: str) -> None:
         if self.enabled:
-            self._progress.console.log(message)
+            self._progress.console.print(message, highlight=False)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -154,25 +156,39 @@ class Trainer:
         self._prepare_dir()
         started = time.perf_counter()
         stop = self.state.stopped_early
-        with ProgressBar(cfg.optim.steps, self.state.step, cfg.run.progress) as bar:
-            while self.state.step < cfg.optim.steps and not stop:
-                step = self.state.step
-                examples = self.data.train_batch(step, cfg.optim.batch_size)
-                p = curriculum_plan(cfg.curriculum, step, cfg.run.seed, self.full_length)
-                m = train_step(self.ctx, examples, collate(examples), p, step, self.state)
-                self.state.step = step + 1
-                if self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps:
-                    jsonl.append(self.run_dir / "metrics.jsonl", {"step": self.state.step, **m})
-                if self.state.step % cfg.run.eval_every == 0 or self.state.step == cfg.optim.steps:
-                    stop = self._validate(bar)
-                if self.state.step % cfg.run.checkpoint_every == 0 or stop or self.state.step == cfg.optim.steps:
-                    self.save()
-                bar.update(self.state.step, _bar_info(m))
+        interrupted: list[int] = []
+        restore = _trap_signals(interrupted)
+        try:
+            with ProgressBar(cfg.optim.steps, self.state.step, cfg.run.progress) as bar:
+                self._loop(bar, stop, interrupted)
+        finally:
+            restore()
+        if interrupted:
+            raise KeyboardInterrupt(f"interrupted at step {self.state.step}; checkpoint saved")
         summary = {"run_dir": str(self.run_dir), "step": self.state.step,
                    "train_seconds": time.perf_counter() - started, **self.evaluate()}
         summary.pop("samples", None)
         jsonl.append(self.run_dir / "summary.jsonl", summary)
         return summary
+
+    def _loop(self, bar: ProgressBar, stop: bool, interrupted: list[int]) -> None:
+        cfg = self.cfg
+        while self.state.step < cfg.optim.steps and not stop:
+            if interrupted:  # a signal arrived: checkpoint between steps, where state is consistent
+                self.save()
+                return
+            step = self.state.step
+            examples = self.data.train_batch(step, cfg.optim.batch_size)
+            p = curriculum_plan(cfg.curriculum, step, cfg.run.seed, self.full_length)
+            m = train_step(self.ctx, examples, collate(examples), p, step, self.state)
+            self.state.step = step + 1
+            if self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps:
+                jsonl.append(self.run_dir / "metrics.jsonl", {"step": self.state.step, **m})
+            if self.state.step % cfg.run.eval_every == 0 or self.state.step == cfg.optim.steps:
+                stop = self._validate(bar)
+            if self.state.step % cfg.run.checkpoint_every == 0 or stop or self.state.step == cfg.optim.steps:
+                self.save()
+            bar.update(self.state.step, _bar_info(m))
 
     def _validate(self, bar: ProgressBar) -> bool:
         metrics = self.evaluate()
@@ -186,6 +202,22 @@ class Trainer:
             bar.log(f"reached run.stop_at={self.cfg.run.stop_at} at step {self.state.step}")
             return True
         return False
+
+
+def _trap_signals(flag: list[int]):
+    """Turn SIGINT/SIGTERM into a flag checked between steps; returns a function that undoes it."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum, frame):  # noqa: ARG001
+        if flag:  # a second signal: stop now (the last checkpoint on disk stays valid)
+            raise KeyboardInterrupt
+        flag.append(signum)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    return lambda: [signal.signal(sig, h) for sig, h in previous.items()]
 
 
 def _bar_info(m: dict[str, Any]) -> str:
