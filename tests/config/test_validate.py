@@ -1,0 +1,61 @@
+import pytest
+
+from seqrl.config import Config, ConfigError, from_dict, load_config, to_dict
+
+
+def test_defaults_are_the_demo():
+    cfg = load_config()
+    assert cfg.task.name == "reverse" and cfg.curriculum.kind == "warmup" and cfg.reinforce.baseline == "rloo"
+
+
+def test_round_trip_through_dict():
+    cfg = load_config(None, ["optim.lr=1e-3", "reinforce.baseline=grpo"])
+    assert from_dict(Config, to_dict(cfg)) == cfg
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("optim.lrr=1", "did you mean 'optim.lr'"),
+    ("optimm.lr=1", "did you mean 'optim'"),
+    ("reinforce.baseline=rlooo", "did you mean 'rloo'"),
+    ("optim.lr=abc", "optim.lr: expected float"),
+    ("optim.steps=1.5", "optim.steps: expected int"),
+    ("optim.steps=0", "optim.steps: 0 is out of range"),
+    ("reinforce.temperature=-1", "reinforce.temperature"),
+    ("run.progress=3", "run.progress: expected bool"),
+    ("task.train_min_len=9", "task.train_min_len (9) > task.train_max_len (8)"),
+    ("reinforce.samples_per_input=1", "needs reinforce.samples_per_input >= 2"),
+    ("model.hidden_dim=30", "model.hidden_dim (30) must be divisible by model.heads"),
+])
+def test_bad_values_name_the_key(override, needle):
+    extra = ["model.kind=transformer"] if "hidden_dim=30" in override else []
+    with pytest.raises(ConfigError) as err:
+        load_config(None, extra + [override])
+    assert needle in str(err.value)
+
+
+def test_bad_yaml_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("optim:\n  lr: [1, 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"{path}:3:" in str(err.value) and "invalid YAML" in str(err.value)
+
+
+def test_section_must_be_mapping(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("optim: 3\n")
+    with pytest.raises(ConfigError, match="optim: expected a mapping"):
+        load_config(path)
+
+
+def test_override_syntax():
+    with pytest.raises(ConfigError, match="section.key=value"):
+        load_config(None, ["optim"])
+    with pytest.raises(ConfigError, match="must be section.key"):
+        load_config(None, ["lr=3"])
+
+
+def test_scientific_notation_without_dot(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 1e-4\n")
+    assert load_config(path).optim.lr == pytest.approx(1e-4)

@@ -1,0 +1,27 @@
+"""Shared fixtures: a tiny, fast configuration for end-to-end tests."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seqrl.config import Config, load_config
+
+TINY = [
+    "task.train_max_len=4", "task.val_max_len=4", "task.val_size=32",
+    "model.embed_dim=16", "model.hidden_dim=32",
+    "reinforce.samples_per_input=4",
+    "optim.batch_size=16", "optim.steps=24",
+    "curriculum.warmup_steps=8",
+    "run.log_every=1", "run.eval_every=8", "run.checkpoint_every=8", "run.progress=false",
+    "run.eval_samples=2", "run.keep_checkpoints=10",
+]
+
+
+def tiny_config(*overrides: str) -> Config:
+    return load_config(None, TINY + list(overrides))
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    torch.set_num_threads(1)
+    yield

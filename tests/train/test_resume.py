@@ -1,0 +1,121 @@
+"""Resume is exact: stop anywhere, resume, and end with the same bits as an uninterrupted run."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from seqrl.run import jsonl
+from seqrl.train import checkpoint as ckpt
+from seqrl.train import trainer as trainer_module
+from seqrl.train.trainer import Trainer
+from tests.conftest import TINY, tiny_config
+
+TIMING = {"step_time", "seq_per_s", "tok_per_s"}
+
+VARIANTS = {
+    "warmup-rloo": [],
+    "mixer-value": ["curriculum.kind=mixer", "curriculum.mixer_every=4", "curriculum.mixer_delta=1",
+                    "reinforce.baseline=value"],
+    "alternate-ema-dropout": ["curriculum.kind=alternate", "curriculum.warmup_steps=2", "curriculum.span=10",
+                              "reinforce.baseline=ema", "model.dropout=0.2"],
+    "transformer-grpo": ["model.kind=transformer", "model.hidden_dim=32", "model.heads=2", "model.ff_dim=64",
+                         "reinforce.baseline=grpo"],
+}
+
+
+def _metrics(run_dir):
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in jsonl.read(run_dir / "metrics.jsonl")]
+
+
+def _weights(trainer):
+    return {k: v.clone() for k, v in trainer.policy.state_dict().items()}
+
+
+def _same_weights(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_resume_equals_uninterrupted_run(tmp_path, variant, monkeypatch):
+    cfg = tiny_config(*VARIANTS[variant])
+    full = Trainer(cfg, tmp_path / "full")
+    full.fit()
+
+    stopped = Trainer(cfg, tmp_path / "stopped")
+    real_step = trainer_module.train_step
+
+    def crash_at_13(ctx, examples, batch, plan, step, state):
+        if step == 13:  # after the step-8 checkpoint, mid-way through the schedule
+            raise KeyboardInterrupt
+        return real_step(ctx, examples, batch, plan, step, state)
+
+    monkeypatch.setattr(trainer_module, "train_step", crash_at_13)
+    with pytest.raises(KeyboardInterrupt):
+        stopped.fit()
+    monkeypatch.setattr(trainer_module, "train_step", real_step)
+    assert ckpt.list_checkpoints(stopped.checkpoint_dir)[-1][0] == 8
+    assert len(_metrics(tmp_path / "stopped")) == 13  # logged past the checkpoint: must be cut back
+
+    resumed = Trainer.resume(tmp_path / "stopped")
+    assert resumed.state.step == 8
+    resumed.fit()
+    assert _same_weights(_weights(full), _weights(resumed))
+    assert _metrics(tmp_path / "full") == _metrics(tmp_path / "stopped")
+    assert list(jsonl.read(tmp_path / "full" / "eval.jsonl")) == list(jsonl.read(tmp_path / "stopped" / "eval.jsonl"))
+
+
+def test_same_seed_same_bits_other_seed_other_bits(tmp_path):
+    a = Trainer(tiny_config("optim.steps=12"), tmp_path / "a")
+    a.fit()
+    b = Trainer(tiny_config("optim.steps=12"), tmp_path / "b")
+    b.fit()
+    c = Trainer(tiny_config("optim.steps=12", "run.seed=1"), tmp_path / "c")
+    c.fit()
+    assert _same_weights(_weights(a), _weights(b))
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+    assert not _same_weights(_weights(a), _weights(c))
+
+
+def test_killed_process_leaves_loadable_checkpoint_and_resumes_exactly(tmp_path):
+    """SIGKILL a real training process at an arbitrary moment; the run still resumes exactly."""
+    overrides = TINY + ["optim.steps=40", "run.checkpoint_every=2", "run.eval_every=10"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    run = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "seqrl", "train", *overrides, "--run-dir", str(run)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(ckpt.list_checkpoints(run / "checkpoints")) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.list_checkpoints(run / "checkpoints"), "no checkpoint was written before the kill"
+    resumed = Trainer.resume(run)
+    assert resumed.state.step < 40
+    resumed.fit()
+    from seqrl.config import load_config
+    full = Trainer(load_config(None, overrides), tmp_path / "full")
+    full.fit()
+    assert _same_weights(_weights(full), _weights(resumed))
+    assert _metrics(tmp_path / "full") == _metrics(run)
+
+
+def test_sigint_checkpoints_between_steps(tmp_path):
+    overrides = TINY + ["optim.steps=100000", "run.checkpoint_every=100000", "run.eval_every=100000"]
+    run = tmp_path / "int"
+    proc = subprocess.Popen([sys.executable, "-m", "seqrl", "train", *overrides, "--run-dir", str(run)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "metrics.jsonl").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    found = ckpt.list_checkpoints(run / "checkpoints")
+    assert found and found[-1][0] > 0
+    assert Trainer.resume(run).state.step == found[-1][0]
