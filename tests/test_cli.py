@@ -1,0 +1,71 @@
+"""The `seqrl` commands end to end, in-process."""
+import json
+
+import pytest
+
+from seqrl.cli import main
+from tests.conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    run = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", *TINY, "--run-dir", str(run)]) == 0
+    return run
+
+
+def test_train_writes_the_run_directory(run_dir):
+    assert (run_dir / "config.yaml").exists()
+    assert (run_dir / "metrics.jsonl").exists() and (run_dir / "eval.jsonl").exists()
+    assert list((run_dir / "checkpoints").glob("step-*.safetensors"))
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    keys = {"reward_mean", "reward_std", "loss", "entropy", "grad_norm", "baseline_error",
+            "reinforce_share", "seq_per_s", "tok_per_s"}
+    assert keys <= set(rows[-1])
+    evals = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines()]
+    assert evals[-1]["samples"] and "exact_match" in evals[-1]
+
+
+def test_eval_prints_metrics(run_dir, capsys):
+    assert main(["eval", str(run_dir)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["step"] == 24 and 0.0 <= out["exact_match"] <= 1.0
+    assert (run_dir / "eval_result.json").exists()
+
+
+def test_sample_and_greedy(run_dir, capsys):
+    assert main(["sample", str(run_dir), "--n", "2", "--k", "3"]) == 0
+    assert main(["sample", str(run_dir), "--n", "2", "--greedy"]) == 0
+
+
+def test_plot_several_runs(run_dir, tmp_path):
+    out = tmp_path / "curves.png"
+    assert main(["plot", str(run_dir), str(run_dir), "-o", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resume_of_finished_run_is_a_no_op(run_dir, capsys):
+    assert main(["train", "--resume", str(run_dir)]) == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 24
+
+
+def test_list_and_config_keys(capsys):
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    for name in ("reverse", "digit_sum", "rloo", "self_critical", "mixer", "alternate", "transformer_lm"):
+        assert name in text
+    assert main(["config", "--keys"]) == 0
+    assert "reinforce.baseline" in capsys.readouterr().out
+
+
+def test_config_errors_exit_2_with_message(capsys, tmp_path):
+    assert main(["train", "optim.lrr=1", "--run-dir", str(tmp_path / "x")]) == 2
+    assert "did you mean 'optim.lr'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # nothing was created before validation
+    assert main(["train", "--resume", str(tmp_path / "x"), "optim.lr=1"]) == 2
+    assert main(["eval", str(tmp_path)]) == 2
+
+
+def test_reference_free_task_needs_reinforce_curriculum(capsys, tmp_path):
+    assert main(["train", "task.name=digit_sum", "--run-dir", str(tmp_path / "d")]) == 2
+    assert "curriculum.kind" in capsys.readouterr().err
