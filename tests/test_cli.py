@@ -69,3 +69,8 @@ def test_config_errors_exit_2_with_message(capsys, tmp_path):
 def test_reference_free_task_needs_reinforce_curriculum(capsys, tmp_path):
     assert main(["train", "task.name=digit_sum", "--run-dir", str(tmp_path / "d")]) == 2
     assert "curriculum.kind" in capsys.readouterr().err
+
+
+def test_new_run_refuses_a_directory_with_checkpoints(run_dir, capsys):
+    assert main(["train", *TINY, "--run-dir", str(run_dir)]) == 2
+    assert "--resume" in capsys.readouterr().err

@@ -46,7 +46,7 @@ def sampling_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step + 1)
 
 
-def score_rollout(ctx: StepContext, examples: list[Example], rollout: Rollout, step: int, state: TrainState) -> Any:
+def score_rollout(ctx: StepContext, examples: list[Example], rollout: Rollout, step: int) -> Any:
     """Checked rewards of the rollout's completions: RewardResult with (N,) or (N, T) values."""
     k = rollout.k
     completions = strip(rollout.tokens, rollout.mask)
@@ -64,7 +64,7 @@ def greedy_returns(ctx: StepContext, examples: list[Example], batch: Batch, step
     ctx.policy.eval()
     rollout = ctx.policy.greedy(batch, ctx.max_len)
     ctx.policy.train(was_training)
-    result = score_rollout(ctx, examples, rollout, step, TrainState())
+    result = score_rollout(ctx, examples, rollout, step)
     values = result.values if result.values.dim() == 1 else result.values.sum(dim=1)
     return torch.where(result.valid, values, torch.zeros_like(values))
 
@@ -77,7 +77,7 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         forced, forced_len = batch.tgt, batch.tgt_mask.sum(dim=1).clamp(max=plan.prefix)
     rollout = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
                                 sampling_generator(cfg.run.seed, step), forced, forced_len)
-    result = score_rollout(ctx, examples, rollout, step, state)
+    result = score_rollout(ctx, examples, rollout, step)
     valid, mask = result.valid, rollout.mask
     token_r = result.values if result.values.dim() == 2 else terminal_rewards(result.values, mask)
     returns = reward_to_go(token_r, mask, cfg.task.gamma)  # (N, T)

@@ -142,10 +142,12 @@ class Trainer:
 
     # -- training ----------------------------------------------------------------------------
     def _prepare_dir(self) -> None:
+        if self.state.step == 0 and ckpt.list_checkpoints(self.checkpoint_dir):
+            raise ConfigError(f"{self.run_dir} already holds a run with checkpoints; resume it with "
+                              f"`seqrl train --resume {self.run_dir}` or choose another run directory")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        cfg_path = self.run_dir / "config.yaml"
-        if not cfg_path.exists():
-            save_config(self.cfg, cfg_path)
+        if self.state.step == 0:
+            save_config(self.cfg, self.run_dir / "config.yaml")
         # A resumed run forgets whatever the interrupted process logged after its checkpoint.
         jsonl.truncate_after(self.run_dir / "metrics.jsonl", self.state.step)
         jsonl.truncate_after(self.run_dir / "eval.jsonl", self.state.step)
