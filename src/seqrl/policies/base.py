@@ -49,9 +49,11 @@ class AutoregressivePolicy(nn.Module):
         )
 
     @torch.no_grad()
-    def greedy(self, inputs: Batch, max_len: int) -> Rollout:
+    def greedy(self, inputs: Batch, max_len: int, forced: Optional[Tensor] = None,
+               forced_len: Optional[Tensor] = None) -> Rollout:
+        """Argmax decoding, optionally continuing a forced prefix (B, F) / (B,)."""
         state = self.network.encode(inputs.src, inputs.src_mask)
-        return decoding.decode(self.network, state, 1, max_len, greedy=True)
+        return decoding.decode(self.network, state, 1, max_len, greedy=True, forced=forced, forced_len=forced_len)
 
     def score(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0) -> Scored:
         """Teacher-forced scores of tokens (B*k, T) for inputs (B, S); k = rows per input."""

@@ -69,7 +69,8 @@ class Policy(Protocol):
     ) -> Rollout:
         ...
 
-    def greedy(self, inputs: Batch, max_len: int) -> Rollout:
+    def greedy(self, inputs: Batch, max_len: int, forced: Optional[Tensor] = None,
+               forced_len: Optional[Tensor] = None) -> Rollout:
         ...
 
     def score(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0) -> Scored:

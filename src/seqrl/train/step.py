@@ -58,11 +58,13 @@ def score_rollout(ctx: StepContext, examples: list[Example], rollout: Rollout, s
     return evaluate_rewards(ctx.reward_fn, completions, refs, sources, **kwargs)
 
 
-def greedy_returns(ctx: StepContext, examples: list[Example], batch: Batch, step: int) -> Tensor:
-    """Self-critical baseline: the sequence reward of the greedy decode of each input, (B,)."""
+def greedy_returns(ctx: StepContext, examples: list[Example], batch: Batch, step: int,
+                   forced: Optional[Tensor] = None, forced_len: Optional[Tensor] = None) -> Tensor:
+    """Self-critical baseline: the sequence reward of the greedy decode of each input, (B,),
+    continuing the same forced prefix as the samples under MIXER."""
     was_training = ctx.policy.training
     ctx.policy.eval()
-    rollout = ctx.policy.greedy(batch, ctx.max_len)
+    rollout = ctx.policy.greedy(batch, ctx.max_len, forced, forced_len)
     ctx.policy.train(was_training)
     result = score_rollout(ctx, examples, rollout, step)
     values = result.values if result.values.dim() == 1 else result.values.sum(dim=1)
@@ -84,7 +86,7 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     scored = ctx.policy.score(batch, rollout.tokens, mask, rl.temperature)
     rl_mask = mask & ~rollout.forced & valid.unsqueeze(1)  # tokens trained by REINFORCE
     predicted = ctx.value_head(scored.features) if ctx.value_head is not None else None
-    greedy = greedy_returns(ctx, examples, batch, step) if rl.baseline == "self_critical" else None
+    greedy = greedy_returns(ctx, examples, batch, step, forced, forced_len) if rl.baseline == "self_critical" else None
     adv, base = compute_advantages(rl.baseline, returns, rl_mask, valid, rollout.k, ema=state.ema,
                                    greedy_returns=greedy, predicted=predicted, use_std=rl.grpo_std)
     loss = losses.reinforce_loss(scored.logprobs, adv, rl_mask, int(valid.sum()), rl.normalization)
