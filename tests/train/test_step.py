@@ -1,0 +1,39 @@
+"""One training step under each plan: what is trained by which loss."""
+import pytest
+
+from seqrl.curriculum import StepPlan
+from seqrl.tasks import collate
+from seqrl.train.step import train_step
+from seqrl.train.trainer import Trainer
+from tests.conftest import tiny_config
+
+
+def _step(tmp_path, plan, *overrides):
+    trainer = Trainer(tiny_config(*overrides), tmp_path)
+    examples = trainer.data.train_batch(0, 16)
+    return train_step(trainer.ctx, examples, collate(examples), plan, 0, trainer.state), trainer
+
+
+def test_cross_entropy_step_trains_no_reinforce_tokens(tmp_path):
+    m, _ = _step(tmp_path, StepPlan(False, 0))
+    assert m["mode"] == "xent" and m["reinforce_share"] == 0.0 and m["xent"] > 0
+
+
+def test_mixer_step_splits_tokens_between_losses(tmp_path):
+    m, trainer = _step(tmp_path, StepPlan(True, 2))
+    assert m["prefix"] == 2 and 0.0 < m["reinforce_share"] < 1.0 and m["xent"] > 0
+    assert trainer.state.sequences == 16 * 4
+
+
+@pytest.mark.parametrize("baseline", ["none", "ema", "value", "self_critical", "rloo", "grpo"])
+def test_every_baseline_runs_a_reinforce_step(tmp_path, baseline):
+    m, trainer = _step(tmp_path, StepPlan(True, 0), f"reinforce.baseline={baseline}", "reinforce.entropy_coef=0.01")
+    assert m["mode"] == "reinforce" and m["reinforce_share"] == 1.0 and m["grad_norm"] > 0
+    assert m["baseline_error"] is not None and m["baseline_error"] >= 0
+    if baseline == "ema":
+        assert trainer.state.ema_initialised and trainer.state.ema == pytest.approx(m["reward_mean"])
+
+
+def test_per_token_rewards_with_discount(tmp_path):
+    m, _ = _step(tmp_path, StepPlan(True, 0), "task.per_token=true", "task.gamma=0.9", "reinforce.baseline=value")
+    assert m["reward_mean"] is not None and m["grad_norm"] > 0
