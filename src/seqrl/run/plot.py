@@ -31,7 +31,11 @@ def plot_runs(run_dirs: Sequence[str | Path], output: str | Path, smooth: int = 
         if not (run / "metrics.jsonl").exists():
             raise FileNotFoundError(f"{run} is not a run directory (no metrics.jsonl)")
         label = run.name
-        rows = [r for r in jsonl.read(run / "metrics.jsonl") if r.get("reward_mean") is not None]
+        records = list(jsonl.read(run / "metrics.jsonl"))
+        rows = [r for r in records if r.get("reward_mean") is not None]
+        switch = next((r["step"] for r in records if r.get("mode") == "reinforce"), None)
+        if switch is not None and records and records[0].get("mode") == "xent":
+            ax_v.axvline(switch, color="grey", linestyle=":", linewidth=1)  # first REINFORCE step
         if rows:
             ax_r.plot([r["step"] for r in rows], _smooth([r["reward_mean"] for r in rows], smooth), label=label)
         evals = list(jsonl.read(run / "eval.jsonl"))
@@ -41,7 +45,7 @@ def plot_runs(run_dirs: Sequence[str | Path], output: str | Path, smooth: int = 
                 ax_v.plot(*zip(*pts), marker="o", markersize=3, label=f"{label}: {key}")
                 break
     ax_r.set(title="training reward (REINFORCE steps)", xlabel="step", ylabel="mean reward")
-    ax_v.set(title="greedy validation", xlabel="step", ylabel="score", ylim=(0, 1.02))
+    ax_v.set(title="greedy validation (dotted: REINFORCE starts)", xlabel="step", ylabel="score", ylim=(0, 1.02))
     for ax in (ax_r, ax_v):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
