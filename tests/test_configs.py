@@ -15,7 +15,7 @@ FILES = sorted(CONFIGS.glob("*.yaml"))
 
 # Three steps; REINFORCE reached from the first step after the first (warmup/alternate: warmup_steps=1;
 # mixer: one step per stage), so both the cross-entropy and the REINFORCE paths of each config run.
-SMOKE = ["optim.steps=3", "run.eval_every=3", "task.val_size=16", "run.progress=false",
+SMOKE = ["optim.steps=3", "run.eval_every=3", "task.val_size=8", "run.progress=false",
          "optim.batch_size=8", "curriculum.warmup_steps=1", "curriculum.mixer_every=1", "run.threads=1"]
 
 

@@ -62,7 +62,7 @@ def test_collate_with_and_without_targets():
     assert batch.tgt.tolist() == [[5, 4, 3, EOS], [6, EOS, PAD, PAD]]
     assert batch.tgt_mask.sum(dim=1).tolist() == [4, 2]
     assert batch.tgt.dtype == torch.long
-    no_ref = collate(data(task=make_task("digit_sum"), val_size=5, train_max_len=3,
+    no_ref = collate(data(task=make_task("digit_sum"), val_size=1, train_max_len=3,
                           val_min_len=1, val_max_len=3).train_batch(0, 4))
     assert no_ref.tgt is None and no_ref.tgt_mask is None and no_ref.size == 4
     with pytest.raises(ValueError, match="examples"):
@@ -71,9 +71,23 @@ def test_collate_with_and_without_targets():
         collate([Example((3,), (3,)), Example((3,), None)])
 
 
-def test_training_space_exhausted_by_validation():
-    # Base 2, length 1: only two inputs, both taken by validation.
-    d = data(task=make_task("copy", base=2), train_min_len=1, train_max_len=1,
+def test_training_space_exhausted_by_holdout():
+    # Base 2, length 1: two inputs; with holdout 0.9 both are (for this seed) held out.
+    seed = next(s for s in range(100) if all(
+        data(seed=s, holdout=0.9, val_size=1, val_min_len=1, val_max_len=1).held_out(x) for x in ((3,), (4,))))
+    d = data(task=make_task("copy", base=2), seed=seed, holdout=0.9, train_min_len=1, train_max_len=1,
              val_min_len=1, val_max_len=1, val_size=2)
-    with pytest.raises(ValueError, match="validation set"):
+    with pytest.raises(ValueError, match="held out"):
         d.train_batch(0, 1)
+
+
+def test_hash_split_holds_out_a_fraction_of_small_spaces():
+    """Of the ten one-digit reverse inputs about 10% are held out, the rest are trained on."""
+    d = data(task=make_task("reverse"), train_min_len=1, train_max_len=1, val_min_len=1, val_max_len=8,
+             val_size=100, holdout=0.1)
+    one_digit = {(3 + i,) for i in range(10)}
+    trained = {ex.source for step in range(20) for ex in d.train_batch(step, 32)}
+    assert trained and trained <= one_digit and not (trained & d.val_sources)
+    assert 7 <= len(trained) <= 10
+    frac = sum(d.held_out((i, j, k)) for i in range(3, 13) for j in range(3, 13) for k in range(3, 13)) / 1000
+    assert 0.07 < frac < 0.13

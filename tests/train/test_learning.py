@@ -6,6 +6,7 @@ from tests.conftest import tiny_config
 
 def test_reinforce_from_scratch_raises_reward(tmp_path):
     cfg = tiny_config("task.name=copy", "task.symbols=3", "task.train_max_len=3", "task.val_max_len=3",
+                      "task.holdout=0.5", "task.val_size=8",
                       "curriculum.kind=reinforce", "optim.steps=150", "optim.rl_lr=3e-3",
                       "reinforce.samples_per_input=8", "run.eval_every=150", "run.checkpoint_every=150")
     Trainer(cfg, tmp_path).fit()

@@ -26,6 +26,7 @@ class TaskConfig:
     val_min_len: int = meta("shortest validation input (may exceed training lengths)", 1, 64, 1)
     val_max_len: int = meta("longest validation input", 1, 64, 8)
     val_size: int = meta("number of validation examples (excluded from training)", 1, 100000, 256)
+    holdout: float = meta("fraction of the input space held out for validation (never trained on)", 1e-4, 0.9, 0.1)
     reward: str = meta("reward: 'task' (the task's partial credit), 'exact_match', or 'module:function'",
                        default="task")
     per_token: bool = meta("use per-token rewards with reward-to-go instead of one sequence reward",

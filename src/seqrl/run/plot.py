@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from seqrl.run import jsonl  # noqa: E402
 
-VALIDATION_KEYS = ("exact_match", "success", "partial_credit", "reward")
+VALIDATION_KEYS = ("exact_match", "success_rate", "partial_credit", "reward")
 
 
 def _smooth(values: list[float], window: int) -> list[float]:

@@ -1,17 +1,22 @@
 """Deterministic training batches and a held-out validation set for a task.
 
-* Validation: `val_size` distinct examples (by source) drawn once from
+* The split: an input is held out iff a stable hash of (seed, source) falls in the first
+  `holdout` fraction of hash space. Training never sees a held-out input; validation draws only
+  held-out inputs. A hash split (rather than "whatever validation happened to draw") keeps small
+  input spaces fair: of the ten one-digit inputs of `reverse`, about `holdout` x 10 are held out
+  and the rest are trained on.
+* Validation: `val_size` distinct held-out examples drawn once from
   `numpy.random.default_rng([seed, 1])`, lengths uniform in [val_min_len, val_max_len].
-* Training: `train_batch(step, size)` is a pure function of (seed, step, size), drawn
-  from `default_rng([seed, 0, step])` with lengths uniform in
-  [train_min_len, train_max_len]; any example whose source is in the validation set
-  is rejected and redrawn, so training and validation never share an input.
+* Training: `train_batch(step, size)` is a pure function of (seed, step, size), drawn from
+  `default_rng([seed, 0, step])` with lengths uniform in [train_min_len, train_max_len];
+  held-out inputs are rejected and redrawn.
 
 Validation lengths may exceed the training ones to measure length generalisation.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import hashlib
 from typing import Sequence
 
 import numpy as np
@@ -44,6 +49,7 @@ class TaskData:
     val_min_len: int
     val_max_len: int
     val_size: int
+    holdout: float = 0.1
     validation: tuple[Example, ...] = field(init=False, repr=False, compare=False)
     val_sources: frozenset[tuple[int, ...]] = field(init=False, repr=False, compare=False)
 
@@ -54,9 +60,16 @@ class TaskData:
         _check_range("val_min_len", self.val_min_len, "val_max_len", self.val_max_len)
         if isinstance(self.val_size, bool) or not isinstance(self.val_size, int) or self.val_size < 0:
             raise ValueError(f"val_size must be a non-negative integer, got {self.val_size!r}")
+        if not 0.0 < self.holdout < 1.0:
+            raise ValueError(f"holdout must be in (0, 1), got {self.holdout!r}")
         validation = self._draw_validation()
         object.__setattr__(self, "validation", validation)
         object.__setattr__(self, "val_sources", frozenset(ex.source for ex in validation))
+
+    def held_out(self, source: tuple[int, ...]) -> bool:
+        """True if `source` belongs to the validation side of the split (stable across runs)."""
+        digest = hashlib.blake2b(repr((self.seed, tuple(source))).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") / 2**64 < self.holdout
 
     def _draw_validation(self) -> tuple[Example, ...]:
         rng = np.random.default_rng([self.seed, 1])
@@ -65,12 +78,13 @@ class TaskData:
         misses = 0
         while len(out) < self.val_size:
             ex = self.task.make(rng, int(rng.integers(self.val_min_len, self.val_max_len + 1)))
-            if ex.source in seen:
+            if ex.source in seen or not self.held_out(ex.source):
                 misses += 1
                 if misses >= _MAX_MISSES:
                     raise ValueError(
-                        f"val_size={self.val_size} is too large: only {len(out)} distinct validation examples "
-                        f"found for lengths {self.val_min_len}..{self.val_max_len}"
+                        f"val_size={self.val_size} is too large: only {len(out)} distinct held-out examples "
+                        f"found for lengths {self.val_min_len}..{self.val_max_len} with holdout={self.holdout}; "
+                        f"lower val_size or raise holdout"
                     )
                 continue
             misses = 0
@@ -89,13 +103,13 @@ class TaskData:
         misses = 0
         while len(out) < size:
             ex = self.task.make(rng, int(rng.integers(self.train_min_len, self.train_max_len + 1)))
-            if ex.source in self.val_sources:
+            if self.held_out(ex.source):
                 misses += 1
                 if misses >= _MAX_MISSES:
                     raise ValueError(
                         f"could not draw a training batch at step {step}: almost every input of lengths "
-                        f"{self.train_min_len}..{self.train_max_len} is in the validation set; "
-                        f"reduce val_size or widen the training lengths"
+                        f"{self.train_min_len}..{self.train_max_len} is held out for validation; "
+                        f"lower holdout or widen the training lengths"
                     )
                 continue
             misses = 0

@@ -36,8 +36,16 @@ def build_task(cfg: Config) -> Task:
 
 
 def build_data(cfg: Config, task: Task) -> TaskData:
+    try:
+        return _task_data(cfg, task)
+    except ValueError as err:
+        raise ConfigError(f"task.val_size / task.holdout: {err}") from None
+
+
+def _task_data(cfg: Config, task: Task) -> TaskData:
     t = cfg.task
-    return TaskData(task, cfg.run.seed, t.train_min_len, t.train_max_len, t.val_min_len, t.val_max_len, t.val_size)
+    return TaskData(task, cfg.run.seed, t.train_min_len, t.train_max_len, t.val_min_len, t.val_max_len,
+                    t.val_size, t.holdout)
 
 
 def build_network(cfg: ModelConfig, vocab_size: int, max_positions: int) -> nn.Module:

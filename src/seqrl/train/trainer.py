@@ -138,7 +138,10 @@ class Trainer:
 
     def headline(self, metrics: dict[str, Any]) -> float:
         """The number `run.stop_at` and `best_exact` track: exact match, or success for reference-free tasks."""
-        return float(metrics.get("exact_match", metrics.get("success", metrics.get("reward", 0.0))))
+        for key in ("exact_match", "success_rate", "reward"):
+            if key in metrics:
+                return float(metrics[key])
+        raise KeyError(f"task {self.task.name!r} reports none of exact_match, success_rate, reward")
 
     # -- training ----------------------------------------------------------------------------
     def _prepare_dir(self) -> None:
