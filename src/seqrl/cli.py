@@ -74,13 +74,14 @@ def _sample(args: argparse.Namespace) -> int:
     outputs = strip(rollout.tokens, rollout.mask)
     render = trainer.task.vocab.render
     table = Table("source", "reference", "output", "reward")
-    rewards = trainer.task.reward(outputs, [list(e.target) if e.target else None for e in examples
-                                            for _ in range(rollout.k)],
-                                  [list(e.source) for e in examples for _ in range(rollout.k)])
+    reward_fn = trainer.task.reward if trainer.cfg.task.per_token else trainer.reward_fn
+    rewards = reward_fn(outputs, [list(e.target) if e.target is not None else None for e in examples
+                                  for _ in range(rollout.k)],
+                        [list(e.source) for e in examples for _ in range(rollout.k)])
     for i, out in enumerate(outputs):
         ex = examples[i // rollout.k]
         table.add_row(render(ex.source), render(ex.target) if ex.target is not None else "-", render(out),
-                      f"{rewards[i]:.3f}")
+                      "-" if rewards[i] is None else f"{rewards[i]:.3f}")
     Console().print(table)
     return 0
 
