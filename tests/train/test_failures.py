@@ -62,7 +62,7 @@ def test_non_finite_loss_stops_with_step(tmp_path):
     trainer = Trainer(tiny_config(*BASE), tmp_path)
     with torch.no_grad():
         trainer.policy.network.out.weight.fill_(float("nan"))
-    with pytest.raises(TrainingError, match="step 0"):
+    with pytest.raises(TrainingError, match="step 0: sample 0 .*non-finite"):
         trainer.fit()
     assert ckpt.list_checkpoints(tmp_path / "checkpoints") == []
 
@@ -71,3 +71,11 @@ def test_unknown_reward_module_is_a_config_error(tmp_path):
     from seqrl.config import ConfigError
     with pytest.raises(ConfigError, match="task.reward"):
         Trainer(tiny_config("task.reward=no_such_module_xyz:f"), tmp_path)
+
+
+def test_non_finite_policy_in_reinforce_step_names_the_step(tmp_path):
+    trainer = Trainer(tiny_config(*BASE, "curriculum.kind=reinforce"), tmp_path)
+    with torch.no_grad():
+        trainer.policy.network.out.bias[5] = float("inf")
+    with pytest.raises(TrainingError, match="step 0: sampling failed"):
+        trainer.fit()

@@ -77,13 +77,17 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     forced = forced_len = None
     if plan.prefix > 0 and batch.tgt is not None:
         forced, forced_len = batch.tgt, batch.tgt_mask.sum(dim=1).clamp(max=plan.prefix)
-    rollout = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
-                                sampling_generator(cfg.run.seed, step), forced, forced_len)
+    try:
+        rollout = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
+                                    sampling_generator(cfg.run.seed, step), forced, forced_len)
+    except RuntimeError as err:  # e.g. NaN/inf next-token probabilities from a broken policy
+        raise TrainingError(f"step {step}: sampling failed ({err}); stopping (the last checkpoint is kept)") from err
     result = score_rollout(ctx, examples, rollout, step)
     valid, mask = result.valid, rollout.mask
     token_r = result.values if result.values.dim() == 2 else terminal_rewards(result.values, mask)
     returns = reward_to_go(token_r, mask, cfg.task.gamma)  # (N, T)
     scored = ctx.policy.score(batch, rollout.tokens, mask, rl.temperature)
+    _check_scores(scored.logprobs, mask, rollout.tokens, ctx, step)
     rl_mask = mask & ~rollout.forced & valid.unsqueeze(1)  # tokens trained by REINFORCE
     predicted = ctx.value_head(scored.features) if ctx.value_head is not None else None
     greedy = greedy_returns(ctx, examples, batch, step, forced, forced_len) if rl.baseline == "self_critical" else None
@@ -123,6 +127,16 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     return loss
 
 
+def _check_scores(logprobs: Tensor, mask: Tensor, tokens: Tensor, ctx: StepContext, step: int) -> None:
+    """Name the first sample whose log-probabilities are NaN/inf (a broken policy or input)."""
+    bad = (~torch.isfinite(logprobs) & mask).any(dim=1)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        text = ctx.task.vocab.render(tokens[i][mask[i]].tolist())
+        raise TrainingError(f"step {step}: sample {i} ({text!r}) has non-finite log-probabilities; "
+                            "stopping (the last checkpoint is kept)")
+
+
 def _check_finite(loss: Tensor, step: int, what: str) -> None:
     if not torch.isfinite(loss):
         raise TrainingError(f"step {step}: the {what} is {loss.item()}; stopping (the last checkpoint is kept)")
@@ -143,6 +157,7 @@ def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: St
     else:
         assert batch.tgt is not None and batch.tgt_mask is not None
         scored = ctx.policy.score(batch, batch.tgt, batch.tgt_mask)
+        _check_scores(scored.logprobs, batch.tgt_mask, batch.tgt, ctx, step)
         loss = losses.token_xent(scored.logprobs, batch.tgt_mask)
         m.update(xent=loss.item(), entropy=losses.mean_entropy(scored.entropy, batch.tgt_mask).item(),
                  reinforce_share=0.0, tokens=int(batch.tgt_mask.sum()), sequences=batch.size)
