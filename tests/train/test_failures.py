@@ -79,3 +79,16 @@ def test_non_finite_policy_in_reinforce_step_names_the_step(tmp_path):
         trainer.policy.network.out.bias[5] = float("inf")
     with pytest.raises(TrainingError, match="step 0: sampling failed"):
         trainer.fit()
+
+
+def test_python_callable_reward_replaces_the_configured_one(tmp_path):
+    calls = []
+
+    def reward(completions, references, sources, **columns):
+        calls.append(len(completions))
+        return [float(len(c) == 0) for c in completions]  # reward empty outputs only
+
+    trainer = Trainer(tiny_config(*BASE), tmp_path, reward_fn=reward)
+    trainer.fit()
+    assert calls and all(n == 16 * 4 for n in calls)
+    assert Trainer.resume(tmp_path, reward_fn=reward).reward_fn is reward

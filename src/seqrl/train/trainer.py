@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -36,11 +36,14 @@ def default_run_dir(cfg: Config) -> Path:
 class Trainer:
     """Builds everything from a validated Config; `fit()` trains, `evaluate()` validates."""
 
-    def __init__(self, cfg: Config, run_dir: Optional[str | Path] = None) -> None:
+    def __init__(self, cfg: Config, run_dir: Optional[str | Path] = None,
+                 reward_fn: Optional[Callable[..., Any]] = None) -> None:
+        """`reward_fn`, a Python callable, replaces the reward named by task.reward (pass it
+        again to `resume`: a callable cannot be written into config.yaml)."""
         self.cfg = cfg
         self.task = build_task(cfg)
         check_compatible(cfg, self.task)
-        self.reward_fn = build_reward(cfg, self.task)
+        self.reward_fn = reward_fn if reward_fn is not None else build_reward(cfg, self.task)
         self.data = build_data(cfg, self.task)
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
@@ -69,13 +72,14 @@ class Trainer:
         return self.run_dir / "checkpoints"
 
     @classmethod
-    def resume(cls, run_dir: str | Path, step: Optional[int] = None) -> "Trainer":
+    def resume(cls, run_dir: str | Path, step: Optional[int] = None,
+               reward_fn: Optional[Callable[..., Any]] = None) -> "Trainer":
         """Rebuild a run from its directory and load its latest (or given) checkpoint."""
         run_dir = Path(run_dir)
         cfg_path = run_dir / "config.yaml"
         if not cfg_path.exists():
             raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
-        trainer = cls(load_config(cfg_path), run_dir)
+        trainer = cls(load_config(cfg_path), run_dir, reward_fn)
         trainer.load(step)
         return trainer
 
