@@ -47,10 +47,6 @@ class Rollout(NamedTuple):
     k: int
 
     @property
-    def num_inputs(self) -> int:
-        return self.tokens.shape[0] // self.k
-
-    @property
     def lengths(self) -> Tensor:
         """(N,) number of generated tokens, EOS included."""
         return self.mask.sum(dim=1)

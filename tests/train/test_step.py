@@ -29,6 +29,7 @@ def test_mixer_step_splits_tokens_between_losses(tmp_path):
 def test_every_baseline_runs_a_reinforce_step(tmp_path, baseline):
     m, trainer = _step(tmp_path, StepPlan(True, 0), f"reinforce.baseline={baseline}", "reinforce.entropy_coef=0.01")
     assert m["mode"] == "reinforce" and m["reinforce_share"] == 1.0 and m["grad_norm"] > 0
+    assert 0.0 <= m["finished"] <= 1.0
     assert m["baseline_error"] is not None and m["baseline_error"] >= 0
     if baseline == "ema":
         assert trainer.state.ema_initialised and trainer.state.ema == pytest.approx(m["reward_mean"])

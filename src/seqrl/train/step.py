@@ -119,6 +119,7 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         entropy=entropy.item(),
         baseline_error=float(((returns - base) ** 2)[rl_mask].mean()) if n_rl else None,
         reinforce_share=n_rl / max(n_all, 1),
+        finished=float(rollout.finished.float().mean()),  # share of samples that emitted EOS
         prefix=plan.prefix,
         skipped=result.skipped,
         sequences=rollout.tokens.shape[0],
