@@ -1,0 +1,219 @@
+"""Readers for (source, references) text data: aligned plain-text files, TSV and JSON lines.
+
+Every reader is a generator, so a corpus larger than memory streams through. A malformed line
+stops with `file:line` and what was wrong, or, with `on_error="skip"`, is skipped and counted in
+`ReadStats`. Empty and over-long examples are handled as asked (`empty`, `max_chars`,
+`too_long`), never silently: every drop or truncation is counted too.
+Files ending in `.gz` are decompressed on the fly.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+ON_ERROR = ("raise", "skip")
+EMPTY = ("drop", "keep", "raise")
+TOO_LONG = ("truncate", "drop", "raise")
+
+
+class DataError(ValueError):
+    """A data file problem; the message starts with `file:line`."""
+
+
+@dataclass(frozen=True)
+class TextExample:
+    source: str
+    references: tuple[str, ...]  # empty for data without references
+    where: str  # "file:line" of the example, for messages
+    columns: dict[str, Any] = field(default_factory=dict)  # extra fields, passed to rewards
+
+
+@dataclass
+class ReadStats:
+    """What a reader skipped, dropped or truncated, by reason."""
+
+    read: int = 0
+    skipped_malformed: int = 0
+    dropped_empty: int = 0
+    dropped_too_long: int = 0
+    truncated: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How empty and over-long examples are handled."""
+
+    empty: str = "drop"
+    max_chars: Optional[int] = None
+    too_long: str = "truncate"
+    on_error: str = "raise"
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("empty", self.empty, EMPTY), ("too_long", self.too_long, TOO_LONG),
+                                     ("on_error", self.on_error, ON_ERROR)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if self.max_chars is not None and self.max_chars < 1:
+            raise ValueError(f"max_chars must be >= 1, got {self.max_chars}")
+
+
+def open_text(path: str | Path) -> io.TextIOBase:
+    """Open a UTF-8 text file, transparently gunzipping `.gz`."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    with open_text(path) as f:
+        try:
+            for number, line in enumerate(f, start=1):
+                yield number, line.rstrip("\r\n")
+        except UnicodeDecodeError as err:
+            raise DataError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+
+
+def _finish(ex: TextExample, limits: Limits, stats: ReadStats) -> Optional[TextExample]:
+    """Apply the empty / too-long rules; None when the example is dropped."""
+    texts = (ex.source,) + ex.references
+    if any(not t.strip() for t in texts):
+        if limits.empty == "raise":
+            raise DataError(f"{ex.where}: empty source or reference")
+        if limits.empty == "drop":
+            stats.dropped_empty += 1
+            return None
+    if limits.max_chars is not None and any(len(t) > limits.max_chars for t in texts):
+        if limits.too_long == "raise":
+            raise DataError(f"{ex.where}: longer than max_chars={limits.max_chars}")
+        if limits.too_long == "drop":
+            stats.dropped_too_long += 1
+            return None
+        stats.truncated += 1
+        cut = limits.max_chars
+        ex = TextExample(ex.source[:cut], tuple(r[:cut] for r in ex.references), ex.where, ex.columns)
+    stats.read += 1
+    return ex
+
+
+def _bad(where: str, problem: str, limits: Limits, stats: ReadStats) -> None:
+    if limits.on_error == "raise":
+        raise DataError(f"{where}: {problem}")
+    stats.skipped_malformed += 1
+
+
+def read_parallel(source_path: str | Path, target_path: Optional[str | Path] = None, limits: Limits = Limits(),
+                  stats: Optional[ReadStats] = None) -> Iterator[TextExample]:
+    """Aligned files, one sentence a line: line i of the target is the reference of line i."""
+    stats = stats if stats is not None else ReadStats()
+    src_lines = _lines(source_path)
+    tgt_lines = _lines(target_path) if target_path is not None else None
+    for number, src in src_lines:
+        refs: tuple[str, ...] = ()
+        if tgt_lines is not None:
+            nxt = next(tgt_lines, None)
+            if nxt is None:
+                raise DataError(f"{target_path}:{number}: unaligned files: {target_path} ends at line "
+                                f"{number - 1} but {source_path} goes on")
+            refs = (nxt[1],)
+        ex = _finish(TextExample(src, refs, f"{source_path}:{number}"), limits, stats)
+        if ex is not None:
+            yield ex
+    if tgt_lines is not None:
+        extra = next(tgt_lines, None)
+        if extra is not None:
+            raise DataError(f"{target_path}:{extra[0]}: unaligned files: {source_path} ends before this line")
+
+
+def read_tsv(path: str | Path, source_column: int | str = 0, reference_columns: Sequence[int | str] = (1,),
+             header: bool = False, delimiter: str = "\t", limits: Limits = Limits(),
+             stats: Optional[ReadStats] = None) -> Iterator[TextExample]:
+    """Delimited columns; columns are indices, or names when `header` is True."""
+    stats = stats if stats is not None else ReadStats()
+    with open_text(path) as f:
+        rows = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+        names: Optional[list[str]] = next(rows, None) if header else None
+        index = _column_index(path, names, [source_column, *reference_columns])
+        width = len(names) if names is not None else None
+        for row in rows:
+            where = f"{path}:{rows.line_num}"
+            if width is None:
+                width = len(row)
+            if len(row) != width or max(index) >= len(row):
+                _bad(where, f"expected {width} columns, found {len(row)}", limits, stats)
+                continue
+            ex = _finish(TextExample(row[index[0]], tuple(row[i] for i in index[1:]), where), limits, stats)
+            if ex is not None:
+                yield ex
+
+
+def _column_index(path: str | Path, names: Optional[list[str]], columns: Sequence[int | str]) -> list[int]:
+    out = []
+    for col in columns:
+        if isinstance(col, int):
+            out.append(col)
+        elif names is None:
+            raise DataError(f"{path}: column {col!r} is a name but the file has no header (header=False)")
+        elif col not in names:
+            raise DataError(f"{path}:1: no column {col!r} in the header {names}")
+        else:
+            out.append(names.index(col))
+    return out
+
+
+def read_jsonl(path: str | Path, source_field: str = "source", references_field: Optional[str] = "references",
+               limits: Limits = Limits(), stats: Optional[ReadStats] = None) -> Iterator[TextExample]:
+    """One JSON object a line; the references field holds a string or a list of strings.
+    Every other field is kept in `columns` (passed to rewards as keyword arguments)."""
+    stats = stats if stats is not None else ReadStats()
+    for number, line in _lines(path):
+        where = f"{path}:{number}"
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            _bad(where, f"invalid JSON ({err.msg} at column {err.colno})", limits, stats)
+            continue
+        problem = _check_record(obj, source_field, references_field)
+        if problem:
+            _bad(where, problem, limits, stats)
+            continue
+        refs = obj.get(references_field) if references_field else None
+        refs = () if refs is None else (refs,) if isinstance(refs, str) else tuple(refs)
+        columns = {k: v for k, v in obj.items() if k not in (source_field, references_field)}
+        ex = _finish(TextExample(obj[source_field], refs, where, columns), limits, stats)
+        if ex is not None:
+            yield ex
+
+
+def _check_record(obj: Any, source_field: str, references_field: Optional[str]) -> str:
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, got {type(obj).__name__}"
+    if not isinstance(obj.get(source_field), str):
+        return f"field {source_field!r} must be a string, got {obj.get(source_field)!r}"
+    if references_field and references_field in obj:
+        refs = obj[references_field]
+        if not (isinstance(refs, str) or (isinstance(refs, list) and refs and all(isinstance(r, str) for r in refs))):
+            return f"field {references_field!r} must be a string or a non-empty list of strings, got {refs!r}"
+    elif references_field:
+        return f"missing field {references_field!r}"
+    return ""
+
+
+def read_examples(kind: str, **options: Any) -> Iterator[TextExample]:
+    """Dispatch by format name: 'parallel', 'tsv' or 'jsonl'."""
+    readers = {"parallel": read_parallel, "tsv": read_tsv, "jsonl": read_jsonl}
+    if kind not in readers:
+        raise ValueError(f"unknown data format {kind!r}; choose from {sorted(readers)}")
+    return readers[kind](**options)
