@@ -1,0 +1,88 @@
+"""Subword tokenizers (Hugging Face `tokenizers`): train on the training text, save, load.
+
+Ids 0, 1, 2 are PAD, BOS and EOS, as everywhere in seqrl, so a trained tokenizer plugs into
+every policy. Text is normalised to NFKC, pre-tokenised on whitespace and punctuation with
+the Metaspace scheme (the word boundary is part of the token), so `decode` gives back the
+detokenized sentence that metrics such as sacreBLEU expect.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+from seqrl.vocab import BOS, EOS, PAD, SPECIALS
+
+KINDS = ("bpe", "unigram")
+UNK = "<unk>"
+
+
+class SubwordTokenizer:
+    """A trained or loaded `tokenizers.Tokenizer` with seqrl's special-token ids."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        for token, expected in zip(SPECIALS, (PAD, BOS, EOS)):
+            if tokenizer.token_to_id(token) != expected:
+                raise ValueError(f"tokenizer must map {token} to id {expected}, "
+                                 f"got {tokenizer.token_to_id(token)}")
+        self.tokenizer = tokenizer
+
+    @property
+    def size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`, without BOS/EOS."""
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return [e.ids for e in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Detokenized text of `ids`, stopping at EOS and skipping PAD/BOS."""
+        ids = list(ids)
+        if EOS in ids:
+            ids = ids[: ids.index(EOS)]
+        return self.tokenizer.decode([i for i in ids if i not in (PAD, BOS)], skip_special_tokens=True)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save(str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SubwordTokenizer":
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no tokenizer at {path}")
+        return cls(Tokenizer.from_file(str(path)))
+
+
+def _batches(texts: Iterable[str], size: int = 1000) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def train_tokenizer(texts: Iterable[str], kind: str = "bpe", vocab_size: int = 8000,
+                    min_frequency: int = 2) -> SubwordTokenizer:
+    """Train a BPE or unigram tokenizer on an iterable of sentences (streamed, not held in memory)."""
+    if kind not in KINDS:
+        raise ValueError(f"tokenizer kind must be one of {KINDS}, got {kind!r}")
+    specials = list(SPECIALS) + [UNK]
+    if kind == "bpe":
+        tok = Tokenizer(models.BPE(unk_token=UNK))
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials)
+    else:
+        tok = Tokenizer(models.Unigram())
+        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token=UNK)
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()])
+    tok.decoder = decoders.Metaspace()
+    tok.train_from_iterator(_batches(texts), trainer=trainer)
+    return SubwordTokenizer(tok)
