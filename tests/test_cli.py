@@ -31,6 +31,9 @@ def test_eval_prints_metrics(run_dir, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["step"] == 24 and 0.0 <= out["exact_match"] <= 1.0
     assert (run_dir / "eval_result.json").exists()
+    assert main(["eval", str(run_dir), "--beam", "4"]) == 0
+    beam = json.loads(capsys.readouterr().out)
+    assert beam["decoding"] == "beam 4" and 0.0 <= beam["exact_match"] <= 1.0
 
 
 def test_sample_and_greedy(run_dir, capsys):

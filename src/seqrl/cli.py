@@ -52,9 +52,10 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     trainer = Trainer.resume(args.run_dir, args.checkpoint)
-    metrics = trainer.evaluate()
+    metrics = trainer.evaluate(beam=args.beam)
     samples = metrics.pop("samples")
     result = {"run_dir": str(trainer.run_dir), "step": trainer.state.step, "split": "validation",
+              "decoding": f"beam {args.beam}" if args.beam else "greedy",
               "size": len(trainer.data.validation), **metrics}
     (Path(args.run_dir) / "eval_result.json").write_text(json.dumps({**result, "samples": samples}, indent=2))
     print(json.dumps(result, indent=2))
@@ -124,9 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
     t.add_argument("--run-dir", help="where to write the run (default: run.dir or runs/<task>-<time>)")
     t.set_defaults(fn=_train)
-    e = sub.add_parser("eval", help="greedy validation of a run's checkpoint")
+    e = sub.add_parser("eval", help="greedy (or beam) validation of a run's checkpoint")
     e.add_argument("run_dir")
     e.add_argument("--checkpoint", type=int, help="step of the checkpoint (default: latest)")
+    e.add_argument("--beam", type=int, help="beam search of this width instead of greedy decoding")
     e.set_defaults(fn=_eval)
     s = sub.add_parser("sample", help="show sampled or greedy outputs of a run on validation inputs")
     s.add_argument("run_dir")

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from seqrl.policies import decoding
+from seqrl.policies.beam import beam_search
 from seqrl.policies.protocol import Scored, StepModel
 from seqrl.rollout import Batch, Rollout
 
@@ -54,6 +55,12 @@ class AutoregressivePolicy(nn.Module):
         """Argmax decoding, optionally continuing a forced prefix (B, F) / (B,)."""
         state = self.network.encode(inputs.src, inputs.src_mask)
         return decoding.decode(self.network, state, 1, max_len, greedy=True, forced=forced, forced_len=forced_len)
+
+    @torch.no_grad()
+    def beam(self, inputs: Batch, max_len: int, width: int, length_penalty: float = 1.0) -> Rollout:
+        """Best hypothesis per input by beam search (GNMT length penalty alpha; see policies.beam)."""
+        state = self.network.encode(inputs.src, inputs.src_mask)
+        return beam_search(self.network, state, width, max_len, length_penalty)
 
     def score(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0) -> Scored:
         """Teacher-forced scores of tokens (B*k, T) for inputs (B, S); k = rows per input."""

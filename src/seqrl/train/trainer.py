@@ -119,15 +119,17 @@ class Trainer:
 
     # -- evaluation --------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, examples: Optional[list] = None, batch_size: int = 256) -> dict[str, Any]:
-        """Greedy decoding on the validation set: the task's metrics and a few samples."""
+    def evaluate(self, examples: Optional[list] = None, batch_size: int = 256,
+                 beam: Optional[int] = None) -> dict[str, Any]:
+        """Greedy (or beam-search) decoding on the validation set: the task's metrics and a few samples."""
         examples = list(self.data.validation if examples is None else examples)
         was_training = self.policy.training
         self.policy.eval()
         outputs: list[list[int]] = []
         for i in range(0, len(examples), batch_size):
             chunk = examples[i : i + batch_size]
-            rollout = self.policy.greedy(collate(chunk), self.max_len)
+            batch = collate(chunk)
+            rollout = self.policy.beam(batch, self.max_len, beam) if beam else self.policy.greedy(batch, self.max_len)
             outputs.extend(strip(rollout.tokens, rollout.mask))
         self.policy.train(was_training)
         sources = [list(e.source) for e in examples]
