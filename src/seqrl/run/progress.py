@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
 class ProgressBar:
@@ -13,11 +13,9 @@ class ProgressBar:
     def __init__(self, total: int, start: int, enabled: bool, console: Optional[Console] = None) -> None:
         self.enabled = enabled
         self._progress = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
             console=console,

@@ -232,8 +232,10 @@ def _trap_signals(flag: list[int]):
 
 
 def _bar_info(m: dict[str, Any]) -> str:
+    """Compact progress text: mode, reward (or cross-entropy) and throughput."""
     reward = m.get("reward_mean")
-    parts = [m["mode"]]
-    parts.append(f"reward {reward:.3f}" if reward is not None and math.isfinite(reward) else f"xent {m.get('xent', 0):.3f}")
-    parts.append(f"{m['seq_per_s']:.0f} seq/s {m['tok_per_s']:.0f} tok/s")
-    return " | ".join(parts)
+    if m["mode"] == "reinforce" and reward is not None and math.isfinite(reward):
+        head = f"RL reward {reward:.3f}"
+    else:
+        head = f"XE loss {m.get('xent', 0.0):.3f}"
+    return f"{head} {m['seq_per_s'] / 1000:.1f}k seq/s {m['tok_per_s'] / 1000:.0f}k tok/s"
