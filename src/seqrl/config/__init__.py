@@ -2,6 +2,7 @@
 from seqrl.config.schema import (
     Config,
     CurriculumConfig,
+    DataConfig,
     ModelConfig,
     OptimConfig,
     ReinforceConfig,
@@ -12,7 +13,7 @@ from seqrl.config.validate import ConfigError, from_dict, to_dict
 from seqrl.config.io import apply_overrides, load_config, save_config
 
 __all__ = [
-    "Config", "CurriculumConfig", "ModelConfig", "OptimConfig", "ReinforceConfig", "RunConfig",
+    "Config", "CurriculumConfig", "DataConfig", "ModelConfig", "OptimConfig", "ReinforceConfig", "RunConfig",
     "TaskConfig", "ConfigError", "from_dict", "to_dict", "apply_overrides", "load_config",
     "save_config",
 ]

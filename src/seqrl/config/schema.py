@@ -43,6 +43,31 @@ class TaskConfig:
 
 
 @dataclass(frozen=True)
+class DataConfig:
+    format: Literal["parallel", "tsv", "jsonl"] = meta(
+        "text data format: aligned files (prefix + source_ext/target_ext), TSV with a header, JSON lines",
+        default="parallel")
+    train: Optional[str] = meta("training data: a file, or a path prefix for parallel files", default=None)
+    valid: Optional[str] = meta("validation data, same form as data.train", default=None)
+    source_ext: str = meta("parallel: suffix of the source files, e.g. .de.gz", default=".src")
+    target_ext: str = meta("parallel: suffix of the target files, e.g. .en.gz", default=".tgt")
+    source_key: str = meta("tsv/jsonl: column or field of the source", default="source")
+    reference_key: str = meta("tsv/jsonl: column or field of the reference(s)", default="references")
+    tokenizer: Literal["bpe", "unigram"] = meta("subword tokenizer trained on the training text", default="bpe")
+    vocab_size: int = meta("subword vocabulary size (shared by source and target)", 16, 1_000_000, 8000)
+    tokenizer_path: Optional[str] = meta("load this tokenizer.json instead of training one", default=None)
+    max_tokens: int = meta("cut sources and targets to this many tokens", 2, 4096, 64)
+    max_chars: Optional[int] = meta("examples longer than this many characters are handled by too_long",
+                                    1, 10**7, None)
+    too_long: Literal["truncate", "drop", "raise"] = meta("what to do with over-long examples", default="truncate")
+    empty: Literal["drop", "keep", "raise"] = meta("what to do with empty sources or references", default="drop")
+    on_error: Literal["raise", "skip"] = meta("a malformed line: stop with file:line, or skip and count it",
+                                              default="raise")
+    max_train: Optional[int] = meta("use only the first N training examples", 1, 10**9, None)
+    max_valid: Optional[int] = meta("use only the first N validation examples", 1, 10**9, None)
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     kind: Literal["gru", "lstm", "transformer", "transformer_lm"] = meta(
         "policy network: GRU/LSTM attention seq2seq, Transformer encoder-decoder, or decoder-only LM",
@@ -129,8 +154,15 @@ class RunConfig:
 @dataclass(frozen=True)
 class Config:
     task: TaskConfig = meta("what to learn", factory=TaskConfig)
+    data: DataConfig = meta("text data files (task.name: text)", factory=DataConfig)
     model: ModelConfig = meta("the policy network", factory=ModelConfig)
     reinforce: ReinforceConfig = meta("the REINFORCE estimator", factory=ReinforceConfig)
     curriculum: CurriculumConfig = meta("from cross-entropy to REINFORCE", factory=CurriculumConfig)
     optim: OptimConfig = meta("optimisation", factory=OptimConfig)
     run: RunConfig = meta("run directory, logging, checkpoints", factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        if self.task.name == "text" and (self.data.train is None or self.data.valid is None):
+            raise ValueError("task.name='text' needs data.train and data.valid")
+        if self.task.name == "text" and self.task.per_token:
+            raise ValueError("task.per_token is not available for task.name='text' (text rewards are sequence-level)")

@@ -23,6 +23,7 @@ class Example:
 
     source: tuple[int, ...]
     target: Optional[tuple[int, ...]] = None
+    reference_texts: Optional[tuple[str, ...]] = None  # text tasks: every reference, detokenized
 
 
 @runtime_checkable

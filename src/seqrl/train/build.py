@@ -39,7 +39,7 @@ def build_data(cfg: Config, task: Task) -> TaskData:
     try:
         return _task_data(cfg, task)
     except ValueError as err:
-        raise ConfigError(f"task.val_size / task.holdout: {err}") from None
+        raise ConfigError(f"task (lengths, val_size, holdout): {err}") from None
 
 
 def _task_data(cfg: Config, task: Task) -> TaskData:
@@ -79,7 +79,7 @@ def build_reward(cfg: Config, task: Task) -> Callable[..., Any]:
     """The training reward named by task.reward (per-token when task.per_token)."""
     if cfg.task.per_token:
         return task.token_reward
-    if cfg.task.reward == "task":
+    if cfg.task.reward == "task" or task.name == "text":  # a text task wraps its own text reward
         return task.reward
     if cfg.task.reward == "exact_match":
         if not task.has_reference:

@@ -52,7 +52,9 @@ def score_rollout(ctx: StepContext, examples: list[Example], rollout: Rollout, s
     completions = strip(rollout.tokens, rollout.mask)
     refs = [list(e.target) if e.target is not None else None for e in examples for _ in range(k)]
     sources = [list(e.source) for e in examples for _ in range(k)]
-    kwargs = dict(columns=None, step=step, on_error=ctx.cfg.run.on_bad_reward, render=ctx.task.vocab.render)
+    texts = [e.reference_texts for e in examples for _ in range(k)]
+    columns = {"reference_texts": texts} if all(t is not None for t in texts) else None
+    kwargs = dict(columns=columns, step=step, on_error=ctx.cfg.run.on_bad_reward, render=ctx.task.vocab.render)
     if ctx.cfg.task.per_token:
         return evaluate_token_rewards(ctx.reward_fn, completions, refs, sources, width=rollout.tokens.shape[1], **kwargs)
     return evaluate_rewards(ctx.reward_fn, completions, refs, sources, **kwargs)

@@ -22,6 +22,7 @@ from seqrl.run.progress import ProgressBar
 from seqrl.tasks import collate
 from seqrl.train import checkpoint as ckpt
 from seqrl.train.build import build_data, build_policy, build_reward, build_task, check_compatible
+from seqrl.train.build_text import build_text
 from seqrl.train.state import TrainState
 from seqrl.train.step import StepContext, train_step
 
@@ -41,10 +42,14 @@ class Trainer:
         """`reward_fn`, a Python callable, replaces the reward named by task.reward (pass it
         again to `resume`: a callable cannot be written into config.yaml)."""
         self.cfg = cfg
-        self.task = build_task(cfg)
-        check_compatible(cfg, self.task)
+        self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
+        if cfg.task.name == "text":
+            self.task, self.data = build_text(cfg, self.run_dir)
+        else:
+            self.task = build_task(cfg)
+            check_compatible(cfg, self.task)
+            self.data = build_data(cfg, self.task)
         self.reward_fn = reward_fn if reward_fn is not None else build_reward(cfg, self.task)
-        self.data = build_data(cfg, self.task)
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
         longest = max(cfg.task.train_max_len, cfg.task.val_max_len)
@@ -53,6 +58,8 @@ class Trainer:
         torch.manual_seed(cfg.run.seed)
         np.random.seed(cfg.run.seed)
         src_len = max(len(e.source) for e in self.data.validation) + 2 * longest + 8
+        if cfg.task.name == "text":
+            src_len = max(src_len, cfg.data.max_tokens + 8)
         self.policy = build_policy(cfg, self.task.vocab.size, max_positions=src_len + self.max_len + 8)
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=cfg.optim.lr,
                                            weight_decay=cfg.optim.weight_decay)
@@ -62,7 +69,6 @@ class Trainer:
             self.value_head = ValueHead(self.policy.feature_dim, cfg.reinforce.value_hidden)
             self.value_optimizer = torch.optim.Adam(self.value_head.parameters(), lr=cfg.reinforce.value_lr)
         self.state = TrainState()
-        self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
         self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
                                self.value_head, self.value_optimizer)
 
@@ -134,7 +140,9 @@ class Trainer:
         self.policy.train(was_training)
         sources = [list(e.source) for e in examples]
         refs = [list(e.target) if e.target is not None else None for e in examples]
-        metrics = dict(self.task.metrics(outputs, refs, sources))
+        texts = [e.reference_texts for e in examples]
+        extra = {"reference_texts": texts} if all(t is not None for t in texts) else {}
+        metrics = dict(self.task.metrics(outputs, refs, sources, **extra))
         render = self.task.vocab.render
         metrics["samples"] = [
             {"source": render(s), "reference": render(r) if r is not None else None, "output": render(o)}

@@ -1,0 +1,133 @@
+"""Text tasks: (source, references) sentence pairs from files, a subword tokenizer, text rewards.
+
+`TextTask` speaks the same Task protocol as the algorithmic tasks, so every policy, baseline and
+curriculum works on text. Rewards and metrics are computed on detokenized strings against the
+original reference sentences (all of them, when an example has several), never on token ids.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from seqrl.data.readers import Limits, ReadStats, TextExample, read_examples
+from seqrl.data.tokenizer import SubwordTokenizer
+from seqrl.tasks.base import Example, Tokens
+
+
+@dataclass(frozen=True)
+class TextVocab:
+    """The tokenizer seen through the Vocab interface the trainer uses (size, render)."""
+
+    tokenizer: SubwordTokenizer
+
+    @property
+    def size(self) -> int:
+        return self.tokenizer.size
+
+    def render(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(ids)
+
+
+@dataclass(frozen=True)
+class TextTask:
+    """Sentence-to-sentence generation scored by a text reward (BLEU, chrF, ROUGE, ...)."""
+
+    tokenizer: SubwordTokenizer
+    reward_fn: Callable[..., list[Optional[float]]]
+    max_tokens: int = 64
+    name: str = "text"
+    description: str = "source sentence -> target sentence from your files, text rewards"
+    has_reference: bool = True
+
+    @property
+    def vocab(self) -> TextVocab:
+        return TextVocab(self.tokenizer)
+
+    def make(self, rng: np.random.Generator, length: int) -> Example:
+        raise TypeError("text examples come from data files, not from a generator")
+
+    def max_target_len(self, max_length: int) -> int:
+        return self.max_tokens
+
+    def _texts(self, completions: Sequence[Tokens], references: Sequence[Optional[Tokens]],
+               sources: Sequence[Tokens], reference_texts: Optional[Sequence[Sequence[str]]]):
+        decode = self.tokenizer.decode
+        hyps = [decode(c) for c in completions]
+        refs = ([list(r) for r in reference_texts] if reference_texts is not None
+                else [None if r is None else [decode(r)] for r in references])
+        return hyps, refs, [decode(s) for s in sources]
+
+    def reward(self, completions: Sequence[Tokens], references: Sequence[Optional[Tokens]],
+               sources: Sequence[Tokens], reference_texts: Optional[Sequence[Sequence[str]]] = None,
+               **columns: Any) -> list[Optional[float]]:
+        hyps, refs, srcs = self._texts(completions, references, sources, reference_texts)
+        return self.reward_fn(hyps, refs, srcs, **columns)
+
+    def token_reward(self, completions, references, sources, **columns):  # noqa: ANN001
+        raise TypeError("text rewards are sequence-level; set task.per_token=false")
+
+    def metrics(self, completions: Sequence[Tokens], references: Sequence[Optional[Tokens]],
+                sources: Sequence[Tokens], reference_texts: Optional[Sequence[Sequence[str]]] = None
+                ) -> dict[str, float]:
+        """Corpus BLEU and chrF (sacreBLEU, detokenized) and the mean sentence reward."""
+        from sacrebleu.metrics import BLEU, CHRF
+
+        hyps, refs, srcs = self._texts(completions, references, sources, reference_texts)
+        n_refs = max(len(r) for r in refs if r)
+        streams = [[(r[i] if r and i < len(r) else (r[0] if r else "")) for r in refs] for i in range(n_refs)]
+        values = [v for v in self.reward_fn(hyps, refs, srcs) if v is not None]
+        return {
+            "bleu": BLEU().corpus_score(hyps, streams).score,
+            "chrf": CHRF().corpus_score(hyps, streams).score,
+            "reward": sum(values) / max(len(values), 1),
+        }
+
+
+def read_text_examples(fmt: str, path: str, options: dict[str, Any], limits: Limits,
+                       stats: ReadStats) -> Iterator[TextExample]:
+    """TextExamples of one split; `path` is a file, or a prefix for parallel files."""
+    if fmt == "parallel":
+        return read_examples("parallel", source_path=path + options["source_ext"],
+                             target_path=path + options["target_ext"], limits=limits, stats=stats)
+    if fmt == "tsv":
+        return read_examples("tsv", path=path, source_column=options["source_key"],
+                             reference_columns=[options["reference_key"]], header=True, limits=limits, stats=stats)
+    return read_examples("jsonl", path=path, source_field=options["source_key"],
+                         references_field=options["reference_key"], limits=limits, stats=stats)
+
+
+def encode_examples(texts: Sequence[TextExample], tokenizer: SubwordTokenizer, max_tokens: int) -> list[Example]:
+    """Token ids for sources and first references, cut to max_tokens (EOS is added by collate)."""
+    sources = tokenizer.encode_batch([t.source for t in texts])
+    targets = tokenizer.encode_batch([t.references[0] for t in texts])
+    return [Example(tuple(s[:max_tokens]), tuple(r[: max_tokens - 1]), tuple(t.references))
+            for s, r, t in zip(sources, targets, texts)]
+
+
+@dataclass(frozen=True)
+class TextData:
+    """Training examples in a fixed order, reshuffled per epoch by (seed, epoch); a validation set.
+
+    `train_batch(step, size)` is a pure function of (seed, step), like TaskData's, so resume is
+    exact. The examples are held in memory (token ids only).
+    """
+
+    train: tuple[Example, ...]
+    validation: tuple[Example, ...]
+    seed: int
+
+    def train_batch(self, step: int, size: int) -> list[Example]:
+        n = len(self.train)
+        out: list[Example] = []
+        for pos in range(step * size, (step + 1) * size):
+            epoch, index = divmod(pos, n)
+            out.append(self.train[int(_epoch_order(self.seed, epoch, n)[index])])
+        return out
+
+
+@lru_cache(maxsize=4)
+def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    return np.random.default_rng([seed, 2, epoch]).permutation(n)

@@ -1,0 +1,68 @@
+"""Config -> TextTask and TextData: read the files, train or load the tokenizer, encode."""
+from __future__ import annotations
+
+import logging
+from itertools import islice
+from pathlib import Path
+
+from seqrl.config.schema import Config
+from seqrl.config.validate import ConfigError
+from seqrl.data.readers import DataError, Limits, ReadStats
+from seqrl.data.tokenizer import SubwordTokenizer, train_tokenizer
+from seqrl.rewards.combine import parse_reward_spec
+from seqrl.tasks.text import TextData, TextTask, encode_examples, read_text_examples
+
+log = logging.getLogger("seqrl")
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def text_reward(cfg: Config):
+    """task.reward for text: 'task' = sentence BLEU, a spec ('0.7*bleu+0.3*chrf'), or module:function."""
+    spec = cfg.task.reward
+    if spec == "task":
+        spec = "bleu"
+    if ":" in spec:
+        from seqrl.train.build import load_callable
+
+        return load_callable(spec, "task.reward")
+    try:
+        return parse_reward_spec(spec)
+    except ValueError as err:
+        raise ConfigError(f"task.reward: {err}") from None
+
+
+def _read(cfg: Config, path: str, cap: int | None, stats: ReadStats):
+    d = cfg.data
+    limits = Limits(empty=d.empty, max_chars=d.max_chars, too_long=d.too_long, on_error=d.on_error)
+    options = {"source_ext": d.source_ext, "target_ext": d.target_ext, "source_key": d.source_key,
+               "reference_key": d.reference_key}
+    try:
+        examples = list(islice(read_text_examples(d.format, path, options, limits, stats), cap))
+    except DataError as err:
+        raise ConfigError(f"data: {err}") from None
+    if not examples:
+        raise ConfigError(f"data: no usable examples in {path} ({stats.as_dict()})")
+    return examples
+
+
+def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData]:
+    """Read train/valid text, get the tokenizer (given, saved in the run, or trained), encode."""
+    d = cfg.data
+    assert d.train is not None and d.valid is not None  # Config checks this
+    train_stats, valid_stats = ReadStats(), ReadStats()
+    train = _read(cfg, d.train, d.max_train, train_stats)
+    valid = _read(cfg, d.valid, d.max_valid, valid_stats)
+    saved = run_dir / TOKENIZER_FILE
+    if d.tokenizer_path is not None:
+        tokenizer = SubwordTokenizer.load(d.tokenizer_path)
+    elif saved.exists():
+        tokenizer = SubwordTokenizer.load(saved)
+    else:
+        texts = (t for ex in train for t in (ex.source, *ex.references))
+        tokenizer = train_tokenizer(texts, d.tokenizer, d.vocab_size)
+        tokenizer.save(saved)
+    log.info("text data: train %s, valid %s", train_stats.as_dict(), valid_stats.as_dict())
+    task = TextTask(tokenizer, text_reward(cfg), d.max_tokens)
+    data = TextData(tuple(encode_examples(train, tokenizer, d.max_tokens)),
+                    tuple(encode_examples(valid, tokenizer, d.max_tokens)), cfg.run.seed)
+    return task, data

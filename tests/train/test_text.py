@@ -1,0 +1,88 @@
+"""Text tasks end to end: files -> tokenizer -> cross-entropy -> REINFORCE on BLEU -> corpus metrics."""
+import json
+import random
+
+import pytest
+import torch
+
+from seqrl.config import ConfigError
+from seqrl.run import jsonl
+from seqrl.train import trainer as trainer_module
+from seqrl.train.trainer import Trainer
+from tests.conftest import tiny_config
+from tests.train import text_rewards
+
+WORDS = "apple river stone cloud green quick blue house tree light small dog cat bird fish red".split()
+
+
+def corpus(tmp_path, n_train=400, n_valid=40):
+    rng = random.Random(0)
+    for split, n in (("train", n_train), ("valid", n_valid)):
+        src, tgt = [], []
+        for _ in range(n):
+            words = rng.choices(WORDS, k=rng.randint(2, 6))
+            src.append(" ".join(words))
+            tgt.append(" ".join(reversed(words)).capitalize() + ".")
+        (tmp_path / f"{split}.src").write_text("\n".join(src) + "\n")
+        (tmp_path / f"{split}.tgt").write_text("\n".join(tgt) + "\n")
+    return [f"data.train={tmp_path / 'train'}", f"data.valid={tmp_path / 'valid'}", "task.name=text",
+            "data.vocab_size=80", "data.max_tokens=16"]
+
+
+def test_text_run_trains_tokenizer_and_reports_corpus_bleu(tmp_path):
+    data = corpus(tmp_path)
+    cfg = tiny_config(*data, "optim.steps=700", "curriculum.warmup_steps=600", "run.eval_every=350",
+                      "run.checkpoint_every=350", "model.hidden_dim=64", "task.reward=0.5*bleu+0.5*chrf")
+    summary = Trainer(cfg, tmp_path / "run").fit()
+    assert (tmp_path / "run" / "tokenizer.json").exists()
+    assert summary["bleu"] > 50.0 and 0.0 <= summary["reward"] <= 1.0, summary
+    evals = list(jsonl.read(tmp_path / "run" / "eval.jsonl"))
+    assert evals[-1]["samples"][0]["reference"].endswith(".")  # detokenized text, not ids
+    rl = [r for r in jsonl.read(tmp_path / "run" / "metrics.jsonl") if r["mode"] == "reinforce"]
+    assert rl and all(0.0 <= r["reward_mean"] <= 1.0 for r in rl)
+
+
+def test_text_run_resumes_exactly_with_its_saved_tokenizer(tmp_path, monkeypatch):
+    data = corpus(tmp_path, 200, 20)
+    cfg = tiny_config(*data)
+    full = Trainer(cfg, tmp_path / "full")
+    full.fit()
+    stopped = Trainer(cfg, tmp_path / "stopped")
+    real = trainer_module.train_step
+
+    def crash(ctx, examples, batch, plan, step, state):
+        if step == 13:
+            raise KeyboardInterrupt
+        return real(ctx, examples, batch, plan, step, state)
+
+    monkeypatch.setattr(trainer_module, "train_step", crash)
+    with pytest.raises(KeyboardInterrupt):
+        stopped.fit()
+    monkeypatch.setattr(trainer_module, "train_step", real)
+    resumed = Trainer.resume(tmp_path / "stopped")
+    resumed.fit()
+    a, b = full.policy.state_dict(), resumed.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_all_references_reach_the_reward(tmp_path):
+    lines = [json.dumps({"source": "a b c", "references": ["c b a", "C B A"]})] * 30
+    (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
+    text_rewards.SEEN["references"].clear()
+    cfg = tiny_config("task.name=text", "data.format=jsonl", f"data.train={tmp_path / 'd.jsonl'}",
+                      f"data.valid={tmp_path / 'd.jsonl'}", "data.vocab_size=40", "optim.steps=10",
+                      "task.reward=tests.train.text_rewards:count_references")
+    Trainer(cfg, tmp_path / "run").fit()
+    assert text_rewards.SEEN["references"] and all(r == ["c b a", "C B A"] for r in text_rewards.SEEN["references"])
+
+
+def test_text_config_errors_before_compute(tmp_path):
+    with pytest.raises(ConfigError, match="needs data.train and data.valid"):
+        tiny_config("task.name=text")
+    (tmp_path / "bad.jsonl").write_text('{"source": "a", "references": "b"}\n{oops\n')
+    cfg = tiny_config("task.name=text", "data.format=jsonl", f"data.train={tmp_path / 'bad.jsonl'}",
+                      f"data.valid={tmp_path / 'bad.jsonl'}")
+    with pytest.raises(ConfigError, match=r"bad.jsonl:2: invalid JSON"):
+        Trainer(cfg, tmp_path / "run")
+    with pytest.raises(ConfigError, match="task.reward"):
+        Trainer(tiny_config(*corpus(tmp_path), "task.reward=bleuu"), tmp_path / "run2")
