@@ -12,9 +12,8 @@ import torch
 
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
-from seqrl.train import trainer as trainer_module
 from seqrl.train.trainer import Trainer
-from tests.conftest import TINY, tiny_config
+from tests.conftest import TINY, fit_until_interrupted, tiny_config
 
 TIMING = {"step_time", "seq_per_s", "tok_per_s"}
 
@@ -48,17 +47,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, variant, monkeypatch):
     full.fit()
 
     stopped = Trainer(cfg, tmp_path / "stopped")
-    real_step = trainer_module.train_step
-
-    def crash_at_13(ctx, examples, batch, plan, step, state):
-        if step == 13:  # after the step-8 checkpoint, mid-way through the schedule
-            raise KeyboardInterrupt
-        return real_step(ctx, examples, batch, plan, step, state)
-
-    monkeypatch.setattr(trainer_module, "train_step", crash_at_13)
-    with pytest.raises(KeyboardInterrupt):
-        stopped.fit()
-    monkeypatch.setattr(trainer_module, "train_step", real_step)
+    fit_until_interrupted(stopped, monkeypatch, 13)  # after the step-8 checkpoint, mid-schedule
     assert ckpt.list_checkpoints(stopped.checkpoint_dir)[-1][0] == 8
     assert len(_metrics(tmp_path / "stopped")) == 13  # logged past the checkpoint: must be cut back
 

@@ -7,9 +7,8 @@ import torch
 
 from seqrl.config import ConfigError
 from seqrl.run import jsonl
-from seqrl.train import trainer as trainer_module
 from seqrl.train.trainer import Trainer
-from tests.conftest import tiny_config
+from tests.conftest import fit_until_interrupted, tiny_config
 from tests.train import text_rewards
 
 WORDS = "apple river stone cloud green quick blue house tree light small dog cat bird fish red".split()
@@ -48,17 +47,7 @@ def test_text_run_resumes_exactly_with_its_saved_tokenizer(tmp_path, monkeypatch
     full = Trainer(cfg, tmp_path / "full")
     full.fit()
     stopped = Trainer(cfg, tmp_path / "stopped")
-    real = trainer_module.train_step
-
-    def crash(ctx, examples, batch, plan, step, state):
-        if step == 13:
-            raise KeyboardInterrupt
-        return real(ctx, examples, batch, plan, step, state)
-
-    monkeypatch.setattr(trainer_module, "train_step", crash)
-    with pytest.raises(KeyboardInterrupt):
-        stopped.fit()
-    monkeypatch.setattr(trainer_module, "train_step", real)
+    fit_until_interrupted(stopped, monkeypatch, 13)
     resumed = Trainer.resume(tmp_path / "stopped")
     resumed.fit()
     a, b = full.policy.state_dict(), resumed.policy.state_dict()
@@ -86,3 +75,15 @@ def test_text_config_errors_before_compute(tmp_path):
         Trainer(cfg, tmp_path / "run")
     with pytest.raises(ConfigError, match="task.reward"):
         Trainer(tiny_config(*corpus(tmp_path), "task.reward=bleuu"), tmp_path / "run2")
+
+
+def test_given_tokenizer_is_used_instead_of_training_one(tmp_path):
+    data = corpus(tmp_path, 200, 20)
+    first = Trainer(tiny_config(*data, "optim.steps=2"), tmp_path / "first")
+    given = tmp_path / "first" / "tokenizer.json"
+    second = Trainer(tiny_config(*data, "optim.steps=2", "data.vocab_size=500",
+                                 f"data.tokenizer_path={given}"), tmp_path / "second")
+    assert second.task.vocab.size == first.task.vocab.size < 500
+    assert not (tmp_path / "second" / "tokenizer.json").exists()  # nothing trained or saved
+    with pytest.raises(ConfigError, match="data.tokenizer_path: no tokenizer"):
+        Trainer(tiny_config(*data, f"data.tokenizer_path={tmp_path / 'missing.json'}"), tmp_path / "third")

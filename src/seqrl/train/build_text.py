@@ -11,6 +11,7 @@ from seqrl.data.readers import DataError, Limits, ReadStats
 from seqrl.data.tokenizer import SubwordTokenizer, train_tokenizer
 from seqrl.rewards.combine import parse_reward_spec
 from seqrl.tasks.text import TextData, TextTask, encode_examples, read_text_examples
+from seqrl.train.build import load_callable
 
 log = logging.getLogger("seqrl")
 TOKENIZER_FILE = "tokenizer.json"
@@ -22,8 +23,6 @@ def text_reward(cfg: Config):
     if spec == "task":
         spec = "bleu"
     if ":" in spec:
-        from seqrl.train.build import load_callable
-
         return load_callable(spec, "task.reward")
     try:
         return parse_reward_spec(spec)
@@ -54,6 +53,8 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData]:
     valid = _read(cfg, d.valid, d.max_valid, valid_stats)
     saved = run_dir / TOKENIZER_FILE
     if d.tokenizer_path is not None:
+        if not Path(d.tokenizer_path).exists():
+            raise ConfigError(f"data.tokenizer_path: no tokenizer at {d.tokenizer_path}")
         tokenizer = SubwordTokenizer.load(d.tokenizer_path)
     elif saved.exists():
         tokenizer = SubwordTokenizer.load(saved)

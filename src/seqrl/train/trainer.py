@@ -45,6 +45,7 @@ class Trainer:
         self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
         if cfg.task.name == "text":
             self.task, self.data = build_text(cfg, self.run_dir)
+            check_compatible(cfg, self.task)
         else:
             self.task = build_task(cfg)
             check_compatible(cfg, self.task)
