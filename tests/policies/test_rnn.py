@@ -76,3 +76,13 @@ def test_batch_invariance_of_scores():
     alone = Batch(*pad_sequences([[6]]))
     r1 = policy.greedy(alone, 6)
     assert r1.tokens[0, : r1.lengths[0]].tolist() == r.tokens[1, : r.lengths[1]].tolist()
+
+
+def test_logging_only_entropy_equals_differentiable_entropy():
+    policy = _policy("gru")
+    r = policy.sample(_batch(), 3, 8, generator=torch.Generator().manual_seed(2))
+    with_grad = policy.score(_batch(), r.tokens, r.mask, temperature=0.7)
+    logged = policy.score(_batch(), r.tokens, r.mask, temperature=0.7, entropy_grad=False)
+    assert with_grad.entropy.requires_grad and not logged.entropy.requires_grad
+    assert torch.allclose(with_grad.entropy, logged.entropy)
+    assert logged.logprobs.requires_grad  # the loss still has its graph

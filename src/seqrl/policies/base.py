@@ -62,11 +62,13 @@ class AutoregressivePolicy(nn.Module):
         state = self.network.encode(inputs.src, inputs.src_mask)
         return beam_search(self.network, state, width, max_len, length_penalty)
 
-    def score(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0) -> Scored:
-        """Teacher-forced scores of tokens (B*k, T) for inputs (B, S); k = rows per input."""
+    def score(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0,
+              entropy_grad: bool = True) -> Scored:
+        """Teacher-forced scores of tokens (B*k, T) for inputs (B, S); k = rows per input.
+        entropy_grad=False: the entropy is for logging only and carries no graph."""
         k = tokens.shape[0] // inputs.size
         state = decoding.repeat_state(self.network.encode(inputs.src, inputs.src_mask), k)
-        return decoding.score(self.network, state, tokens, mask, temperature)
+        return decoding.score(self.network, state, tokens, mask, temperature, entropy_grad)
 
     def log_prob(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
         """(B*k, T) teacher-forced log-probabilities of tokens, 0 where masked."""

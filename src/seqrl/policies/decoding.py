@@ -19,6 +19,16 @@ def repeat_state(state: State, k: int) -> State:
     return {name: t.repeat_interleave(k, dim=0) for name, t in state.items()}
 
 
+def sample_categorical(logp: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    """One draw per row of log-probabilities (N, V) -> (N,), by inverting the CDF with one
+    uniform per row. torch.multinomial draws an exponential for every vocabulary entry (V
+    random numbers per row), which dominated sampling time for vocabularies in the thousands."""
+    cdf = logp.double().exp().cumsum(dim=-1)  # (N, V), float64 so the tail keeps its mass
+    u = torch.rand(cdf.shape[0], 1, dtype=torch.float64, generator=generator, device=cdf.device)
+    tok = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(1)  # first cdf > u * total
+    return tok.clamp_(max=cdf.shape[1] - 1)
+
+
 def decode(
     model: StepModel,
     state: State,
@@ -49,7 +59,7 @@ def decode(
         if greedy:
             tok = logp.argmax(dim=-1)
         else:
-            tok = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+            tok = sample_categorical(logp, generator)
         is_forced = torch.zeros(n, dtype=torch.bool, device=device)
         if forced is not None and forced_len is not None and t < forced.shape[1]:
             is_forced = t < forced_len
@@ -81,17 +91,24 @@ def shift_right(tokens: Tensor) -> Tensor:
 
 
 def score(
-    model: StepModel, state: State, tokens: Tensor, mask: Tensor, temperature: float = 1.0
+    model: StepModel, state: State, tokens: Tensor, mask: Tensor, temperature: float = 1.0,
+    entropy_grad: bool = True,
 ) -> Scored:
-    """Teacher-forced log-probs, entropies and features of `tokens` (N, T); rows of `state` are N."""
+    """Teacher-forced log-probs, entropies and features of `tokens` (N, T); rows of `state` are N.
+
+    entropy_grad=False computes the entropy without a graph (for logging only): on a large
+    vocabulary its backward costs as much as the rest of the step's output layer.
+    """
     logits, features = model.teacher(state, shift_right(tokens))  # (N, T, V), (N, T, H)
-    logp_all = F.log_softmax(logits.float() / temperature, dim=-1)
+    logits = logits.float() if temperature == 1.0 else logits.float() / temperature
+    logp_all = F.log_softmax(logits, dim=-1)  # (N, T, V)
     safe = torch.where(mask, tokens, torch.zeros_like(tokens))
     logp = logp_all.gather(2, safe.unsqueeze(2)).squeeze(2)
-    entropy = -(logp_all.exp() * logp_all).sum(dim=-1)
+    with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+        entropy = -(logp_all.exp() * logp_all).sum(dim=-1)  # (N, T)
     zero = torch.zeros_like(logp)
     return Scored(
         logprobs=torch.where(mask, logp, zero),
-        entropy=torch.where(mask, entropy, zero),
+        entropy=torch.where(mask, entropy, torch.zeros_like(entropy)),
         features=features,
     )

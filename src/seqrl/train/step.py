@@ -88,7 +88,7 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     valid, mask = result.valid, rollout.mask
     token_r = result.values if result.values.dim() == 2 else terminal_rewards(result.values, mask)
     returns = reward_to_go(token_r, mask, cfg.task.gamma)  # (N, T)
-    scored = ctx.policy.score(batch, rollout.tokens, mask, rl.temperature)
+    scored = ctx.policy.score(batch, rollout.tokens, mask, rl.temperature, entropy_grad=rl.entropy_coef > 0)
     _check_scores(scored.logprobs, mask, rollout.tokens, ctx, step)
     rl_mask = mask & ~rollout.forced & valid.unsqueeze(1)  # tokens trained by REINFORCE
     predicted = ctx.value_head(scored.features) if ctx.value_head is not None else None
@@ -159,7 +159,7 @@ def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: St
         loss = _reinforce_loss(ctx, examples, batch, plan, step, state, m)
     else:
         assert batch.tgt is not None and batch.tgt_mask is not None
-        scored = ctx.policy.score(batch, batch.tgt, batch.tgt_mask)
+        scored = ctx.policy.score(batch, batch.tgt, batch.tgt_mask, entropy_grad=False)
         _check_scores(scored.logprobs, batch.tgt_mask, batch.tgt, ctx, step)
         loss = losses.token_xent(scored.logprobs, batch.tgt_mask)
         m.update(xent=loss.item(), entropy=losses.mean_entropy(scored.entropy, batch.tgt_mask).item(),
