@@ -1,4 +1,5 @@
 """decoding: categorical sampling by inverse CDF, and the logging-only entropy."""
+import pytest
 import torch
 
 from seqrl.policies.decoding import sample_categorical
@@ -27,3 +28,10 @@ def test_sample_categorical_same_seed_same_draws() -> None:
     b = sample_categorical(logp, torch.Generator().manual_seed(3))
     c = sample_categorical(logp, torch.Generator().manual_seed(4))
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_sample_categorical_refuses_nan_distributions() -> None:
+    logp = torch.zeros(3, 4)
+    logp[1, 2] = float("nan")
+    with pytest.raises(RuntimeError, match="row 1 has no valid next-token distribution"):
+        sample_categorical(logp, torch.Generator().manual_seed(0))

@@ -83,7 +83,24 @@ def test_given_tokenizer_is_used_instead_of_training_one(tmp_path):
     given = tmp_path / "first" / "tokenizer.json"
     second = Trainer(tiny_config(*data, "optim.steps=2", "data.vocab_size=500",
                                  f"data.tokenizer_path={given}"), tmp_path / "second")
-    assert second.task.vocab.size == first.task.vocab.size < 500
-    assert not (tmp_path / "second" / "tokenizer.json").exists()  # nothing trained or saved
+    assert second.task.vocab.size == first.task.vocab.size < 500  # loaded, not trained
+    assert (tmp_path / "second" / "tokenizer.json").read_text() == given.read_text()  # a copy for eval
     with pytest.raises(ConfigError, match="data.tokenizer_path: no tokenizer"):
         Trainer(tiny_config(*data, f"data.tokenizer_path={tmp_path / 'missing.json'}"), tmp_path / "third")
+
+
+def test_init_from_a_run_starts_from_its_best_checkpoint_and_tokenizer(tmp_path):
+    data = corpus(tmp_path, 200, 20)
+    first = Trainer(tiny_config(*data, "curriculum.kind=xent", "optim.steps=24"), tmp_path / "first")
+    first.fit()
+    evals = list(jsonl.read(tmp_path / "first" / "eval.jsonl"))
+    best = max(evals, key=lambda r: r["bleu"])  # max() keeps the first of equal scores, as the trainer does
+    assert first.state.best_step == best["step"] and first.state.best_exact == best["bleu"]
+    second = Trainer(tiny_config(*data, "data.vocab_size=500", f"run.init_from={tmp_path / 'first'}"),
+                     tmp_path / "second")
+    assert second.task.vocab.size == first.task.vocab.size  # the first run's tokenizer, not a new one
+    at_best = Trainer.resume(tmp_path / "first")
+    at_best.load_file(tmp_path / "first" / "checkpoints" / "best.safetensors")
+    a, b = at_best.policy.state_dict(), second.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert second.state.step == 0

@@ -142,7 +142,13 @@ class RunConfig:
     checkpoint_every: int = meta("steps between checkpoints", 1, 10**8, 100)
     keep_checkpoints: int = meta("checkpoints kept on disk", 1, 1000, 2)
     eval_samples: int = meta("sample outputs shown per validation", 0, 1000, 4)
-    stop_at: Optional[float] = meta("stop once validation exact match reaches this", 0.0, 1.0, None)
+    stop_at: Optional[float] = meta(
+        "stop once the validation headline reaches this (exact match or success rate in [0, 1]; "
+        "corpus BLEU in [0, 100] for text)", 0.0, 100.0, None)
+    init_from: Optional[str] = meta(
+        "start the policy from a checkpoint file, or from a run directory's best validation "
+        "checkpoint (else its latest); optimizer, step and RNG start fresh, text runs reuse its "
+        "tokenizer", default=None)
     on_bad_reward: Literal["raise", "skip"] = meta(
         "a reward that raises or is NaN/inf: stop with an error, or skip the sample and count it",
         default="raise")

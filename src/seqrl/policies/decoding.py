@@ -24,8 +24,12 @@ def sample_categorical(logp: Tensor, generator: Optional[torch.Generator] = None
     uniform per row. torch.multinomial draws an exponential for every vocabulary entry (V
     random numbers per row), which dominated sampling time for vocabularies in the thousands."""
     cdf = logp.double().exp().cumsum(dim=-1)  # (N, V), float64 so the tail keeps its mass
+    total = cdf[:, -1:]  # (N, 1), 1 up to rounding
+    bad = ~(torch.isfinite(total) & (total > 0))
+    if bool(bad.any()):
+        raise RuntimeError(f"row {int(bad.nonzero()[0, 0])} has no valid next-token distribution (NaN/inf probabilities)")
     u = torch.rand(cdf.shape[0], 1, dtype=torch.float64, generator=generator, device=cdf.device)
-    tok = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(1)  # first cdf > u * total
+    tok = torch.searchsorted(cdf, u * total, right=True).squeeze(1)  # first cdf > u * total
     return tok.clamp_(max=cdf.shape[1] - 1)
 
 

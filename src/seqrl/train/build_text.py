@@ -12,6 +12,7 @@ from seqrl.data.tokenizer import SubwordTokenizer, train_tokenizer
 from seqrl.rewards.combine import parse_reward_spec
 from seqrl.tasks.text import TextData, TextTask, encode_examples, read_text_examples
 from seqrl.train.build import load_callable
+from seqrl.train.checkpoint import resolve_init
 
 log = logging.getLogger("seqrl")
 TOKENIZER_FILE = "tokenizer.json"
@@ -44,6 +45,39 @@ def _read(cfg: Config, path: str, cap: int | None, stats: ReadStats):
     return examples
 
 
+def _given_tokenizer(cfg: Config) -> Path | None:
+    """The tokenizer a run must use: data.tokenizer_path, else the run.init_from run's."""
+    if cfg.data.tokenizer_path is not None:
+        if not Path(cfg.data.tokenizer_path).exists():
+            raise ConfigError(f"data.tokenizer_path: no tokenizer at {cfg.data.tokenizer_path}")
+        return Path(cfg.data.tokenizer_path)
+    if cfg.run.init_from is not None:
+        try:
+            _, init_run = resolve_init(cfg.run.init_from)
+        except FileNotFoundError as err:
+            raise ConfigError(f"run.init_from: {err}") from None
+        if init_run is not None and (init_run / TOKENIZER_FILE).exists():
+            return init_run / TOKENIZER_FILE
+    return None
+
+
+def _tokenizer(cfg: Config, run_dir: Path, train: list) -> SubwordTokenizer:
+    """Load the given tokenizer, or the run's own, or train one; the run directory keeps a copy
+    so `seqrl eval RUN_DIR` needs nothing else."""
+    saved = run_dir / TOKENIZER_FILE
+    given = _given_tokenizer(cfg)
+    if saved.exists():
+        return SubwordTokenizer.load(saved)
+    if given is not None:
+        tokenizer = SubwordTokenizer.load(given)
+    else:
+        texts = (t for ex in train for t in (ex.source, *ex.references))
+        tokenizer = train_tokenizer(texts, cfg.data.tokenizer, cfg.data.vocab_size)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(saved)
+    return tokenizer
+
+
 def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData]:
     """Read train/valid text, get the tokenizer (given, saved in the run, or trained), encode."""
     d = cfg.data
@@ -51,17 +85,7 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData]:
     train_stats, valid_stats = ReadStats(), ReadStats()
     train = _read(cfg, d.train, d.max_train, train_stats)
     valid = _read(cfg, d.valid, d.max_valid, valid_stats)
-    saved = run_dir / TOKENIZER_FILE
-    if d.tokenizer_path is not None:
-        if not Path(d.tokenizer_path).exists():
-            raise ConfigError(f"data.tokenizer_path: no tokenizer at {d.tokenizer_path}")
-        tokenizer = SubwordTokenizer.load(d.tokenizer_path)
-    elif saved.exists():
-        tokenizer = SubwordTokenizer.load(saved)
-    else:
-        texts = (t for ex in train for t in (ex.source, *ex.references))
-        tokenizer = train_tokenizer(texts, d.tokenizer, d.vocab_size)
-        tokenizer.save(saved)
+    tokenizer = _tokenizer(cfg, run_dir, train)
     log.info("text data: train %s, valid %s", train_stats.as_dict(), valid_stats.as_dict())
     task = TextTask(tokenizer, text_reward(cfg), d.max_tokens)
     data = TextData(tuple(encode_examples(train, tokenizer, d.max_tokens)),

@@ -35,6 +35,29 @@ def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+BEST = "best.safetensors"
+
+
+def resolve_init(path: str | Path) -> tuple[Path, Path | None]:
+    """`run.init_from` -> (checkpoint file, the run directory it belongs to or None).
+
+    A file is used as given; a run directory means its best validation checkpoint, else its
+    latest one. Raises FileNotFoundError naming what is missing.
+    """
+    p = Path(path)
+    if p.is_file():
+        return p, p.parent.parent if p.parent.name == "checkpoints" else None
+    if not p.is_dir():
+        raise FileNotFoundError(f"{p} is neither a checkpoint file nor a run directory")
+    directory = p / "checkpoints"
+    if (directory / BEST).is_file():
+        return directory / BEST, p
+    found = list_checkpoints(directory)
+    if not found:
+        raise FileNotFoundError(f"{p} has no checkpoint ({directory} is empty or missing)")
+    return found[-1][1], p
+
+
 def save_checkpoint(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
     """Write tensors + JSON metadata atomically to `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)

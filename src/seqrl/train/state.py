@@ -13,7 +13,8 @@ class TrainState:
     skipped_rewards: int = 0  # samples skipped because their reward was unusable
     sequences: int = 0  # sequences sampled so far
     tokens: int = 0  # tokens generated so far
-    best_exact: float = -1.0  # best validation exact match (or reward for reference-free tasks)
+    best_exact: float = -1.0  # best validation headline (exact match, success rate or BLEU)
+    best_step: int = -1  # the step of checkpoints/best.safetensors
     stopped_early: bool = False
 
     def to_json(self) -> dict[str, Any]:

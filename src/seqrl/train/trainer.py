@@ -38,9 +38,10 @@ class Trainer:
     """Builds everything from a validated Config; `fit()` trains, `evaluate()` validates."""
 
     def __init__(self, cfg: Config, run_dir: Optional[str | Path] = None,
-                 reward_fn: Optional[Callable[..., Any]] = None) -> None:
+                 reward_fn: Optional[Callable[..., Any]] = None, *, initialise: bool = True) -> None:
         """`reward_fn`, a Python callable, replaces the reward named by task.reward (pass it
-        again to `resume`: a callable cannot be written into config.yaml)."""
+        again to `resume`: a callable cannot be written into config.yaml). `initialise=False`
+        skips run.init_from (resume loads its own checkpoint instead)."""
         self.cfg = cfg
         self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
         if cfg.task.name == "text":
@@ -70,6 +71,8 @@ class Trainer:
             self.value_head = ValueHead(self.policy.feature_dim, cfg.reinforce.value_hidden)
             self.value_optimizer = torch.optim.Adam(self.value_head.parameters(), lr=cfg.reinforce.value_lr)
         self.state = TrainState()
+        if cfg.run.init_from and initialise:
+            self._load_init(cfg.run.init_from)
         self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
                                self.value_head, self.value_optimizer)
 
@@ -86,7 +89,7 @@ class Trainer:
         cfg_path = run_dir / "config.yaml"
         if not cfg_path.exists():
             raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
-        trainer = cls(load_config(cfg_path), run_dir, reward_fn)
+        trainer = cls(load_config(cfg_path), run_dir, reward_fn, initialise=False)
         trainer.load(step)
         return trainer
 
@@ -97,7 +100,11 @@ class Trainer:
             found = [(s, p) for s, p in found if s == step]
         if not found:
             raise FileNotFoundError(f"no checkpoint{'' if step is None else f' at step {step}'} in {self.checkpoint_dir}")
-        tensors, meta = ckpt.load_checkpoint(found[-1][1])
+        return self.load_file(found[-1][1])
+
+    def load_file(self, path: Path) -> int:
+        """Load one checkpoint file (e.g. checkpoints/best.safetensors); returns its step."""
+        tensors, meta = ckpt.load_checkpoint(path)
         ckpt.load_module("policy", self.policy, tensors)
         ckpt.load_optimizer("optim", self.optimizer, tensors, meta["optim"])
         if self.value_head is not None and self.value_optimizer is not None:
@@ -107,7 +114,21 @@ class Trainer:
         self.state = TrainState.from_json(meta["state"])
         return self.state.step
 
-    def save(self) -> Path:
+    def _load_init(self, init_from: str) -> None:
+        """run.init_from: the policy's weights only, from another run's checkpoint."""
+        try:
+            path, _ = ckpt.resolve_init(init_from)
+            tensors, _ = ckpt.load_checkpoint(path)
+            ckpt.load_module("policy", self.policy, tensors)
+        except FileNotFoundError as err:
+            raise ConfigError(f"run.init_from: {err}") from None
+        except RuntimeError as err:  # shape mismatch: show the first offending tensor
+            first = next((ln.strip() for ln in str(err).splitlines() if "mismatch" in ln or "Missing" in ln), str(err))
+            raise ConfigError(f"run.init_from: cannot start from {init_from}, its weights do not fit "
+                              f"this run's model section: {first}") from None
+        log.info("policy initialised from %s", path)
+
+    def save(self, path: Optional[Path] = None) -> Path:
         tensors = ckpt.module_tensors("policy", self.policy)
         opt_t, opt_m = ckpt.optimizer_flat("optim", self.optimizer)
         rng_t, rng_m = ckpt.rng_snapshot()
@@ -119,6 +140,9 @@ class Trainer:
             v_t, v_m = ckpt.optimizer_flat("value_optim", self.value_optimizer)
             tensors.update(v_t)
             meta["value_optim"] = v_m
+        if path is not None:  # e.g. the best checkpoint: outside the pruned step-N series
+            ckpt.save_checkpoint(path, tensors, meta)
+            return path
         path = ckpt.checkpoint_path(self.checkpoint_dir, self.state.step)
         ckpt.save_checkpoint(path, tensors, meta)
         ckpt.prune_checkpoints(self.checkpoint_dir, self.cfg.run.keep_checkpoints)
@@ -152,8 +176,9 @@ class Trainer:
         return metrics
 
     def headline(self, metrics: dict[str, Any]) -> float:
-        """The number `run.stop_at` and `best_exact` track: exact match, or success for reference-free tasks."""
-        for key in ("exact_match", "success_rate", "reward"):
+        """The number `run.stop_at` and the best checkpoint track: exact match, success rate for
+        reference-free tasks, corpus BLEU for text."""
+        for key in ("exact_match", "success_rate", "bleu", "reward"):
             if key in metrics:
                 return float(metrics[key])
         raise KeyError(f"task {self.task.name!r} reports none of exact_match, success_rate, reward")
@@ -214,7 +239,9 @@ class Trainer:
         metrics = self.evaluate()
         jsonl.append(self.run_dir / "eval.jsonl", {"step": self.state.step, **metrics})
         score = self.headline(metrics)
-        self.state.best_exact = max(self.state.best_exact, score)
+        if score > self.state.best_exact:
+            self.state.best_exact, self.state.best_step = score, self.state.step
+            self.save(self.checkpoint_dir / ckpt.BEST)
         shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
         bar.log(f"step {self.state.step} validation {shown}")
         if self.cfg.run.stop_at is not None and score >= self.cfg.run.stop_at:
