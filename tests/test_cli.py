@@ -30,10 +30,15 @@ def test_eval_prints_metrics(run_dir, capsys):
     assert main(["eval", str(run_dir)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["step"] == 24 and 0.0 <= out["exact_match"] <= 1.0
-    assert (run_dir / "eval_result.json").exists()
-    assert main(["eval", str(run_dir), "--beam", "4"]) == 0
+    saved = json.loads((run_dir / "eval" / "validation.greedy.json").read_text())
+    assert saved["exact_match"] == out["exact_match"]
+    lines = (run_dir / "eval" / "validation.greedy.txt").read_text().splitlines()
+    assert len(lines) == out["size"] == 32
+    assert main(["eval", str(run_dir), "--beam", "4", "--checkpoint", "best"]) == 0
     beam = json.loads(capsys.readouterr().out)
-    assert beam["decoding"] == "beam 4" and 0.0 <= beam["exact_match"] <= 1.0
+    assert beam["decoding"] == "beam4" and 0.0 <= beam["exact_match"] <= 1.0
+    assert main(["eval", str(run_dir), "--split", "test"]) == 2  # needs --data
+    assert main(["eval", str(run_dir), "--checkpoint", "worst"]) == 2
 
 
 def test_sample_and_greedy(run_dir, capsys):

@@ -22,9 +22,10 @@ from seqrl.run.plot import plot_runs
 from seqrl.tasks import collate, describe_tasks
 from seqrl.train.build import POLICIES
 from seqrl.train.step import TrainingError, sampling_generator
+from seqrl.train.evaluation import evaluate_run
 from seqrl.train.trainer import Trainer
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # long paths in errors stay on one line
 
 
 def _config_args(args: argparse.Namespace) -> tuple[Optional[str], list[str]]:
@@ -50,20 +51,31 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resume_at(run_dir: str, checkpoint: Optional[str]) -> Trainer:
+    """A run at its latest checkpoint, a given step, or 'best' (checkpoints/best.safetensors)."""
+    if checkpoint is None or checkpoint == "latest":
+        return Trainer.resume(run_dir)
+    if checkpoint == "best":
+        trainer = Trainer.resume(run_dir)
+        best = trainer.checkpoint_dir / "best.safetensors"
+        if not best.exists():
+            raise FileNotFoundError(f"{run_dir} has no best checkpoint ({best})")
+        trainer.load_file(best)
+        return trainer
+    if not checkpoint.isdigit():
+        raise ConfigError(f"--checkpoint takes a step number, 'best' or 'latest', not {checkpoint!r}")
+    return Trainer.resume(run_dir, int(checkpoint))
+
+
 def _eval(args: argparse.Namespace) -> int:
-    trainer = Trainer.resume(args.run_dir, args.checkpoint)
-    metrics = trainer.evaluate(beam=args.beam)
-    samples = metrics.pop("samples")
-    result = {"run_dir": str(trainer.run_dir), "step": trainer.state.step, "split": "validation",
-              "decoding": f"beam {args.beam}" if args.beam else "greedy",
-              "size": len(trainer.data.validation), **metrics}
-    (Path(args.run_dir) / "eval_result.json").write_text(json.dumps({**result, "samples": samples}, indent=2))
+    trainer = _resume_at(args.run_dir, args.checkpoint)
+    result = evaluate_run(trainer, args.data, args.split, args.beam, args.length_penalty)
     print(json.dumps(result, indent=2))
     return 0
 
 
 def _sample(args: argparse.Namespace) -> int:
-    trainer = Trainer.resume(args.run_dir, args.checkpoint)
+    trainer = _resume_at(args.run_dir, args.checkpoint)
     examples = list(trainer.data.validation[: args.n])
     batch = collate(examples)
     trainer.policy.eval()
@@ -125,10 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
     t.add_argument("--run-dir", help="where to write the run (default: run.dir or runs/<task>-<time>)")
     t.set_defaults(fn=_train)
-    e = sub.add_parser("eval", help="greedy (or beam) validation of a run's checkpoint")
+    e = sub.add_parser("eval", help="greedy or beam decoding of a split; corpus scores and a hypotheses file")
     e.add_argument("run_dir")
-    e.add_argument("--checkpoint", type=int, help="step of the checkpoint (default: latest)")
+    e.add_argument("--checkpoint", help="a step, 'best' (best validation score) or 'latest' (default)")
+    e.add_argument("--data", help="text runs: data to evaluate, in the run's data.format (a parallel-file "
+                                  "prefix, a TSV/JSONL file or a saved dataset); default: the validation set")
+    e.add_argument("--split", default="validation", help="name of the split (picks the split of a saved "
+                                                          "dataset; names the output files)")
     e.add_argument("--beam", type=int, help="beam search of this width instead of greedy decoding")
+    e.add_argument("--length-penalty", type=float, default=1.0,
+                   help="beam search: GNMT length-penalty exponent alpha (0 = raw log-probability)")
     e.set_defaults(fn=_eval)
     s = sub.add_parser("sample", help="show sampled or greedy outputs of a run on validation inputs")
     s.add_argument("run_dir")
@@ -137,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--temperature", type=float, default=1.0)
     s.add_argument("--greedy", action="store_true")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--checkpoint", type=int)
+    s.add_argument("--checkpoint", help="a step, 'best' or 'latest' (default)")
     s.set_defaults(fn=_sample)
     pl = sub.add_parser("plot", help="reward and validation curves of runs as a PNG")
     pl.add_argument("run_dirs", nargs="+")

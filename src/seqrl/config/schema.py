@@ -44,15 +44,18 @@ class TaskConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    format: Literal["parallel", "tsv", "jsonl"] = meta(
-        "text data format: aligned files (prefix + source_ext/target_ext), TSV with a header, JSON lines",
-        default="parallel")
+    format: Literal["parallel", "tsv", "jsonl", "hf_disk"] = meta(
+        "text data format: aligned files (prefix + source_ext/target_ext), TSV with a header, JSON lines, "
+        "or a Hugging Face dataset saved with save_to_disk", default="parallel")
     train: Optional[str] = meta("training data: a file, or a path prefix for parallel files", default=None)
     valid: Optional[str] = meta("validation data, same form as data.train", default=None)
     source_ext: str = meta("parallel: suffix of the source files, e.g. .de.gz", default=".src")
     target_ext: str = meta("parallel: suffix of the target files, e.g. .en.gz", default=".tgt")
-    source_key: str = meta("tsv/jsonl: column or field of the source", default="source")
-    reference_key: str = meta("tsv/jsonl: column or field of the reference(s)", default="references")
+    source_key: str = meta("tsv/jsonl/hf_disk: column or field of the source (hf_disk: dotted for nested, "
+                           "e.g. translation.de)", default="source")
+    reference_key: str = meta("tsv/jsonl/hf_disk: column or field of the reference(s)", default="references")
+    train_split: Optional[str] = meta("hf_disk: split of data.train (null: the only split)", default="train")
+    valid_split: Optional[str] = meta("hf_disk: split of data.valid (null: the only split)", default="validation")
     tokenizer: Literal["bpe", "unigram"] = meta("subword tokenizer trained on the training text", default="bpe")
     vocab_size: int = meta("subword vocabulary size (shared by source and target)", 16, 1_000_000, 8000)
     tokenizer_path: Optional[str] = meta("load this tokenizer.json instead of training one", default=None)
@@ -65,6 +68,16 @@ class DataConfig:
                                               default="raise")
     max_train: Optional[int] = meta("use only the first N training examples", 1, 10**9, None)
     max_valid: Optional[int] = meta("use only the first N validation examples", 1, 10**9, None)
+    metrics: str = meta("corpus metrics of validation and `seqrl eval`, comma-separated: bleu, chrf, "
+                        "chrf++, ter, rouge-1, rouge-2, rouge-l, rouge-lsum", default="bleu,chrf")
+
+    def __post_init__(self) -> None:
+        from seqrl.rewards.corpus import parse_metrics
+
+        try:
+            parse_metrics(self.metrics)
+        except ValueError as err:
+            raise ValueError(f"data.metrics: {err}") from None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Readers for (source, references) text data: aligned plain-text files, TSV and JSON lines.
+"""Readers for (source, references) text data: aligned plain-text files, TSV and JSON lines
+(a saved Hugging Face dataset: data/hf_disk.py).
 
 Every reader is a generator, so a corpus larger than memory streams through. A malformed line
 stops with `file:line` and what was wrong, or, with `on_error="skip"`, is skipped and counted in
@@ -84,7 +85,7 @@ def _lines(path: str | Path) -> Iterator[tuple[int, str]]:
             raise DataError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
 
 
-def _finish(ex: TextExample, limits: Limits, stats: ReadStats) -> Optional[TextExample]:
+def finish_example(ex: TextExample, limits: Limits, stats: ReadStats) -> Optional[TextExample]:
     """Apply the empty / too-long rules; None when the example is dropped."""
     texts = (ex.source,) + ex.references
     if any(not t.strip() for t in texts):
@@ -106,7 +107,7 @@ def _finish(ex: TextExample, limits: Limits, stats: ReadStats) -> Optional[TextE
     return ex
 
 
-def _bad(where: str, problem: str, limits: Limits, stats: ReadStats) -> None:
+def bad_record(where: str, problem: str, limits: Limits, stats: ReadStats) -> None:
     if limits.on_error == "raise":
         raise DataError(f"{where}: {problem}")
     stats.skipped_malformed += 1
@@ -126,7 +127,7 @@ def read_parallel(source_path: str | Path, target_path: Optional[str | Path] = N
                 raise DataError(f"{target_path}:{number}: unaligned files: {target_path} ends at line "
                                 f"{number - 1} but {source_path} goes on")
             refs = (nxt[1],)
-        ex = _finish(TextExample(src, refs, f"{source_path}:{number}"), limits, stats)
+        ex = finish_example(TextExample(src, refs, f"{source_path}:{number}"), limits, stats)
         if ex is not None:
             yield ex
     if tgt_lines is not None:
@@ -150,9 +151,9 @@ def read_tsv(path: str | Path, source_column: int | str = 0, reference_columns: 
             if width is None:
                 width = len(row)
             if len(row) != width or max(index) >= len(row):
-                _bad(where, f"expected {width} columns, found {len(row)}", limits, stats)
+                bad_record(where, f"expected {width} columns, found {len(row)}", limits, stats)
                 continue
-            ex = _finish(TextExample(row[index[0]], tuple(row[i] for i in index[1:]), where), limits, stats)
+            ex = finish_example(TextExample(row[index[0]], tuple(row[i] for i in index[1:]), where), limits, stats)
             if ex is not None:
                 yield ex
 
@@ -183,16 +184,16 @@ def read_jsonl(path: str | Path, source_field: str = "source", references_field:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
-            _bad(where, f"invalid JSON ({err.msg} at column {err.colno})", limits, stats)
+            bad_record(where, f"invalid JSON ({err.msg} at column {err.colno})", limits, stats)
             continue
         problem = _check_record(obj, source_field, references_field)
         if problem:
-            _bad(where, problem, limits, stats)
+            bad_record(where, problem, limits, stats)
             continue
         refs = obj.get(references_field) if references_field else None
         refs = () if refs is None else (refs,) if isinstance(refs, str) else tuple(refs)
         columns = {k: v for k, v in obj.items() if k not in (source_field, references_field)}
-        ex = _finish(TextExample(obj[source_field], refs, where, columns), limits, stats)
+        ex = finish_example(TextExample(obj[source_field], refs, where, columns), limits, stats)
         if ex is not None:
             yield ex
 
@@ -212,8 +213,10 @@ def _check_record(obj: Any, source_field: str, references_field: Optional[str]) 
 
 
 def read_examples(kind: str, **options: Any) -> Iterator[TextExample]:
-    """Dispatch by format name: 'parallel', 'tsv' or 'jsonl'."""
-    readers = {"parallel": read_parallel, "tsv": read_tsv, "jsonl": read_jsonl}
+    """Dispatch by format name: 'parallel', 'tsv', 'jsonl' or 'hf_disk' (a saved HF dataset)."""
+    from seqrl.data.hf_disk import read_hf_disk
+
+    readers = {"parallel": read_parallel, "tsv": read_tsv, "jsonl": read_jsonl, "hf_disk": read_hf_disk}
     if kind not in readers:
         raise ValueError(f"unknown data format {kind!r}; choose from {sorted(readers)}")
     return readers[kind](**options)

@@ -14,6 +14,7 @@ import numpy as np
 
 from seqrl.data.readers import Limits, ReadStats, TextExample, read_examples
 from seqrl.data.tokenizer import SubwordTokenizer
+from seqrl.rewards.corpus import corpus_scores
 from seqrl.tasks.base import Example, Tokens
 
 
@@ -38,6 +39,7 @@ class TextTask:
     tokenizer: SubwordTokenizer
     reward_fn: Callable[..., list[Optional[float]]]
     max_tokens: int = 64
+    corpus_metrics: tuple[str, ...] = ("bleu", "chrf")  # corpus metrics reported by validation / eval
     name: str = "text"
     description: str = "source sentence -> target sentence from your files, text rewards"
     has_reference: bool = True
@@ -72,29 +74,29 @@ class TextTask:
     def metrics(self, completions: Sequence[Tokens], references: Sequence[Optional[Tokens]],
                 sources: Sequence[Tokens], reference_texts: Optional[Sequence[Sequence[str]]] = None
                 ) -> dict[str, float]:
-        """Corpus BLEU and chrF (sacreBLEU, detokenized) and the mean sentence reward."""
-        from sacrebleu.metrics import BLEU, CHRF
-
+        """Corpus scores (self.corpus_metrics: sacreBLEU BLEU and chrF by default, detokenized) and
+        the mean sentence reward."""
         hyps, refs, srcs = self._texts(completions, references, sources, reference_texts)
-        n_refs = max(len(r) for r in refs if r)
-        streams = [[(r[i] if r and i < len(r) else (r[0] if r else "")) for r in refs] for i in range(n_refs)]
         values = [v for v in self.reward_fn(hyps, refs, srcs) if v is not None]
-        return {
-            "bleu": BLEU().corpus_score(hyps, streams).score,
-            "chrf": CHRF().corpus_score(hyps, streams).score,
-            "reward": sum(values) / max(len(values), 1),
-        }
+        return {**corpus_scores(hyps, refs, self.corpus_metrics), "reward": sum(values) / max(len(values), 1)}
+
+    def detokenize(self, completions: Sequence[Tokens]) -> list[str]:
+        return [self.tokenizer.decode(c) for c in completions]
 
 
 def read_text_examples(fmt: str, path: str, options: dict[str, Any], limits: Limits,
                        stats: ReadStats) -> Iterator[TextExample]:
-    """TextExamples of one split; `path` is a file, or a prefix for parallel files."""
+    """TextExamples of one split; `path` is a file, a prefix for parallel files, or a saved
+    dataset (options["split"] picks its split)."""
     if fmt == "parallel":
         return read_examples("parallel", source_path=path + options["source_ext"],
                              target_path=path + options["target_ext"], limits=limits, stats=stats)
     if fmt == "tsv":
         return read_examples("tsv", path=path, source_column=options["source_key"],
                              reference_columns=[options["reference_key"]], header=True, limits=limits, stats=stats)
+    if fmt == "hf_disk":
+        return read_examples("hf_disk", path=path, split=options["split"], source_field=options["source_key"],
+                             references_field=options["reference_key"], limits=limits, stats=stats)
     return read_examples("jsonl", path=path, source_field=options["source_key"],
                          references_field=options["reference_key"], limits=limits, stats=stats)
 

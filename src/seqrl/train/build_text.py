@@ -10,6 +10,7 @@ from seqrl.config.validate import ConfigError
 from seqrl.data.readers import DataError, Limits, ReadStats
 from seqrl.data.tokenizer import SubwordTokenizer, train_tokenizer
 from seqrl.rewards.combine import parse_reward_spec
+from seqrl.rewards.corpus import parse_metrics
 from seqrl.tasks.text import TextData, TextTask, encode_examples, read_text_examples
 from seqrl.train.build import load_callable
 from seqrl.train.checkpoint import resolve_init
@@ -31,11 +32,11 @@ def text_reward(cfg: Config):
         raise ConfigError(f"task.reward: {err}") from None
 
 
-def _read(cfg: Config, path: str, cap: int | None, stats: ReadStats):
+def _read(cfg: Config, path: str, cap: int | None, stats: ReadStats, split: str | None = None):
     d = cfg.data
     limits = Limits(empty=d.empty, max_chars=d.max_chars, too_long=d.too_long, on_error=d.on_error)
     options = {"source_ext": d.source_ext, "target_ext": d.target_ext, "source_key": d.source_key,
-               "reference_key": d.reference_key}
+               "reference_key": d.reference_key, "split": split}
     try:
         examples = list(islice(read_text_examples(d.format, path, options, limits, stats), cap))
     except DataError as err:
@@ -83,11 +84,19 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData]:
     d = cfg.data
     assert d.train is not None and d.valid is not None  # Config checks this
     train_stats, valid_stats = ReadStats(), ReadStats()
-    train = _read(cfg, d.train, d.max_train, train_stats)
-    valid = _read(cfg, d.valid, d.max_valid, valid_stats)
+    train = _read(cfg, d.train, d.max_train, train_stats, d.train_split)
+    valid = _read(cfg, d.valid, d.max_valid, valid_stats, d.valid_split)
     tokenizer = _tokenizer(cfg, run_dir, train)
     log.info("text data: train %s, valid %s", train_stats.as_dict(), valid_stats.as_dict())
-    task = TextTask(tokenizer, text_reward(cfg), d.max_tokens)
+    task = TextTask(tokenizer, text_reward(cfg), d.max_tokens, parse_metrics(d.metrics))
     data = TextData(tuple(encode_examples(train, tokenizer, d.max_tokens)),
                     tuple(encode_examples(valid, tokenizer, d.max_tokens)), cfg.run.seed)
     return task, data
+
+
+def read_eval_split(cfg: Config, tokenizer: SubwordTokenizer, path: str, split: str | None) -> tuple[list, dict]:
+    """Encoded examples of an evaluation file/dataset in the run's data format, and what the
+    reader dropped or skipped (the data section's empty/too_long/on_error rules apply)."""
+    stats = ReadStats()
+    texts = _read(cfg, path, None, stats, split)
+    return encode_examples(texts, tokenizer, cfg.data.max_tokens), stats.as_dict()

@@ -150,19 +150,25 @@ class Trainer:
 
     # -- evaluation --------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, examples: Optional[list] = None, batch_size: int = 256,
-                 beam: Optional[int] = None) -> dict[str, Any]:
-        """Greedy (or beam-search) decoding on the validation set: the task's metrics and a few samples."""
-        examples = list(self.data.validation if examples is None else examples)
+    def decode(self, examples: list, beam: Optional[int] = None, length_penalty: float = 1.0,
+               batch_size: int = 256) -> list[list[int]]:
+        """Greedy (or beam-search) outputs of `examples` in order, EOS and padding stripped."""
         was_training = self.policy.training
         self.policy.eval()
         outputs: list[list[int]] = []
         for i in range(0, len(examples), batch_size):
-            chunk = examples[i : i + batch_size]
-            batch = collate(chunk)
-            rollout = self.policy.beam(batch, self.max_len, beam) if beam else self.policy.greedy(batch, self.max_len)
+            batch = collate(examples[i : i + batch_size])
+            rollout = (self.policy.beam(batch, self.max_len, beam, length_penalty) if beam
+                       else self.policy.greedy(batch, self.max_len))
             outputs.extend(strip(rollout.tokens, rollout.mask))
         self.policy.train(was_training)
+        return outputs
+
+    def evaluate(self, examples: Optional[list] = None, batch_size: int = 256,
+                 beam: Optional[int] = None, length_penalty: float = 1.0) -> dict[str, Any]:
+        """Greedy (or beam-search) decoding on the validation set: the task's metrics and a few samples."""
+        examples = list(self.data.validation if examples is None else examples)
+        outputs = self.decode(examples, beam, length_penalty, batch_size)
         sources = [list(e.source) for e in examples]
         refs = [list(e.target) if e.target is not None else None for e in examples]
         texts = [e.reference_texts for e in examples]
