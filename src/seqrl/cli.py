@@ -86,6 +86,7 @@ def _sample(args: argparse.Namespace) -> int:
         rollout = trainer.policy.sample(batch, args.k, trainer.max_len, args.temperature, gen)
     outputs = strip(rollout.tokens, rollout.mask)
     render = trainer.task.vocab.render
+    render_source = getattr(trainer.task, "render_source", render)
     table = Table("source", "reference", "output", "reward")
     reward_fn = trainer.task.reward if trainer.cfg.task.per_token else trainer.reward_fn
     rewards = reward_fn(outputs, [list(e.target) if e.target is not None else None for e in examples
@@ -93,7 +94,7 @@ def _sample(args: argparse.Namespace) -> int:
                         [list(e.source) for e in examples for _ in range(rollout.k)])
     for i, out in enumerate(outputs):
         ex = examples[i // rollout.k]
-        table.add_row(render(ex.source), render(ex.target) if ex.target is not None else "-", render(out),
+        table.add_row(render_source(ex.source), render(ex.target) if ex.target is not None else "-", render(out),
                       "-" if rewards[i] is None else f"{rewards[i]:.3f}")
     Console().print(table)
     return 0

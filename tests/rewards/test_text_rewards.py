@@ -314,3 +314,14 @@ def test_registry_and_names():
     with pytest.raises(ValueError, match="Did you mean 'token-f1'"):
         make_text_reward("token-f2")
     assert repr(make_text_reward("bleu", smooth_method="floor")) == "make_text_reward('bleu', smooth_method='floor')"
+
+
+@pytest.mark.parametrize("spec", ["bleu", "chrf++", "ter", "rouge-l", "token-f1", "0.7*bleu+0.3*chrf"])
+def test_rewards_pickle_for_worker_processes(spec):
+    import pickle
+
+    from seqrl.rewards.combine import parse_reward_spec
+    fn = parse_reward_spec(spec)
+    hyps, refs = ["the cat sat on the mat", "a dog"], [["the cat is on the mat"], ["a dog runs"]]
+    before = fn(hyps, refs, ["", ""])
+    assert pickle.loads(pickle.dumps(fn))(hyps, refs, ["", ""]) == before

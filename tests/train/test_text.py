@@ -104,3 +104,55 @@ def test_init_from_a_run_starts_from_its_best_checkpoint_and_tokenizer(tmp_path)
     a, b = at_best.policy.state_dict(), second.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert second.state.step == 0
+
+
+@pytest.mark.parametrize("kind", ["gru", "transformer"])
+def test_separate_source_and_target_vocabularies(tmp_path, kind):
+    data = corpus(tmp_path, 200, 20)
+    (tmp_path / "train.src").write_text((tmp_path / "train.src").read_text().upper())  # a different "language"
+    (tmp_path / "valid.src").write_text((tmp_path / "valid.src").read_text().upper())
+    cfg = tiny_config(*data, "data.shared_vocab=false", "data.source_vocab_size=60", f"model.kind={kind}",
+                      "optim.steps=4", "curriculum.warmup_steps=2")
+    trainer = Trainer(cfg, tmp_path / "run")
+    task = trainer.task
+    assert task.source_vocab_size == 60 and task.vocab.size == 80
+    assert trainer.policy.network.src_embed.num_embeddings == 60
+    example = trainer.data.validation[0]
+    assert task.render_source(example.source).isupper() and not task.vocab.render(example.target).isupper()
+    trainer.fit()
+    resumed = Trainer.resume(tmp_path / "run")  # both tokenizers come back from the run directory
+    assert resumed.task.source_tokenizer is not None and resumed.task.source_vocab_size == 60
+    sample = list(jsonl.read(tmp_path / "run" / "eval.jsonl"))[-1]["samples"][0]
+    assert sample["source"].isupper()
+
+
+def test_separate_vocabularies_need_an_encoder(tmp_path):
+    with pytest.raises(ConfigError, match="data.shared_vocab=false needs an encoder-decoder model"):
+        Trainer(tiny_config(*corpus(tmp_path, 50, 5), "data.shared_vocab=false", "model.kind=transformer_lm"),
+                tmp_path / "run")
+
+
+def test_reward_workers_give_the_same_run_as_in_process_rewards(tmp_path):
+    data = corpus(tmp_path, 120, 12)
+    base = (*data, "optim.steps=6", "curriculum.warmup_steps=2", "task.reward=0.5*bleu+0.5*chrf")
+    local = Trainer(tiny_config(*base), tmp_path / "local")
+    local.fit()
+    pooled = Trainer(tiny_config(*base, "task.reward_workers=2"), tmp_path / "pooled")
+    pooled.fit()
+    pooled.task.reward_fn.close()
+    a, b = local.policy.state_dict(), pooled.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_python_reward_for_text_gets_strings_and_must_pickle_for_workers(tmp_path):
+    data = corpus(tmp_path, 60, 6)
+    seen = []
+
+    def words(completions, references, sources, **columns):
+        seen.extend(completions)
+        return [float(len(c.split())) / 10 for c in completions]
+
+    Trainer(tiny_config(*data, "optim.steps=3", "curriculum.kind=reinforce"), tmp_path / "a", reward_fn=words).fit()
+    assert seen and all(isinstance(c, str) for c in seen)
+    with pytest.raises(ConfigError, match="task.reward_workers: .*picklable"):
+        Trainer(tiny_config(*data, "task.reward_workers=2"), tmp_path / "b", reward_fn=words)

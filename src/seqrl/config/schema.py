@@ -32,6 +32,10 @@ class TaskConfig:
     per_token: bool = meta("use per-token rewards with reward-to-go instead of one sequence reward",
                            default=False)
     gamma: float = meta("discount for reward-to-go", 0.0, 1.0, 1.0)
+    reward_workers: int = meta(
+        "worker processes computing rewards (0 = in the training process); for slow rewards. Each "
+        "worker gets one batched call per step holding whole groups of k samples; the reward must be "
+        "picklable (a module-level function)", 0, 256, 0)
 
     def __post_init__(self) -> None:
         if self.train_min_len > self.train_max_len:
@@ -57,8 +61,15 @@ class DataConfig:
     train_split: Optional[str] = meta("hf_disk: split of data.train (null: the only split)", default="train")
     valid_split: Optional[str] = meta("hf_disk: split of data.valid (null: the only split)", default="validation")
     tokenizer: Literal["bpe", "unigram"] = meta("subword tokenizer trained on the training text", default="bpe")
-    vocab_size: int = meta("subword vocabulary size (shared by source and target)", 16, 1_000_000, 8000)
-    tokenizer_path: Optional[str] = meta("load this tokenizer.json instead of training one", default=None)
+    vocab_size: int = meta("subword vocabulary size (of the target, when not shared)", 16, 1_000_000, 8000)
+    shared_vocab: bool = meta("one tokenizer for sources and targets; false trains one on the sources and "
+                              "one on the references (encoder-decoder models only)", default=True)
+    source_vocab_size: Optional[int] = meta("shared_vocab=false: source vocabulary size (null = vocab_size)",
+                                            16, 1_000_000, None)
+    tokenizer_path: Optional[str] = meta("load this tokenizer.json (the target's, when not shared) instead "
+                                         "of training one", default=None)
+    source_tokenizer_path: Optional[str] = meta("shared_vocab=false: load this source tokenizer.json",
+                                                default=None)
     max_tokens: int = meta("cut sources and targets to this many tokens", 2, 4096, 64)
     max_chars: Optional[int] = meta("examples longer than this many characters are handled by too_long",
                                     1, 10**7, None)

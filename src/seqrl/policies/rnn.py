@@ -25,6 +25,7 @@ class RNNConfig:
     hidden_dim: int = 128
     layers: int = 1
     dropout: float = 0.0
+    src_vocab_size: int | None = None  # a separate source vocabulary (None: shared with the target)
 
 
 class RNNSeq2Seq(nn.Module):
@@ -38,6 +39,9 @@ class RNNSeq2Seq(nn.Module):
         rnn = nn.GRU if cfg.cell == "gru" else nn.LSTM
         drop = cfg.dropout if cfg.layers > 1 else 0.0
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim, padding_idx=PAD)
+        # Source embedding: the shared table, or its own table for a separate source vocabulary.
+        self.src_embed = (nn.Embedding(cfg.src_vocab_size, cfg.embed_dim, padding_idx=PAD)
+                          if cfg.src_vocab_size is not None else None)
         self.encoder = rnn(cfg.embed_dim, cfg.hidden_dim // 2, cfg.layers, batch_first=True,
                            bidirectional=True, dropout=drop)
         self.decoder = rnn(cfg.embed_dim, cfg.hidden_dim, cfg.layers, batch_first=True, dropout=drop)
@@ -49,7 +53,7 @@ class RNNSeq2Seq(nn.Module):
     # -- encoder -------------------------------------------------------------------------------
     def encode(self, src: Tensor, src_mask: Tensor) -> State:
         lengths = src_mask.sum(dim=1).clamp(min=1).cpu()
-        x = self.drop(self.embed(src))  # (B, S, E)
+        x = self.drop((self.src_embed or self.embed)(src))  # (B, S, E)
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
         enc_packed, final = self.encoder(packed)
         enc, _ = pad_packed_sequence(enc_packed, batch_first=True, total_length=src.shape[1])

@@ -39,6 +39,7 @@ class TransformerConfig:
     ff_dim: int = 512
     dropout: float = 0.0
     max_positions: int = 256
+    src_vocab_size: int | None = None  # TransformerSeq2Seq: a separate source vocabulary
 
 
 class _CachedDecoder(nn.Module):
@@ -110,11 +111,13 @@ class _CachedDecoder(nn.Module):
 
 
 class TransformerSeq2Seq(_CachedDecoder):
-    """Encoder-decoder transformer; source and target share the token embedding."""
+    """Encoder-decoder transformer; source and target share the token embedding unless
+    cfg.src_vocab_size gives the source its own vocabulary."""
 
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__(cfg, cross=True)
         self.enc_pos_embed = nn.Embedding(cfg.max_positions, cfg.d_model)
+        self.src_embed = nn.Embedding(cfg.src_vocab_size, cfg.d_model) if cfg.src_vocab_size is not None else None
         self.encoder = nn.ModuleList(
             Block(cfg.d_model, cfg.heads, cfg.ff_dim, cfg.dropout, cross=False)
             for _ in range(cfg.encoder_layers)
@@ -128,7 +131,7 @@ class TransformerSeq2Seq(_CachedDecoder):
         if s > self.cfg.max_positions:
             raise ValueError(f"source of {s} positions exceeds max_positions {self.cfg.max_positions}")
         positions = torch.arange(s, device=src.device)
-        x = self.drop(self.embed(src) + self.enc_pos_embed(positions))  # (B, S, D)
+        x = self.drop((self.src_embed or self.embed)(src) + self.enc_pos_embed(positions))  # (B, S, D)
         mask = self_attention_mask(src_mask[:, :0], src_mask, causal=False)  # (B, 1, S, S)
         for block in self.encoder:
             x, _ = block(x, mask)

@@ -101,6 +101,10 @@ class TextReward:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
         return f"make_text_reward({self.name!r}{opts})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles as (name, options); the scorer is rebuilt on first use (reward worker processes)."""
+        return {**self.__dict__, "_score": None}
+
 
 # ---------------------------------------------------------------- sacrebleu / rouge
 

@@ -40,6 +40,7 @@ class TextTask:
     reward_fn: Callable[..., list[Optional[float]]]
     max_tokens: int = 64
     corpus_metrics: tuple[str, ...] = ("bleu", "chrf")  # corpus metrics reported by validation / eval
+    source_tokenizer: Optional[SubwordTokenizer] = None  # None: sources share `tokenizer`
     name: str = "text"
     description: str = "source sentence -> target sentence from your files, text rewards"
     has_reference: bool = True
@@ -51,6 +52,14 @@ class TextTask:
     def make(self, rng: np.random.Generator, length: int) -> Example:
         raise TypeError("text examples come from data files, not from a generator")
 
+    @property
+    def source_vocab_size(self) -> Optional[int]:
+        """Size of a separate source vocabulary (None when shared); the model's encoder embeds it."""
+        return self.source_tokenizer.size if self.source_tokenizer is not None else None
+
+    def render_source(self, ids: Sequence[int]) -> str:
+        return (self.source_tokenizer or self.tokenizer).decode(ids)
+
     def max_target_len(self, max_length: int) -> int:
         return self.max_tokens
 
@@ -60,7 +69,7 @@ class TextTask:
         hyps = [decode(c) for c in completions]
         refs = ([list(r) for r in reference_texts] if reference_texts is not None
                 else [None if r is None else [decode(r)] for r in references])
-        return hyps, refs, [decode(s) for s in sources]
+        return hyps, refs, [self.render_source(s) for s in sources]
 
     def reward(self, completions: Sequence[Tokens], references: Sequence[Optional[Tokens]],
                sources: Sequence[Tokens], reference_texts: Optional[Sequence[Sequence[str]]] = None,
@@ -101,9 +110,11 @@ def read_text_examples(fmt: str, path: str, options: dict[str, Any], limits: Lim
                          references_field=options["reference_key"], limits=limits, stats=stats)
 
 
-def encode_examples(texts: Sequence[TextExample], tokenizer: SubwordTokenizer, max_tokens: int) -> list[Example]:
-    """Token ids for sources and first references, cut to max_tokens (EOS is added by collate)."""
-    sources = tokenizer.encode_batch([t.source for t in texts])
+def encode_examples(texts: Sequence[TextExample], tokenizer: SubwordTokenizer, max_tokens: int,
+                    source_tokenizer: Optional[SubwordTokenizer] = None) -> list[Example]:
+    """Token ids for sources (source_tokenizer, if separate) and first references, cut to
+    max_tokens (EOS is added by collate)."""
+    sources = (source_tokenizer or tokenizer).encode_batch([t.source for t in texts])
     targets = tokenizer.encode_batch([t.references[0] for t in texts])
     return [Example(tuple(s[:max_tokens]), tuple(r[: max_tokens - 1]), tuple(t.references))
             for s, r, t in zip(sources, targets, texts)]

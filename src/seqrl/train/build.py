@@ -48,16 +48,23 @@ def _task_data(cfg: Config, task: Task) -> TaskData:
                     t.val_size, t.holdout)
 
 
-def build_network(cfg: ModelConfig, vocab_size: int, max_positions: int) -> nn.Module:
+def build_network(cfg: ModelConfig, vocab_size: int, max_positions: int,
+                  src_vocab_size: int | None = None) -> nn.Module:
+    """src_vocab_size: a separate source vocabulary (encoder-decoder models only)."""
+    if src_vocab_size is not None and cfg.kind == "transformer_lm":
+        raise ConfigError("data.shared_vocab=false needs an encoder-decoder model (model.kind gru, lstm or "
+                          "transformer): a decoder-only model reads source and target as one sequence")
     if cfg.kind in ("gru", "lstm"):
-        return RNNSeq2Seq(RNNConfig(vocab_size, cfg.kind, cfg.embed_dim, cfg.hidden_dim, cfg.layers, cfg.dropout))
+        return RNNSeq2Seq(RNNConfig(vocab_size, cfg.kind, cfg.embed_dim, cfg.hidden_dim, cfg.layers, cfg.dropout,
+                                    src_vocab_size))
     tcfg = TransformerConfig(vocab_size, cfg.hidden_dim, cfg.heads, cfg.layers, cfg.encoder_layers,
-                             cfg.ff_dim, cfg.dropout, max_positions)
+                             cfg.ff_dim, cfg.dropout, max_positions, src_vocab_size)
     return TransformerSeq2Seq(tcfg) if cfg.kind == "transformer" else TransformerLM(tcfg)
 
 
-def build_policy(cfg: Config, vocab_size: int, max_positions: int) -> AutoregressivePolicy:
-    return AutoregressivePolicy(build_network(cfg.model, vocab_size, max_positions))
+def build_policy(cfg: Config, vocab_size: int, max_positions: int,
+                 src_vocab_size: int | None = None) -> AutoregressivePolicy:
+    return AutoregressivePolicy(build_network(cfg.model, vocab_size, max_positions, src_vocab_size))
 
 
 def load_callable(spec: str, key: str) -> Callable[..., Any]:

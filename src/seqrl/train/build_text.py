@@ -46,34 +46,40 @@ def _read(cfg: Config, path: str, cap: int | None, stats: ReadStats, split: str 
     return examples
 
 
-def _given_tokenizer(cfg: Config) -> Path | None:
-    """The tokenizer a run must use: data.tokenizer_path, else the run.init_from run's."""
-    if cfg.data.tokenizer_path is not None:
-        if not Path(cfg.data.tokenizer_path).exists():
-            raise ConfigError(f"data.tokenizer_path: no tokenizer at {cfg.data.tokenizer_path}")
-        return Path(cfg.data.tokenizer_path)
+SOURCE_TOKENIZER_FILE = "source_tokenizer.json"
+
+
+def _given_tokenizer(cfg: Config, config_path: str | None, key: str, filename: str) -> Path | None:
+    """The tokenizer a run must use: the configured path, else the run.init_from run's."""
+    if config_path is not None:
+        if not Path(config_path).exists():
+            raise ConfigError(f"{key}: no tokenizer at {config_path}")
+        return Path(config_path)
     if cfg.run.init_from is not None:
         try:
             _, init_run = resolve_init(cfg.run.init_from)
         except FileNotFoundError as err:
             raise ConfigError(f"run.init_from: {err}") from None
-        if init_run is not None and (init_run / TOKENIZER_FILE).exists():
-            return init_run / TOKENIZER_FILE
+        if init_run is not None and (init_run / filename).exists():
+            return init_run / filename
     return None
 
 
-def _tokenizer(cfg: Config, run_dir: Path, train: list) -> SubwordTokenizer:
-    """Load the given tokenizer, or the run's own, or train one; the run directory keeps a copy
-    so `seqrl eval RUN_DIR` needs nothing else."""
-    saved = run_dir / TOKENIZER_FILE
-    given = _given_tokenizer(cfg)
+def _tokenizer(cfg: Config, run_dir: Path, role: str, texts) -> SubwordTokenizer:  # noqa: ANN001
+    """The `role` ('target' or 'source') tokenizer: the run's own copy, else the given one, else
+    trained on `texts` (an iterable of strings, consumed only when training). The run directory
+    keeps a copy so `seqrl eval RUN_DIR` needs nothing else."""
+    d = cfg.data
+    if role == "source":
+        filename, path, key, size = SOURCE_TOKENIZER_FILE, d.source_tokenizer_path, "data.source_tokenizer_path", \
+            d.source_vocab_size or d.vocab_size
+    else:
+        filename, path, key, size = TOKENIZER_FILE, d.tokenizer_path, "data.tokenizer_path", d.vocab_size
+    saved = run_dir / filename
+    given = _given_tokenizer(cfg, path, key, filename)
     if saved.exists():
         return SubwordTokenizer.load(saved)
-    if given is not None:
-        tokenizer = SubwordTokenizer.load(given)
-    else:
-        texts = (t for ex in train for t in (ex.source, *ex.references))
-        tokenizer = train_tokenizer(texts, cfg.data.tokenizer, cfg.data.vocab_size)
+    tokenizer = SubwordTokenizer.load(given) if given is not None else train_tokenizer(texts, d.tokenizer, size)
     run_dir.mkdir(parents=True, exist_ok=True)
     tokenizer.save(saved)
     return tokenizer
@@ -86,17 +92,22 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData]:
     train_stats, valid_stats = ReadStats(), ReadStats()
     train = _read(cfg, d.train, d.max_train, train_stats, d.train_split)
     valid = _read(cfg, d.valid, d.max_valid, valid_stats, d.valid_split)
-    tokenizer = _tokenizer(cfg, run_dir, train)
+    if d.shared_vocab:
+        tokenizer = _tokenizer(cfg, run_dir, "target", (t for ex in train for t in (ex.source, *ex.references)))
+        source_tokenizer = None
+    else:
+        tokenizer = _tokenizer(cfg, run_dir, "target", (r for ex in train for r in ex.references))
+        source_tokenizer = _tokenizer(cfg, run_dir, "source", (ex.source for ex in train))
     log.info("text data: train %s, valid %s", train_stats.as_dict(), valid_stats.as_dict())
-    task = TextTask(tokenizer, text_reward(cfg), d.max_tokens, parse_metrics(d.metrics))
-    data = TextData(tuple(encode_examples(train, tokenizer, d.max_tokens)),
-                    tuple(encode_examples(valid, tokenizer, d.max_tokens)), cfg.run.seed)
+    task = TextTask(tokenizer, text_reward(cfg), d.max_tokens, parse_metrics(d.metrics), source_tokenizer)
+    data = TextData(tuple(encode_examples(train, tokenizer, d.max_tokens, source_tokenizer)),
+                    tuple(encode_examples(valid, tokenizer, d.max_tokens, source_tokenizer)), cfg.run.seed)
     return task, data
 
 
-def read_eval_split(cfg: Config, tokenizer: SubwordTokenizer, path: str, split: str | None) -> tuple[list, dict]:
+def read_eval_split(cfg: Config, task: TextTask, path: str, split: str | None) -> tuple[list, dict]:
     """Encoded examples of an evaluation file/dataset in the run's data format, and what the
     reader dropped or skipped (the data section's empty/too_long/on_error rules apply)."""
     stats = ReadStats()
     texts = _read(cfg, path, None, stats, split)
-    return encode_examples(texts, tokenizer, cfg.data.max_tokens), stats.as_dict()
+    return encode_examples(texts, task.tokenizer, cfg.data.max_tokens, task.source_tokenizer), stats.as_dict()

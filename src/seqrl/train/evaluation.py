@@ -28,7 +28,7 @@ def eval_examples(trainer: Trainer, data: Optional[str], split: str) -> tuple[li
     if not isinstance(trainer.task, TextTask):
         raise ConfigError(f"--data is for text runs; task {trainer.task.name!r} generates its own validation set")
     hf_split = split if trainer.cfg.data.format == "hf_disk" else None
-    return read_eval_split(trainer.cfg, trainer.task.tokenizer, data, hf_split)
+    return read_eval_split(trainer.cfg, trainer.task, data, hf_split)
 
 
 def evaluate_run(trainer: Trainer, data: Optional[str] = None, split: str = "validation",

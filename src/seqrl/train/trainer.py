@@ -1,6 +1,7 @@
 """Trainer: owns the run directory, the objects of a run, evaluation and checkpoints."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import signal
@@ -16,7 +17,9 @@ import torch
 from seqrl.config import Config, ConfigError, load_config, save_config
 from seqrl.curriculum import plan as curriculum_plan
 from seqrl.estimators.value_head import ValueHead
+from seqrl.rewards.pool import PooledReward
 from seqrl.rollout import strip
+from seqrl.tasks.text import TextTask
 from seqrl.run import jsonl
 from seqrl.run.progress import ProgressBar
 from seqrl.tasks import collate
@@ -51,7 +54,7 @@ class Trainer:
             self.task = build_task(cfg)
             check_compatible(cfg, self.task)
             self.data = build_data(cfg, self.task)
-        self.reward_fn = reward_fn if reward_fn is not None else build_reward(cfg, self.task)
+        self.reward_fn = self._reward(reward_fn)
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
         longest = max(cfg.task.train_max_len, cfg.task.val_max_len)
@@ -62,7 +65,8 @@ class Trainer:
         src_len = max(len(e.source) for e in self.data.validation) + 2 * longest + 8
         if cfg.task.name == "text":
             src_len = max(src_len, cfg.data.max_tokens + 8)
-        self.policy = build_policy(cfg, self.task.vocab.size, max_positions=src_len + self.max_len + 8)
+        self.policy = build_policy(cfg, self.task.vocab.size, src_len + self.max_len + 8,
+                                   getattr(self.task, "source_vocab_size", None))
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=cfg.optim.lr,
                                            weight_decay=cfg.optim.weight_decay)
         self.value_head: Optional[ValueHead] = None
@@ -75,6 +79,25 @@ class Trainer:
             self._load_init(cfg.run.init_from)
         self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
                                self.value_head, self.value_optimizer)
+
+    def _reward(self, reward_fn: Optional[Callable[..., Any]]) -> Callable[..., Any]:
+        """The training reward: the given callable or task.reward, in a worker pool when
+        task.reward_workers > 0. Text rewards score detokenized strings, so for text the string
+        reward inside the task is replaced (and pooled); the task decodes ids before calling it."""
+        cfg = self.cfg
+        if isinstance(self.task, TextTask):
+            fn = self._pooled(reward_fn if reward_fn is not None else self.task.reward_fn)
+            self.task = dataclasses.replace(self.task, reward_fn=fn)
+            return self.task.reward
+        return self._pooled(reward_fn if reward_fn is not None else build_reward(cfg, self.task))
+
+    def _pooled(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if self.cfg.task.reward_workers == 0:
+            return fn
+        try:
+            return PooledReward(fn, self.cfg.task.reward_workers, self.cfg.reinforce.samples_per_input)
+        except ValueError as err:
+            raise ConfigError(f"task.reward_workers: {err}") from None
 
     # -- run directory -----------------------------------------------------------------------
     @property
@@ -175,8 +198,9 @@ class Trainer:
         extra = {"reference_texts": texts} if all(t is not None for t in texts) else {}
         metrics = dict(self.task.metrics(outputs, refs, sources, **extra))
         render = self.task.vocab.render
+        render_source = getattr(self.task, "render_source", render)  # text with its own source vocabulary
         metrics["samples"] = [
-            {"source": render(s), "reference": render(r) if r is not None else None, "output": render(o)}
+            {"source": render_source(s), "reference": render(r) if r is not None else None, "output": render(o)}
             for s, r, o in list(zip(sources, refs, outputs))[: self.cfg.run.eval_samples]
         ]
         return metrics
