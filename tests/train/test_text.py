@@ -156,3 +156,31 @@ def test_python_reward_for_text_gets_strings_and_must_pickle_for_workers(tmp_pat
     assert seen and all(isinstance(c, str) for c in seen)
     with pytest.raises(ConfigError, match="task.reward_workers: .*picklable"):
         Trainer(tiny_config(*data, "task.reward_workers=2"), tmp_path / "b", reward_fn=words)
+
+
+def test_streamed_training_data_is_a_pure_function_of_the_step_and_resumes_exactly(tmp_path, monkeypatch):
+    data = corpus(tmp_path, 90, 10)
+    stream = ("data.stream=true", "data.shuffle_buffer=16", "optim.batch_size=8")
+    trainer = Trainer(tiny_config(*data, *stream), tmp_path / "probe")
+    epoch = [ex for step in range(12) for ex in trainer.data.train_batch(step, 8)][:90]
+    in_memory = Trainer(tiny_config(*data), tmp_path / "mem")
+    assert sorted(map(repr, epoch)) == sorted(map(repr, in_memory.data.train))  # one epoch = every example once, shuffled
+    assert epoch != list(in_memory.data.train)
+    fresh = Trainer(tiny_config(*data, *stream), tmp_path / "probe2")
+    assert fresh.data.train_batch(7, 8) == trainer.data.train_batch(7, 8)  # replayed, not continued
+    full = Trainer(tiny_config(*data, *stream), tmp_path / "full")
+    full.fit()
+    stopped = Trainer(tiny_config(*data, *stream), tmp_path / "stopped")
+    fit_until_interrupted(stopped, monkeypatch, 13)
+    resumed = Trainer.resume(tmp_path / "stopped")
+    resumed.fit()
+    a, b = full.policy.state_dict(), resumed.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_streamed_data_reports_a_bad_line_before_training(tmp_path):
+    data = corpus(tmp_path, 30, 5)
+    with open(tmp_path / "train.src", "a") as f:
+        f.write("one extra line\n")
+    with pytest.raises(ConfigError, match=r"train.tgt:31: unaligned files"):
+        Trainer(tiny_config(*data, "data.stream=true"), tmp_path / "run")

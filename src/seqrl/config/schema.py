@@ -79,6 +79,10 @@ class DataConfig:
                                               default="raise")
     max_train: Optional[int] = meta("use only the first N training examples", 1, 10**9, None)
     max_valid: Optional[int] = meta("use only the first N validation examples", 1, 10**9, None)
+    stream: bool = meta("read training examples from disk as training goes (a shuffle buffer, tokenized "
+                        "per batch) instead of holding them in memory: for corpora larger than memory",
+                        default=False)
+    shuffle_buffer: int = meta("stream: examples in the shuffle buffer", 1, 10**8, 10_000)
     metrics: str = meta("corpus metrics of validation and `seqrl eval`, comma-separated: bleu, chrf, "
                         "chrf++, ter, rouge-1, rouge-2, rouge-l, rouge-lsum", default="bleu,chrf")
 

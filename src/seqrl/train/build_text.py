@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from seqrl.data.readers import DataError, Limits, ReadStats
 from seqrl.data.tokenizer import SubwordTokenizer, train_tokenizer
 from seqrl.rewards.combine import parse_reward_spec
 from seqrl.rewards.corpus import parse_metrics
+from seqrl.tasks.stream import StreamingTextData
 from seqrl.tasks.text import TextData, TextTask, encode_examples, read_text_examples
 from seqrl.train.build import load_callable
 from seqrl.train.checkpoint import resolve_init
@@ -85,12 +87,38 @@ def _tokenizer(cfg: Config, run_dir: Path, role: str, texts) -> SubwordTokenizer
     return tokenizer
 
 
-def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData]:
+def _stream(cfg: Config, stats: ReadStats):
+    """A function starting a fresh pass over the training data (data.stream)."""
+    d = cfg.data
+    assert d.train is not None
+    limits = Limits(empty=d.empty, max_chars=d.max_chars, too_long=d.too_long, on_error=d.on_error)
+    options = {"source_ext": d.source_ext, "target_ext": d.target_ext, "source_key": d.source_key,
+               "reference_key": d.reference_key, "split": d.train_split}
+
+    def open_examples(counted: ReadStats | None = None):
+        return islice(read_text_examples(d.format, d.train, options, limits, counted or ReadStats()), d.max_train)
+
+    # One full pass now, so a malformed line stops the run before any compute (with file:line);
+    # its counts are the ones logged (later passes count nothing).
+    try:
+        count = sum(1 for _ in open_examples(stats))
+    except DataError as err:
+        raise ConfigError(f"data: {err}") from None
+    if count == 0:
+        raise ConfigError(f"data: no usable examples in {d.train} ({stats.as_dict()})")
+    return open_examples
+
+
+def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData | StreamingTextData]:
     """Read train/valid text, get the tokenizer (given, saved in the run, or trained), encode."""
     d = cfg.data
     assert d.train is not None and d.valid is not None  # Config checks this
     train_stats, valid_stats = ReadStats(), ReadStats()
-    train = _read(cfg, d.train, d.max_train, train_stats, d.train_split)
+    if d.stream:
+        open_train = _stream(cfg, train_stats)
+        train = _Reiterable(open_train)
+    else:
+        train = _read(cfg, d.train, d.max_train, train_stats, d.train_split)
     valid = _read(cfg, d.valid, d.max_valid, valid_stats, d.valid_split)
     if d.shared_vocab:
         tokenizer = _tokenizer(cfg, run_dir, "target", (t for ex in train for t in (ex.source, *ex.references)))
@@ -100,9 +128,23 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData]:
         source_tokenizer = _tokenizer(cfg, run_dir, "source", (ex.source for ex in train))
     log.info("text data: train %s, valid %s", train_stats.as_dict(), valid_stats.as_dict())
     task = TextTask(tokenizer, text_reward(cfg), d.max_tokens, parse_metrics(d.metrics), source_tokenizer)
-    data = TextData(tuple(encode_examples(train, tokenizer, d.max_tokens, source_tokenizer)),
-                    tuple(encode_examples(valid, tokenizer, d.max_tokens, source_tokenizer)), cfg.run.seed)
-    return task, data
+    validation = tuple(encode_examples(valid, tokenizer, d.max_tokens, source_tokenizer))
+    if d.stream:
+        encode = partial(encode_examples, tokenizer=tokenizer, max_tokens=d.max_tokens,
+                         source_tokenizer=source_tokenizer)
+        return task, StreamingTextData(open_train, encode, validation, cfg.run.seed, d.shuffle_buffer)
+    return task, TextData(tuple(encode_examples(train, tokenizer, d.max_tokens, source_tokenizer)),
+                          validation, cfg.run.seed)
+
+
+class _Reiterable:
+    """Each iteration starts a fresh pass (tokenizer training reads a streamed corpus from disk)."""
+
+    def __init__(self, open_examples) -> None:  # noqa: ANN001
+        self.open_examples = open_examples
+
+    def __iter__(self):
+        return iter(self.open_examples())
 
 
 def read_eval_split(cfg: Config, task: TextTask, path: str, split: str | None) -> tuple[list, dict]:
