@@ -15,7 +15,7 @@ from seqrl.train import checkpoint as ckpt
 from seqrl.train.trainer import Trainer
 from tests.conftest import TINY, fit_until_interrupted, tiny_config
 
-TIMING = {"step_time", "seq_per_s", "tok_per_s"}
+TIMING = {"step_time", "seq_per_s", "tok_per_s", "seconds"}
 
 VARIANTS = {
     "warmup-rloo": [],
@@ -28,8 +28,8 @@ VARIANTS = {
 }
 
 
-def _metrics(run_dir):
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in jsonl.read(run_dir / "metrics.jsonl")]
+def _metrics(run_dir, name="metrics.jsonl"):
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in jsonl.read(run_dir / name)]
 
 
 def _weights(trainer):
@@ -56,7 +56,9 @@ def test_resume_equals_uninterrupted_run(tmp_path, variant, monkeypatch):
     resumed.fit()
     assert _same_weights(_weights(full), _weights(resumed))
     assert _metrics(tmp_path / "full") == _metrics(tmp_path / "stopped")
-    assert list(jsonl.read(tmp_path / "full" / "eval.jsonl")) == list(jsonl.read(tmp_path / "stopped" / "eval.jsonl"))
+    assert _metrics(tmp_path / "full", "eval.jsonl") == _metrics(tmp_path / "stopped", "eval.jsonl")
+    seconds = [r["seconds"] for r in jsonl.read(tmp_path / "stopped" / "eval.jsonl")]
+    assert seconds == sorted(seconds) and seconds[0] > 0  # training time carries over the resume
 
 
 def test_same_seed_same_bits_other_seed_other_bits(tmp_path):

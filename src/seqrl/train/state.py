@@ -16,6 +16,7 @@ class TrainState:
     best_exact: float = -1.0  # best validation headline (exact match, success rate or BLEU)
     best_step: int = -1  # the step of checkpoints/best.safetensors
     stopped_early: bool = False
+    seconds: float = 0.0  # wall seconds of training so far (steps, validations, checkpoints), over resumes
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

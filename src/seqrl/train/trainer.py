@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import resource
 import signal
 import threading
 import time
@@ -241,7 +242,8 @@ class Trainer:
         if interrupted:
             raise KeyboardInterrupt(f"interrupted at step {self.state.step}; checkpoint saved")
         summary = {"run_dir": str(self.run_dir), "step": self.state.step,
-                   "train_seconds": time.perf_counter() - started, **self.evaluate()}
+                   "train_seconds": time.perf_counter() - started, "total_seconds": self.state.seconds,
+                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **self.evaluate()}
         summary.pop("samples", None)
         jsonl.append(self.run_dir / "summary.jsonl", summary)
         return summary
@@ -253,21 +255,26 @@ class Trainer:
                 self.save()
                 return
             step = self.state.step
+            began = time.perf_counter()
             examples = self.data.train_batch(step, cfg.optim.batch_size)
             p = curriculum_plan(cfg.curriculum, step, cfg.run.seed, self.full_length)
             m = train_step(self.ctx, examples, collate(examples), p, step, self.state)
             self.state.step = step + 1
             if self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps:
                 jsonl.append(self.run_dir / "metrics.jsonl", {"step": self.state.step, **m})
+            self.state.seconds += time.perf_counter() - began
             if self.state.step % cfg.run.eval_every == 0 or self.state.step == cfg.optim.steps:
+                began = time.perf_counter()
                 stop = self._validate(bar)
+                self.state.seconds += time.perf_counter() - began
             if self.state.step % cfg.run.checkpoint_every == 0 or stop or self.state.step == cfg.optim.steps:
                 self.save()
             bar.update(self.state.step, _bar_info(m))
 
     def _validate(self, bar: ProgressBar) -> bool:
         metrics = self.evaluate()
-        jsonl.append(self.run_dir / "eval.jsonl", {"step": self.state.step, **metrics})
+        row = {"step": self.state.step, "seconds": round(self.state.seconds, 3), **metrics}  # seconds before this validation
+        jsonl.append(self.run_dir / "eval.jsonl", row)
         score = self.headline(metrics)
         if score > self.state.best_exact:
             self.state.best_exact, self.state.best_step = score, self.state.step
