@@ -10,9 +10,17 @@ def test_mixer_boundary_falls_by_delta_every_n_steps_to_zero():
 
 def test_mixer_plan_starts_as_pure_cross_entropy_and_ends_pure_reinforce():
     cfg = CurriculumConfig(kind="mixer", mixer_delta=3, mixer_every=10)
-    assert plan(cfg, 0, 0, 9) == (False, 9)
-    assert plan(cfg, 10, 0, 9) == (True, 6)
-    assert plan(cfg, 1000, 0, 9) == (True, 0)
+    assert plan(cfg, 0, 0, 9) == (False, 9, 0)
+    assert plan(cfg, 10, 0, 9) == (True, 6, 0)
+    assert plan(cfg, 1000, 0, 9) == (True, 0, 0)
+
+
+def test_mixer_anchored_at_the_end_grows_the_sampled_suffix():
+    cfg = CurriculumConfig(kind="mixer", mixer_delta=3, mixer_every=10, mixer_anchor="end")
+    assert plan(cfg, 0, 0, 9) == (False, 0, 0)  # first stage: cross-entropy only
+    assert plan(cfg, 10, 0, 9) == (True, 0, 3)  # REINFORCE on the last 3 tokens of every reference
+    assert plan(cfg, 25, 0, 9) == (True, 0, 6)
+    assert plan(cfg, 1000, 0, 9) == (True, 0, 0)  # pure REINFORCE
 
 
 def test_warmup_plan():

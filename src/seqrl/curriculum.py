@@ -16,7 +16,8 @@ CURRICULA = {
     "reinforce": "REINFORCE only, from the first step (tasks without references)",
     "warmup": "cross-entropy for warmup_steps, then REINFORCE",
     "mixer": "MIXER: cross-entropy on the first s target tokens, REINFORCE on the rest; "
-             "s starts at the full length and falls by mixer_delta every mixer_every steps to 0",
+             "s starts at the full length and falls by mixer_delta every mixer_every steps to 0 "
+             "(mixer_anchor=end: REINFORCE on the last full-s tokens of every reference)",
     "alternate": "cross-entropy for warmup_steps, then each step is REINFORCE with probability p, "
                  "p rising linearly from p0 to 1 over span steps",
 }
@@ -28,10 +29,13 @@ class StepPlan(NamedTuple):
     reinforce: False = a pure cross-entropy step on the references.
     prefix:    number of reference tokens (EOS included) trained by cross-entropy before
                sampling starts; 0 = pure REINFORCE. Only meaningful when reinforce is True.
+    suffix:    MIXER anchored at the end: each reference is forced except its last `suffix`
+               tokens (EOS included), which are sampled; 0 = not used.
     """
 
     reinforce: bool
     prefix: int
+    suffix: int = 0
 
 
 def mixer_boundary(step: int, full: int, delta: int, every: int) -> int:
@@ -61,6 +65,8 @@ def plan(cfg: CurriculumConfig, step: int, seed: int, full_length: int) -> StepP
         return StepPlan(step >= cfg.warmup_steps, 0)
     if cfg.kind == "mixer":
         s = mixer_boundary(step, full_length, cfg.mixer_delta, cfg.mixer_every)
+        if cfg.mixer_anchor == "end":
+            return StepPlan(s < full_length, 0, full_length - s) if s > 0 else StepPlan(True, 0)
         return StepPlan(s < full_length, s)
     if cfg.kind == "alternate":
         p = reinforce_probability(step, cfg.warmup_steps, cfg.p0, cfg.span)

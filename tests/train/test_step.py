@@ -38,3 +38,25 @@ def test_every_baseline_runs_a_reinforce_step(tmp_path, baseline):
 def test_per_token_rewards_with_discount(tmp_path):
     m, _ = _step(tmp_path, StepPlan(True, 0), "task.per_token=true", "task.gamma=0.9", "reinforce.baseline=value")
     assert m["reward_mean"] is not None and m["grad_norm"] > 0
+
+
+def test_mixer_anchored_at_the_end_samples_the_last_tokens_of_every_reference(tmp_path, monkeypatch):
+    trainer = Trainer(tiny_config(), tmp_path)
+    examples = trainer.data.train_batch(0, 16)
+    batch = collate(examples)
+    seen = {}
+    real = trainer.policy.sample
+
+    def spy(*args, **kwargs):
+        seen["rollout"] = real(*args, **kwargs)
+        return seen["rollout"]
+
+    monkeypatch.setattr(trainer.policy, "sample", spy)
+    m = train_step(trainer.ctx, examples, batch, StepPlan(True, 0, 2), 0, trainer.state)
+    rollout = seen["rollout"]
+    lengths = batch.tgt_mask.sum(dim=1).repeat_interleave(rollout.k)  # reference lengths, EOS included
+    forced = rollout.forced.sum(dim=1)
+    assert forced.tolist() == (lengths - 2).clamp(min=0).tolist()
+    for row, n in enumerate(forced.tolist()):  # the forced tokens are the reference's
+        assert rollout.tokens[row, :n].tolist() == batch.tgt[row // rollout.k, :n].tolist()
+    assert m["suffix"] == 2 and 0.0 < m["reinforce_share"] < 1.0

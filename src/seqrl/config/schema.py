@@ -143,6 +143,10 @@ class CurriculumConfig:
     warmup_steps: int = meta("cross-entropy steps before REINFORCE starts (warmup, alternate)", 0, 10**8, 300)
     mixer_delta: int = meta("mixer: tokens moved from cross-entropy to REINFORCE per stage", 1, 4096, 2)
     mixer_every: int = meta("mixer: steps per stage", 1, 10**8, 50)
+    mixer_anchor: Literal["start", "end"] = meta(
+        "mixer: 'start' = s counts reference tokens from the start (MIXER's schedule over the full "
+        "length); 'end' = every reference gets REINFORCE on its last full-s tokens, so short and long "
+        "references move to REINFORCE together (fine-tuning a trained model)", default="start")
     xent_weight: float = meta("weight of the cross-entropy term while mixing", 0.0, 100.0, 0.5)
     p0: float = meta("alternate: REINFORCE probability when annealing starts", 0.0, 1.0, 0.1)
     span: int = meta("alternate: steps over which the probability rises to 1", 1, 10**8, 500)

@@ -79,6 +79,8 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     forced = forced_len = None
     if plan.prefix > 0 and batch.tgt is not None:
         forced, forced_len = batch.tgt, batch.tgt_mask.sum(dim=1).clamp(max=plan.prefix)
+    elif plan.suffix > 0 and batch.tgt is not None and batch.tgt_mask is not None:
+        forced, forced_len = batch.tgt, (batch.tgt_mask.sum(dim=1) - plan.suffix).clamp(min=0)
     try:
         rollout = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
                                     sampling_generator(cfg.run.seed, step), forced, forced_len)
@@ -123,6 +125,7 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         reinforce_share=n_rl / max(n_all, 1),
         finished=float(rollout.finished.float().mean()),  # share of samples that emitted EOS
         prefix=plan.prefix,
+        suffix=plan.suffix,
         skipped=result.skipped,
         sequences=rollout.tokens.shape[0],
         tokens=n_all,

@@ -1,0 +1,220 @@
+"""Multi30k German->English: cross-entropy, then REINFORCE fine-tuning on sentence BLEU.
+
+    python benchmarks/multi30k_benchmark.py [--quick] [--work runs/multi30k-benchmark]
+                                            [--out benchmarks/results/multi30k.json]
+
+Stage 1 trains `configs/multi30k.yaml` (GRU attention seq2seq, cross-entropy). Stage 2 starts
+each REINFORCE variant (`configs/multi30k_{scst,rloo,mixer}.yaml`) from the best cross-entropy
+checkpoint (highest validation BLEU; `run.init_from` = the stage-1 run directory), and a control
+row continues cross-entropy from the same checkpoint for the same number of steps
+(`configs/multi30k_xent_more.yaml`), so a gain can be told apart from "more training".
+
+Every row is the run's best-validation-BLEU checkpoint (model selection on validation only),
+decoded greedily and with beam search on validation and on test_2016_flickr, scored by sacreBLEU
+on detokenized, cased text (corpus BLEU and chrF, signatures in the JSON). Wall time is the
+stage's own process (data, tokenizer, training, validations); peak memory is that process's
+peak RSS. Each stage is a separate `python -m seqrl train` process, as a user would run it.
+
+Writes the JSON to --out, a Markdown table next to it (.md) and the validation-BLEU-vs-time
+plot to docs/multi30k_curves.png. `--quick` is a smoke test: a few steps per stage, small
+validation/test subsets, nothing written to docs/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "multi30k"
+BEAM, LENGTH_PENALTY = 5, 1.0
+# (row name, config, what it is)
+STAGES = [
+    ("cross-entropy", "configs/multi30k.yaml", "cross-entropy (teacher forcing)"),
+    ("+ SCST", "configs/multi30k_scst.yaml", "REINFORCE, self-critical greedy baseline"),
+    ("+ RLOO", "configs/multi30k_rloo.yaml", "REINFORCE, leave-one-out baseline"),
+    ("+ MIXER", "configs/multi30k_mixer.yaml", "MIXER: cross-entropy prefix, REINFORCE suffix, learned baseline"),
+    ("+ cross-entropy (control)", "configs/multi30k_xent_more.yaml", "cross-entropy continued (control)"),
+]
+QUICK = ["optim.steps=6", "run.eval_every=3", "run.checkpoint_every=3", "data.max_train=2000",
+         "data.max_valid=40"]
+QUICK_EVAL_LIMIT = 40
+
+
+def _slug(name: str) -> str:
+    return "".join(c for c in name.lower().replace(" ", "-") if c.isalnum() or c == "-").strip("-")
+
+
+def train_stage(config: str, run_dir: Path, overrides: list[str], threads: int) -> dict[str, Any]:
+    """Run `python -m seqrl train` in its own process; its wall time, summary and curve."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    cmd = [sys.executable, "-m", "seqrl", "train", config, *overrides, f"run.threads={threads}",
+           "run.progress=false", "--run-dir", str(run_dir)]
+    print("$", " ".join(cmd), flush=True)
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"stage failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    summary = [json.loads(line) for line in (run_dir / "summary.jsonl").read_text().splitlines()][-1]
+    curve = [{"step": r["step"], "seconds": r["seconds"], "bleu": r["bleu"], "chrf": r["chrf"]}
+             for r in map(json.loads, (run_dir / "eval.jsonl").read_text().splitlines())]
+    return {"wall_s": wall, "summary": summary, "curve": curve}
+
+
+def evaluate(run_dir: Path, threads: int, limit: int | None) -> dict[str, Any]:
+    """Best checkpoint of a run: validation and test, greedy and beam."""
+    import torch
+
+    from seqrl.train.evaluation import evaluate_run
+    from seqrl.train.trainer import Trainer
+
+    trainer = Trainer.resume(run_dir)
+    torch.set_num_threads(threads)
+    best_step = trainer.load_file(trainer.checkpoint_dir / "best.safetensors")
+    out: dict[str, Any] = {"best_step": best_step}
+    for split, prefix in (("validation", "val"), ("test", "test_2016_flickr")):
+        for beam in (None, BEAM):
+            data = str(DATA / prefix)
+            started = time.perf_counter()
+            if limit:
+                res = _limited(trainer, data, split, beam, limit)
+            else:
+                res = evaluate_run(trainer, data, split, beam, LENGTH_PENALTY)
+            key = f"{split}_{'beam' if beam else 'greedy'}"
+            out[key] = {k: res[k] for k in ("bleu", "chrf", "bleu_signature", "chrf_signature", "size")}
+            out[key]["decode_s"] = time.perf_counter() - started
+    return out
+
+
+def _limited(trainer, data: str, split: str, beam, limit: int) -> dict[str, Any]:  # noqa: ANN001
+    from seqrl.rewards.corpus import corpus_scores
+    from seqrl.train.evaluation import eval_examples
+
+    examples = eval_examples(trainer, data, split)[0][:limit]
+    hyps = trainer.task.detokenize(trainer.decode(examples, beam, LENGTH_PENALTY))
+    res = corpus_scores(hyps, [list(e.reference_texts) for e in examples], ("bleu", "chrf"), signatures=True)
+    return {**res, "size": len(examples)}
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    base = rows[0]
+    xs = [p["seconds"] / 60 for p in base["curve"]]
+    ax.plot(xs, [p["bleu"] for p in base["curve"]], "k-o", ms=3, label=base["name"])
+    start = base["curve_offset_s"]
+    for row in rows[1:]:
+        pts = row["curve"]
+        ax.plot([start / 60] + [(start + p["seconds"]) / 60 for p in pts],
+                [row["start_bleu"]] + [p["bleu"] for p in pts], "-o", ms=3, label=row["name"])
+    ax.axvline(start / 60, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("training time (minutes, 2-core CPU; stage-2 runs start from the best XENT checkpoint)")
+    ax.set_ylabel("validation BLEU (sacreBLEU, greedy)")
+    ax.set_title("Multi30k De->En: cross-entropy, then REINFORCE on sentence BLEU")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def markdown(res: dict[str, Any]) -> str:
+    lines = [
+        f"Multi30k De->En, {res['environment']['cpu_model']} ({res['environment']['cores']} cores, "
+        f"{res['threads']} torch threads), {res['environment']['date']}. BLEU/chrF: sacreBLEU on detokenized cased "
+        f"text, best-validation checkpoint of each run; beam {BEAM}, length penalty {LENGTH_PENALTY}.",
+        "",
+        "| model | val BLEU greedy | val BLEU beam | test BLEU greedy | test BLEU beam | test chrF greedy "
+        "| Δ test greedy | Δ test beam | wall time | peak memory |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    base = res["rows"][0]["eval"]
+    for row in res["rows"]:
+        e = row["eval"]
+        d_g = e["test_greedy"]["bleu"] - base["test_greedy"]["bleu"]
+        d_b = e["test_beam"]["bleu"] - base["test_beam"]["bleu"]
+        lines.append(
+            f"| {row['name']} | {e['validation_greedy']['bleu']:.2f} | {e['validation_beam']['bleu']:.2f} | "
+            f"{e['test_greedy']['bleu']:.2f} | {e['test_beam']['bleu']:.2f} | {e['test_greedy']['chrf']:.2f} | "
+            f"{'' if row is res['rows'][0] else f'{d_g:+.2f}'} | {'' if row is res['rows'][0] else f'{d_b:+.2f}'} | "
+            f"{row['wall_s'] / 60:.1f} min | {row['summary']['peak_rss_mib']:.0f} MiB |")
+    lines += ["", f"Whole benchmark (all stages and evaluations): {res['total_wall_s'] / 60:.1f} min. "
+              f"Signature: `{base['test_greedy']['bleu_signature']}`."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke test: a few steps per stage, small subsets")
+    p.add_argument("--work", default="runs/multi30k-benchmark", help="directory for the runs")
+    p.add_argument("--out", default="benchmarks/results/multi30k.json")
+    p.add_argument("--threads", type=int, default=2, help="torch threads per stage")
+    p.add_argument("--skip-control", action="store_true", help="leave out the cross-entropy control row")
+    args = p.parse_args()
+    if not (DATA / "train.de.gz").exists():
+        raise SystemExit(f"Multi30k is not at {DATA} (the benchmark reads ../shared/data/multi30k)")
+    work, out = (ROOT / args.work).resolve(), (ROOT / args.out).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    extra = QUICK if args.quick else []
+    limit = QUICK_EVAL_LIMIT if args.quick else None
+    began = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    stages = [s for s in STAGES if not (args.skip_control and "control" in s[0])]
+    xent_dir = work / _slug(stages[0][0])
+    for i, (name, config, what) in enumerate(stages):
+        run_dir = work / _slug(name)
+        overrides = list(extra) if i == 0 else [*extra, f"run.init_from={xent_dir}"]
+        row = {"name": name, "what": what, "config": config, "run_dir": str(run_dir),
+               **train_stage(config, run_dir, overrides, args.threads)}
+        row["eval"] = evaluate(run_dir, args.threads, limit)
+        rows.append(row)
+        print(json.dumps({k: row[k] for k in ("name", "wall_s")} | {"eval": {k: v["bleu"] if isinstance(v, dict) else v
+                                                                             for k, v in row["eval"].items()}}), flush=True)
+    best = next(p for p in rows[0]["curve"] if p["step"] == rows[0]["eval"]["best_step"])
+    rows[0]["curve_offset_s"] = best["seconds"]
+    for row in rows[1:]:
+        row["start_bleu"] = best["bleu"]
+    res = {
+        "mode": "quick" if args.quick else "full",
+        "threads": args.threads,
+        "beam": BEAM, "length_penalty": LENGTH_PENALTY,
+        "environment": _environment(),
+        "rows": rows,
+        "total_wall_s": time.perf_counter() - began,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(res))
+    png = out.with_suffix(".png") if args.quick else ROOT / "docs" / "multi30k_curves.png"
+    plot(rows, png)
+    print(markdown(res))
+    return 0
+
+
+def _environment() -> dict[str, Any]:
+    import torch
+
+    cpu = "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "python": platform.python_version(),
+            "torch_version": torch.__version__, "cpu_model": cpu, "cores": os.cpu_count()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
