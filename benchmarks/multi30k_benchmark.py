@@ -44,9 +44,9 @@ STAGES = [
     ("+ MIXER", "configs/multi30k_mixer.yaml", "MIXER: cross-entropy prefix, REINFORCE suffix, learned baseline"),
     ("+ cross-entropy (control)", "configs/multi30k_xent_more.yaml", "cross-entropy continued (control)"),
 ]
-QUICK = ["optim.steps=6", "run.eval_every=3", "run.checkpoint_every=3", "data.max_train=2000",
-         "data.max_valid=40"]
-QUICK_EVAL_LIMIT = 40
+QUICK = ["optim.steps=4", "run.eval_every=2", "run.checkpoint_every=2", "data.max_train=500",
+         "data.max_valid=16", "reinforce.max_len=12", "optim.batch_size=8"]
+QUICK_EVAL_LIMIT = 16
 
 
 def _slug(name: str) -> str:
@@ -177,7 +177,7 @@ def main() -> int:
     for i, (name, config, what) in enumerate(stages):
         run_dir = work / _slug(name)
         overrides = list(extra) if i == 0 else [*extra, f"run.init_from={xent_dir}"]
-        row = {"name": name, "what": what, "config": config, "run_dir": str(run_dir),
+        row = {"name": name, "what": what, "config": config, "overrides": overrides, "run_dir": str(run_dir),
                **train_stage(config, run_dir, overrides, args.threads)}
         row["eval"] = evaluate(run_dir, args.threads, limit)
         rows.append(row)

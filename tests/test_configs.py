@@ -35,7 +35,7 @@ def _smoke_overrides(cfg) -> list[str]:
     needed = Path(cfg.data.train + cfg.data.source_ext) if cfg.data.format == "parallel" else Path(cfg.data.train)
     if not needed.exists():
         pytest.skip(f"data for this config is absent: {needed} (shared data not beside the repository)")
-    return SMOKE + TEXT_SMOKE
+    return SMOKE + TEXT_SMOKE + ["run.init_from=null"]  # fine-tuning configs: no stage-1 run here
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])

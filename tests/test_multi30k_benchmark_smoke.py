@@ -1,0 +1,34 @@
+"""Smoke test: `benchmarks/multi30k_benchmark.py --quick` runs every stage and writes its table."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "multi30k"
+
+
+def test_quick_multi30k_benchmark(tmp_path: Path) -> None:
+    if not (DATA / "train.de.gz").exists():
+        pytest.skip(f"Multi30k is absent at {DATA} (the shared data is not beside the repository)")
+    out = tmp_path / "m.json"
+    proc = subprocess.run([sys.executable, "benchmarks/multi30k_benchmark.py", "--quick", "--threads", "1",
+                           "--work", str(tmp_path / "runs"), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    res = json.loads(out.read_text())
+    names = [r["name"] for r in res["rows"]]
+    assert names[0] == "cross-entropy" and {"+ SCST", "+ RLOO", "+ MIXER"} <= set(names)
+    for row in res["rows"]:
+        for key in ("validation_greedy", "validation_beam", "test_greedy", "test_beam"):
+            assert 0.0 <= row["eval"][key]["bleu"] <= 100.0 and row["eval"][key]["size"] == 16
+        assert row["summary"]["peak_rss_mib"] > 0 and row["wall_s"] > 0
+    for row in res["rows"][1:]:  # stage 2 started from stage 1's run
+        assert f"run.init_from={tmp_path / 'runs' / 'cross-entropy'}" in row["overrides"]
+    table = out.with_suffix(".md").read_text()
+    assert "| + RLOO |" in table and "test BLEU beam" in table
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
