@@ -24,6 +24,7 @@ from seqrl.train.build import POLICIES
 from seqrl.train.step import TrainingError, sampling_generator
 from seqrl.train.evaluation import evaluate_run
 from seqrl.train.trainer import Trainer
+from seqrl.vocab import specials_of
 
 console = Console(stderr=True, soft_wrap=True)  # long paths in errors stay on one line
 
@@ -77,14 +78,14 @@ def _eval(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     trainer = _resume_at(args.run_dir, args.checkpoint)
     examples = list(trainer.data.validation[: args.n])
-    batch = collate(examples)
+    batch = collate(examples, specials_of(trainer.task))
     trainer.policy.eval()
     if args.greedy:
         rollout = trainer.policy.greedy(batch, trainer.max_len)
     else:
         gen = sampling_generator(args.seed, 0)
         rollout = trainer.policy.sample(batch, args.k, trainer.max_len, args.temperature, gen)
-    outputs = strip(rollout.tokens, rollout.mask)
+    outputs = strip(rollout.tokens, rollout.mask, rollout.eos)
     render = trainer.task.vocab.render
     render_source = getattr(trainer.task, "render_source", render)
     table = Table("source", "reference", "output", "reward")

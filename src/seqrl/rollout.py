@@ -38,6 +38,7 @@ class Rollout(NamedTuple):
     mask:     (N, T) bool   True on generated tokens up to and including EOS
     forced:   (N, T) bool   True where the token was forced from the reference (MIXER prefix)
     k:        int           samples per input
+    eos:      int           the end-of-sequence id of the network that decoded it
     """
 
     tokens: Tensor
@@ -45,6 +46,7 @@ class Rollout(NamedTuple):
     mask: Tensor
     forced: Tensor
     k: int
+    eos: int = EOS
 
     @property
     def lengths(self) -> Tensor:
@@ -54,7 +56,7 @@ class Rollout(NamedTuple):
     @property
     def finished(self) -> Tensor:
         """(N,) True where the row emitted EOS within the length budget."""
-        return ((self.tokens == EOS) & self.mask).any(dim=1)
+        return ((self.tokens == self.eos) & self.mask).any(dim=1)
 
 
 def pad_sequences(seqs: list[list[int]], pad: int = PAD) -> tuple[Tensor, Tensor]:
@@ -69,12 +71,12 @@ def pad_sequences(seqs: list[list[int]], pad: int = PAD) -> tuple[Tensor, Tensor
     return tokens, mask
 
 
-def strip(tokens: Tensor, mask: Tensor) -> list[list[int]]:
+def strip(tokens: Tensor, mask: Tensor, eos: int = EOS) -> list[list[int]]:
     """Token lists of each row without EOS and padding: (N, T) -> N lists."""
     out: list[list[int]] = []
     for row, m in zip(tokens.tolist(), mask.tolist()):
         seq = [t for t, keep in zip(row, m) if keep]
-        if seq and seq[-1] == EOS:
+        if seq and seq[-1] == eos:
             seq = seq[:-1]
         out.append(seq)
     return out

@@ -1,6 +1,8 @@
 """Token vocabulary shared by tasks, policies and rewards.
 
-Ids 0, 1, 2 are always PAD, BOS and EOS; a task's own symbols follow.
+Ids 0, 1, 2 are PAD, BOS and EOS for seqrl's own vocabularies and tokenizers; a task's own
+symbols follow. Pretrained models bring their own ids: a network or task exposes them as
+`specials` (`Specials`), and decoding, collation and stripping read them from there.
 """
 from __future__ import annotations
 
@@ -9,6 +11,23 @@ from typing import Sequence
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = ("<pad>", "<bos>", "<eos>")
+
+
+@dataclass(frozen=True)
+class Specials:
+    """Special token ids: padding, the first decoder input, end of sequence."""
+
+    pad: int = PAD
+    bos: int = BOS
+    eos: int = EOS
+
+
+DEFAULT_SPECIALS = Specials()
+
+
+def specials_of(obj: object) -> Specials:
+    """The `specials` of a network, task or tokenizer; seqrl's 0/1/2 when it has none."""
+    return getattr(obj, "specials", DEFAULT_SPECIALS)
 
 
 @dataclass(frozen=True)

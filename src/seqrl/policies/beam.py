@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqrl.policies.decoding import repeat_state
+from seqrl.policies.decoding import repeat_state, start_tokens
 from seqrl.policies.protocol import State, StepModel
 from seqrl.rollout import Rollout
-from seqrl.vocab import BOS, EOS, PAD
+from seqrl.vocab import specials_of
 
 NEG_INF = float("-inf")
 
@@ -86,6 +86,8 @@ def beam_search(
     b, k, device = first.shape[0], beam, first.device
     state = repeat_state(state, k)
     rows = (torch.arange(b, device=device) * k).unsqueeze(1)  # (B, 1) first state row of each input
+    sp = specials_of(model)
+    PAD, EOS = sp.pad, sp.eos  # noqa: N806 - the model's ids, read like the usual constants
 
     live = torch.full((b, k), NEG_INF, device=device)  # summed log-prob of each live beam
     live[:, 0] = 0.0
@@ -95,7 +97,7 @@ def beam_search(
     pool_tok = torch.full((b, k, max_len), PAD, dtype=torch.long, device=device)
     pool_lp = torch.zeros(b, k, max_len, device=device)
     pool_len = torch.zeros(b, k, dtype=torch.long, device=device)
-    prev = torch.full((b * k,), BOS, dtype=torch.long, device=device)
+    prev = start_tokens(model, state)
 
     for t in range(max_len):
         logits, _, state = model.step(state, prev)
@@ -162,4 +164,4 @@ def beam_search(
     logprobs = torch.where(mask, pool_lp[:, :, :width].reshape(b * n_out, width),
                            torch.zeros(b * n_out, width, device=device))
     return Rollout(tokens=tokens, logprobs=logprobs, mask=mask,
-                   forced=torch.zeros_like(mask), k=n_out)
+                   forced=torch.zeros_like(mask), k=n_out, eos=EOS)

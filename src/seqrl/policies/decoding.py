@@ -9,7 +9,17 @@ from torch import Tensor
 
 from seqrl.policies.protocol import Scored, State, StepModel
 from seqrl.rollout import Rollout
-from seqrl.vocab import BOS, EOS, PAD
+from seqrl.vocab import specials_of
+
+
+def start_tokens(model: StepModel, state: State) -> Tensor:
+    """(N,) first decoder input of each row: the model's own (`model.start(state)`, e.g. the last
+    prompt token of a causal LM) or its BOS id."""
+    start = getattr(model, "start", None)
+    if start is not None:
+        return start(state)
+    first = next(iter(state.values()))
+    return torch.full((first.shape[0],), specials_of(model).bos, dtype=torch.long, device=first.device)
 
 
 def repeat_state(state: State, k: int) -> State:
@@ -54,7 +64,8 @@ def decode(
     state = repeat_state(state, k)
     n = next(iter(state.values())).shape[0]
     device = next(iter(state.values())).device
-    prev = torch.full((n,), BOS, dtype=torch.long, device=device)
+    sp = specials_of(model)
+    prev = start_tokens(model, state)
     done = torch.zeros(n, dtype=torch.bool, device=device)
     tokens, logprobs, masks, forced_flags = [], [], [], []
     for t in range(max_len):
@@ -69,13 +80,13 @@ def decode(
             is_forced = t < forced_len
             tok = torch.where(is_forced, forced[:, t], tok)
         alive = ~done
-        tok = torch.where(alive, tok, torch.full_like(tok, PAD))
+        tok = torch.where(alive, tok, torch.full_like(tok, sp.pad))
         lp = logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         tokens.append(tok)
         logprobs.append(torch.where(alive, lp, torch.zeros_like(lp)))
         masks.append(alive)
         forced_flags.append(is_forced & alive)
-        done = done | (tok == EOS)
+        done = done | (tok == sp.eos)
         prev = tok
         if bool(done.all()):
             break
@@ -85,13 +96,14 @@ def decode(
         mask=torch.stack(masks, dim=1),
         forced=torch.stack(forced_flags, dim=1),
         k=k,
+        eos=sp.eos,
     )
 
 
-def shift_right(tokens: Tensor) -> Tensor:
-    """(N, T) targets -> (N, T) decoder inputs [BOS, y_1 .. y_{T-1}]."""
-    bos = torch.full_like(tokens[:, :1], BOS)
-    return torch.cat([bos, tokens[:, :-1]], dim=1)
+def shift_right(tokens: Tensor, first: Tensor) -> Tensor:
+    """(N, T) targets -> (N, T) decoder inputs [first, y_1 .. y_{T-1}]; first (N,) is each row's
+    first decoder input (BOS, or the model's start token)."""
+    return torch.cat([first.unsqueeze(1).to(tokens.dtype), tokens[:, :-1]], dim=1)
 
 
 def score(
@@ -103,7 +115,7 @@ def score(
     entropy_grad=False computes the entropy without a graph (for logging only): on a large
     vocabulary its backward costs as much as the rest of the step's output layer.
     """
-    logits, features = model.teacher(state, shift_right(tokens))  # (N, T, V), (N, T, H)
+    logits, features = model.teacher(state, shift_right(tokens, start_tokens(model, state)))  # (N, T, V), (N, T, H)
     logits = logits.float() if temperature == 1.0 else logits.float() / temperature
     logp_all = F.log_softmax(logits, dim=-1)  # (N, T, V)
     safe = torch.where(mask, tokens, torch.zeros_like(tokens))

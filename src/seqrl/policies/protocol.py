@@ -34,7 +34,9 @@ class Scored(NamedTuple):
 class StepModel(Protocol):
     """The network side of a policy.
 
-    The first decoding step always receives BOS as the previous token.
+    The first decoding step receives BOS as the previous token. Optional members: `specials`
+    (`seqrl.vocab.Specials`, for networks with their own PAD/BOS/EOS ids) and
+    `start(state) -> (N,)` (a per-row first input, e.g. a causal LM's last prompt token).
     """
 
     vocab_size: int

@@ -23,7 +23,7 @@ import numpy as np
 
 from seqrl.rollout import Batch, pad_sequences
 from seqrl.tasks.base import Example, Task
-from seqrl.vocab import EOS
+from seqrl.vocab import DEFAULT_SPECIALS, Specials
 
 # Consecutive rejected draws (duplicates, or validation inputs) before giving up on a
 # too-small example space: a new example is then rarer than about 1 draw in 1000.
@@ -117,16 +117,17 @@ class TaskData:
         return out
 
 
-def collate(examples: Sequence[Example]) -> Batch:
-    """Pad examples into a Batch; targets get EOS appended, tgt is None when no example has a target."""
+def collate(examples: Sequence[Example], specials: Specials = DEFAULT_SPECIALS) -> Batch:
+    """Pad examples into a Batch; targets get EOS appended, tgt is None when no example has a target.
+    `specials` are the ids of the model's tokenizer (seqrl's 0/1/2 by default)."""
     if not examples:
         raise ValueError("examples must not be empty")
-    src, src_mask = pad_sequences([list(ex.source) for ex in examples])
+    src, src_mask = pad_sequences([list(ex.source) for ex in examples], specials.pad)
     has_target = [ex.target is not None for ex in examples]
     if not any(has_target):
         return Batch(src=src, src_mask=src_mask)
     if not all(has_target):
         missing = has_target.index(False)
         raise ValueError(f"examples mix targets and no targets (examples[{missing}] has none)")
-    tgt, tgt_mask = pad_sequences([list(ex.target or ()) + [EOS] for ex in examples])
+    tgt, tgt_mask = pad_sequences([list(ex.target or ()) + [specials.eos] for ex in examples], specials.pad)
     return Batch(src=src, src_mask=src_mask, tgt=tgt, tgt_mask=tgt_mask)

@@ -49,7 +49,7 @@ def sampling_generator(seed: int, step: int) -> torch.Generator:
 def score_rollout(ctx: StepContext, examples: list[Example], rollout: Rollout, step: int) -> Any:
     """Checked rewards of the rollout's completions: RewardResult with (N,) or (N, T) values."""
     k = rollout.k
-    completions = strip(rollout.tokens, rollout.mask)
+    completions = strip(rollout.tokens, rollout.mask, rollout.eos)
     refs = [list(e.target) if e.target is not None else None for e in examples for _ in range(k)]
     sources = [list(e.source) for e in examples for _ in range(k)]
     texts = [e.reference_texts for e in examples for _ in range(k)]

@@ -28,6 +28,7 @@ from seqrl.train import checkpoint as ckpt
 from seqrl.train.build import build_data, build_policy, build_reward, build_task, check_compatible
 from seqrl.train.build_text import build_text
 from seqrl.train.state import TrainState
+from seqrl.vocab import specials_of
 from seqrl.train.step import StepContext, train_step
 
 log = logging.getLogger("seqrl")
@@ -181,10 +182,10 @@ class Trainer:
         self.policy.eval()
         outputs: list[list[int]] = []
         for i in range(0, len(examples), batch_size):
-            batch = collate(examples[i : i + batch_size])
+            batch = collate(examples[i : i + batch_size], specials_of(self.task))
             rollout = (self.policy.beam(batch, self.max_len, beam, length_penalty) if beam
                        else self.policy.greedy(batch, self.max_len))
-            outputs.extend(strip(rollout.tokens, rollout.mask))
+            outputs.extend(strip(rollout.tokens, rollout.mask, rollout.eos))
         self.policy.train(was_training)
         return outputs
 
@@ -258,7 +259,7 @@ class Trainer:
             began = time.perf_counter()
             examples = self.data.train_batch(step, cfg.optim.batch_size)
             p = curriculum_plan(cfg.curriculum, step, cfg.run.seed, self.full_length)
-            m = train_step(self.ctx, examples, collate(examples), p, step, self.state)
+            m = train_step(self.ctx, examples, collate(examples, specials_of(self.task)), p, step, self.state)
             self.state.step = step + 1
             if self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps:
                 jsonl.append(self.run_dir / "metrics.jsonl", {"step": self.state.step, **m})
