@@ -97,9 +97,18 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    kind: Literal["gru", "lstm", "transformer", "transformer_lm"] = meta(
-        "policy network: GRU/LSTM attention seq2seq, Transformer encoder-decoder, or decoder-only LM",
-        default="gru")
+    kind: Literal["gru", "lstm", "transformer", "transformer_lm", "hf"] = meta(
+        "policy network: GRU/LSTM attention seq2seq, Transformer encoder-decoder, decoder-only LM, or a "
+        "Hugging Face causal / encoder-decoder model (model.hf_path)", default="gru")
+    hf_path: Optional[str] = meta("kind=hf: a local model directory (config, weights, tokenizer)", default=None)
+    hf_init: Literal["pretrained", "config"] = meta(
+        "kind=hf: load the weights, or build the model from its config with fresh (seeded) weights",
+        default="pretrained")
+    lora_r: int = meta("kind=hf: LoRA rank (peft); 0 trains every weight", 0, 4096, 0)
+    lora_alpha: float = meta("kind=hf: LoRA scaling alpha", 0.0, 1e6, 16.0)
+    lora_dropout: float = meta("kind=hf: LoRA dropout", 0.0, 0.9, 0.0)
+    lora_targets: Optional[str] = meta("kind=hf: comma-separated module names for LoRA (null: peft's "
+                                       "default for the architecture)", default=None)
     embed_dim: int = meta("token embedding size (RNN)", 4, 4096, 64)
     hidden_dim: int = meta("RNN hidden size / Transformer d_model", 4, 8192, 128)
     layers: int = meta("RNN layers / Transformer decoder layers", 1, 48, 1)
@@ -109,6 +118,8 @@ class ModelConfig:
     dropout: float = meta("dropout probability", 0.0, 0.9, 0.0)
 
     def __post_init__(self) -> None:
+        if self.kind == "hf" and not self.hf_path:
+            raise ValueError("model.kind=hf needs model.hf_path (a local Hugging Face model directory)")
         if self.kind.startswith("transformer") and self.hidden_dim % self.heads:
             raise ValueError(f"model.hidden_dim ({self.hidden_dim}) must be divisible by model.heads ({self.heads})")
         if self.kind in ("gru", "lstm") and self.hidden_dim % 2:
@@ -202,5 +213,9 @@ class Config:
     def __post_init__(self) -> None:
         if self.task.name == "text" and (self.data.train is None or self.data.valid is None):
             raise ValueError("task.name='text' needs data.train and data.valid")
+        if self.model.kind == "hf" and self.task.name != "text":
+            raise ValueError("model.kind=hf needs task.name=text (the model's tokenizer reads the data)")
+        if self.model.kind == "hf" and not self.data.shared_vocab:
+            raise ValueError("model.kind=hf uses the model's own tokenizer; data.shared_vocab=false does not apply")
         if self.task.name == "text" and self.task.per_token:
             raise ValueError("task.per_token is not available for task.name='text' (text rewards are sequence-level)")

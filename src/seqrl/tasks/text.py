@@ -16,6 +16,7 @@ from seqrl.data.readers import Limits, ReadStats, TextExample, read_examples
 from seqrl.data.tokenizer import SubwordTokenizer
 from seqrl.rewards.corpus import corpus_scores
 from seqrl.tasks.base import Example, Tokens
+from seqrl.vocab import Specials, specials_of
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class TextTask:
 
     def make(self, rng: np.random.Generator, length: int) -> Example:
         raise TypeError("text examples come from data files, not from a generator")
+
+    @property
+    def specials(self) -> Specials:
+        """PAD/BOS/EOS of the tokenizer (a pretrained model's own ids, or seqrl's 0/1/2)."""
+        return specials_of(self.tokenizer)
 
     @property
     def source_vocab_size(self) -> Optional[int]:
@@ -114,7 +120,9 @@ def encode_examples(texts: Sequence[TextExample], tokenizer: SubwordTokenizer, m
                     source_tokenizer: Optional[SubwordTokenizer] = None) -> list[Example]:
     """Token ids for sources (source_tokenizer, if separate) and first references, cut to
     max_tokens (EOS is added by collate)."""
-    sources = (source_tokenizer or tokenizer).encode_batch([t.source for t in texts])
+    src_tok = source_tokenizer or tokenizer
+    encode_sources = getattr(src_tok, "encode_sources", src_tok.encode_batch)  # a model's own convention
+    sources = encode_sources([t.source for t in texts])
     targets = tokenizer.encode_batch([t.references[0] for t in texts])
     return [Example(tuple(s[:max_tokens]), tuple(r[: max_tokens - 1]), tuple(t.references))
             for s, r, t in zip(sources, targets, texts)]

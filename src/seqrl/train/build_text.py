@@ -120,7 +120,11 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData | Streami
     else:
         train = _read(cfg, d.train, d.max_train, train_stats, d.train_split)
     valid = _read(cfg, d.valid, d.max_valid, valid_stats, d.valid_split)
-    if d.shared_vocab:
+    if cfg.model.kind == "hf":
+        from seqrl.train.build_hf import load_hf_tokenizer
+
+        tokenizer, source_tokenizer = load_hf_tokenizer(cfg, run_dir), None
+    elif d.shared_vocab:
         tokenizer = _tokenizer(cfg, run_dir, "target", (t for ex in train for t in (ex.source, *ex.references)))
         source_tokenizer = None
     else:

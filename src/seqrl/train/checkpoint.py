@@ -90,14 +90,33 @@ def prune_checkpoints(directory: Path, keep: int) -> None:
 
 
 # -- module / optimizer / RNG <-> (tensors, json) ----------------------------------------------
+def _storage_key(t: Tensor) -> tuple[int, int, tuple[int, ...]]:
+    return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+
+
 def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, Tensor]:
-    return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
+    """A module's state under `prefix.`; a tied tensor (e.g. an embedding shared with the output
+    layer) is stored once, under its first name (safetensors refuses shared storage)."""
+    out: dict[str, Tensor] = {}
+    seen: set[tuple[int, int, tuple[int, ...]]] = set()
+    for k, v in module.state_dict().items():
+        key = _storage_key(v)
+        if v.numel() and key in seen:
+            continue
+        seen.add(key)
+        out[f"{prefix}.{k}"] = v
+    return out
 
 
 def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, Tensor]) -> None:
     start = prefix + "."
     state = {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
-    module.load_state_dict(state, strict=True)
+    missing, unexpected = module.load_state_dict(state, strict=False)  # shape mismatches still raise
+    own = module.state_dict()
+    stored = {_storage_key(own[k]) for k in state if k in own}
+    untied = [k for k in missing if _storage_key(own[k]) not in stored]  # tied aliases were loaded
+    if untied or unexpected:
+        raise RuntimeError(f"Missing key(s) in checkpoint: {untied[:5]}; unexpected key(s): {unexpected[:5]}")
 
 
 def optimizer_flat(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:

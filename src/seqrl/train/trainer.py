@@ -67,9 +67,17 @@ class Trainer:
         src_len = max(len(e.source) for e in self.data.validation) + 2 * longest + 8
         if cfg.task.name == "text":
             src_len = max(src_len, cfg.data.max_tokens + 8)
-        self.policy = build_policy(cfg, self.task.vocab.size, src_len + self.max_len + 8,
-                                   getattr(self.task, "source_vocab_size", None))
-        self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=cfg.optim.lr,
+        if cfg.model.kind == "hf":
+            from seqrl.train.build_hf import build_hf_policy
+
+            self.policy = build_hf_policy(cfg)
+            if self.task.vocab.size > self.policy.vocab_size:
+                raise ConfigError(f"model.hf_path: the tokenizer has {self.task.vocab.size} tokens but the "
+                                  f"model's output layer only {self.policy.vocab_size}")
+        else:
+            self.policy = build_policy(cfg, self.task.vocab.size, src_len + self.max_len + 8,
+                                       getattr(self.task, "source_vocab_size", None))
+        self.optimizer = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad], lr=cfg.optim.lr,
                                            weight_decay=cfg.optim.weight_decay)
         self.value_head: Optional[ValueHead] = None
         self.value_optimizer: Optional[torch.optim.Optimizer] = None
