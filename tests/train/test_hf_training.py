@@ -75,3 +75,16 @@ def test_hf_config_errors(tmp_path, models):
         Trainer(_cfg(tmp_path, tmp_path / "nothing"), tmp_path / "run")
     with pytest.raises(ConfigError, match="needs task.name=text"):
         tiny_config("model.kind=hf", f"model.hf_path={models['gpt2']}")
+
+
+def test_lora_kl_reference_is_the_base_model_without_adapters(tmp_path, models):
+    from seqrl.run import jsonl
+    from seqrl.train.reference import AdapterOffReference
+
+    trainer = Trainer(_cfg(tmp_path, models["gpt2"], "model.lora_r=4", "model.lora_targets=c_attn",
+                           "curriculum.kind=reinforce", "reinforce.kl_coef=0.1", "reinforce.kl_estimator=k3",
+                           "optim.rl_lr=0.01", "optim.steps=6"), tmp_path / "run")
+    assert isinstance(trainer.reference, AdapterOffReference)
+    trainer.fit()
+    kls = [r["kl"] for r in jsonl.read(tmp_path / "run" / "metrics.jsonl")]
+    assert abs(kls[0]) < 1e-6 and kls[-1] > kls[0]  # LoRA starts as the identity, then moves

@@ -1,5 +1,6 @@
 """One training step under each plan: what is trained by which loss."""
 import pytest
+import torch
 
 from seqrl.curriculum import StepPlan
 from seqrl.tasks import collate
@@ -60,3 +61,32 @@ def test_mixer_anchored_at_the_end_samples_the_last_tokens_of_every_reference(tm
     for row, n in enumerate(forced.tolist()):  # the forced tokens are the reference's
         assert rollout.tokens[row, :n].tolist() == batch.tgt[row // rollout.k, :n].tolist()
     assert m["suffix"] == 2 and 0.0 < m["reinforce_share"] < 1.0
+
+
+@pytest.mark.parametrize("estimator", ["k1", "k3"])
+def test_kl_penalty_is_zero_at_the_start_and_grows_as_the_policy_moves(tmp_path, estimator):
+    trainer = Trainer(tiny_config("reinforce.kl_coef=0.1", f"reinforce.kl_estimator={estimator}",
+                                  "curriculum.kind=reinforce", "optim.rl_lr=0.01"), tmp_path)
+    kls = []
+    for step in range(6):
+        examples = trainer.data.train_batch(step, 16)
+        m = train_step(trainer.ctx, examples, collate(examples), StepPlan(True, 0), step, trainer.state)
+        kls.append(m["kl"])
+    assert abs(kls[0]) < 1e-6  # the reference is the initial policy
+    assert kls[-1] > 1e-4  # the policy moved away from it
+
+
+def test_kl_reference_survives_resume_exactly(tmp_path, monkeypatch):
+    from tests.conftest import fit_until_interrupted
+
+    cfg = tiny_config("reinforce.kl_coef=0.05", "reinforce.kl_estimator=k3", "optim.rl_lr=0.01")
+    full = Trainer(cfg, tmp_path / "full")
+    full.fit()
+    stopped = Trainer(cfg, tmp_path / "stopped")
+    fit_until_interrupted(stopped, monkeypatch, 13)
+    resumed = Trainer.resume(tmp_path / "stopped")
+    ref_a, ref_b = full.reference.policy.state_dict(), resumed.reference.policy.state_dict()
+    assert all(torch.equal(ref_a[k], ref_b[k]) for k in ref_a)
+    resumed.fit()
+    a, b = full.policy.state_dict(), resumed.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -115,7 +115,8 @@ class ModelConfig:
     encoder_layers: int = meta("Transformer encoder layers", 1, 48, 2)
     heads: int = meta("Transformer attention heads", 1, 64, 4)
     ff_dim: int = meta("Transformer feed-forward size", 4, 32768, 256)
-    dropout: float = meta("dropout probability", 0.0, 0.9, 0.0)
+    dropout: float = meta("dropout probability (kind=hf: replaces every dropout of the model; 0 = off, "
+                          "as RL fine-tuning usually runs)", 0.0, 0.9, 0.0)
 
     def __post_init__(self) -> None:
         if self.kind == "hf" and not self.hf_path:
@@ -138,6 +139,11 @@ class ReinforceConfig:
     value_lr: float = meta("learning rate of the learned per-step baseline", 0.0, 10.0, 1e-2)
     value_hidden: int = meta("hidden units of the value regressor (0 = linear, as in MIXER)", 0, 4096, 0)
     entropy_coef: float = meta("entropy bonus coefficient", 0.0, 10.0, 0.0)
+    kl_coef: float = meta("weight of the per-token KL penalty to a frozen copy of the initial policy "
+                          "(0 = off)", 0.0, 100.0, 0.0)
+    kl_estimator: Literal["k1", "k3"] = meta(
+        "k1: log p - log p_ref subtracted from each token's reward (as TRL's RLOO); k3: "
+        "p_ref/p - 1 - log(p_ref/p) added to the loss, differentiable (as GRPO)", default="k1")
     normalization: Literal["sequence", "token"] = meta(
         "average the surrogate over sequences (sum of token terms) or over tokens", default="sequence")
 

@@ -49,6 +49,15 @@ def load_hf_tokenizer(cfg: Config, run_dir: Path) -> HFTokenizer:
     return wrapped
 
 
+def _set_dropout(config: Any, p: float) -> Any:
+    """Every dropout probability of a model config set to model.dropout (0 by default: samples and
+    their gradient then come from the same network, and the KL reference matches at step 0)."""
+    for name, value in list(vars(config).items()):
+        if isinstance(value, float) and ("dropout" in name or "pdrop" in name):
+            setattr(config, name, p)
+    return config
+
+
 class _ConfigOnly:
     def __init__(self, config: Any) -> None:
         self.config = config
@@ -56,13 +65,16 @@ class _ConfigOnly:
 
 def build_hf_policy(cfg: Config) -> AutoregressivePolicy:
     tr = _transformers()
-    config = hf_config(cfg)
+    config = _set_dropout(hf_config(cfg), cfg.model.dropout)
     cls = tr.AutoModelForSeq2SeqLM if config.is_encoder_decoder else tr.AutoModelForCausalLM
     if cfg.model.hf_init == "pretrained":
-        model = cls.from_pretrained(cfg.model.hf_path, dtype=torch.float32)
+        model = cls.from_pretrained(cfg.model.hf_path, config=config, dtype=torch.float32)
     else:
         torch.manual_seed(cfg.run.seed)
         model = cls.from_config(config)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = cfg.model.dropout
     model.train()
     network = wrap_hf(model)
     if cfg.model.lora_r > 0:

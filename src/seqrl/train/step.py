@@ -16,6 +16,7 @@ from seqrl.curriculum import StepPlan, learning_rate
 from seqrl.estimators import losses
 from seqrl.estimators.advantages import compute_advantages
 from seqrl.estimators.baselines import ema_update
+from seqrl.estimators.kl import kl_estimate
 from seqrl.estimators.returns import reward_to_go, terminal_rewards
 from seqrl.estimators.value_head import ValueHead
 from seqrl.policies.base import AutoregressivePolicy
@@ -39,6 +40,7 @@ class StepContext:
     max_len: int
     value_head: Optional[ValueHead] = None
     value_optimizer: Optional[torch.optim.Optimizer] = None
+    reference: Optional[Any] = None  # train.reference: the KL penalty's frozen initial policy
 
 
 def sampling_generator(seed: int, step: int) -> torch.Generator:
@@ -88,16 +90,27 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         raise TrainingError(f"step {step}: sampling failed ({err}); stopping (the last checkpoint is kept)") from err
     result = score_rollout(ctx, examples, rollout, step)
     valid, mask = result.valid, rollout.mask
-    token_r = result.values if result.values.dim() == 2 else terminal_rewards(result.values, mask)
-    returns = reward_to_go(token_r, mask, cfg.task.gamma)  # (N, T)
     scored = ctx.policy.score(batch, rollout.tokens, mask, rl.temperature, entropy_grad=rl.entropy_coef > 0)
     _check_scores(scored.logprobs, mask, rollout.tokens, ctx, step)
     rl_mask = mask & ~rollout.forced & valid.unsqueeze(1)  # tokens trained by REINFORCE
+    token_r = result.values if result.values.dim() == 2 else terminal_rewards(result.values, mask)
+    kl = None
+    if ctx.reference is not None and rl.kl_coef > 0:
+        ref = ctx.reference.logprobs(batch, rollout.tokens, mask, rl.temperature)
+        kl = kl_estimate(scored.logprobs, ref, rl_mask, rl.kl_estimator)  # (N, T)
+        if rl.kl_estimator == "k1":  # a per-token reward penalty: enters returns and baselines
+            token_r = token_r - rl.kl_coef * kl.detach()
+    returns = reward_to_go(token_r, mask, cfg.task.gamma)  # (N, T)
     predicted = ctx.value_head(scored.features) if ctx.value_head is not None else None
     greedy = greedy_returns(ctx, examples, batch, step, forced, forced_len) if rl.baseline == "self_critical" else None
     adv, base = compute_advantages(rl.baseline, returns, rl_mask, valid, rollout.k, ema=state.ema,
                                    greedy_returns=greedy, predicted=predicted, use_std=rl.grpo_std)
     loss = losses.reinforce_loss(scored.logprobs, adv, rl_mask, int(valid.sum()), rl.normalization)
+    if kl is not None:
+        kl_mean = kl.sum() / rl_mask.sum().clamp(min=1)
+        m["kl"] = kl_mean.item()
+        if rl.kl_estimator == "k3":
+            loss = loss + rl.kl_coef * kl_mean
     forced_mask = rollout.forced & mask
     if bool(forced_mask.any()):
         m["xent"] = losses.token_xent(scored.logprobs, forced_mask).item()

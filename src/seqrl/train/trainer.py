@@ -27,6 +27,7 @@ from seqrl.tasks import collate
 from seqrl.train import checkpoint as ckpt
 from seqrl.train.build import build_data, build_policy, build_reward, build_task, check_compatible
 from seqrl.train.build_text import build_text
+from seqrl.train.reference import make_reference
 from seqrl.train.state import TrainState
 from seqrl.vocab import specials_of
 from seqrl.train.step import StepContext, train_step
@@ -87,8 +88,10 @@ class Trainer:
         self.state = TrainState()
         if cfg.run.init_from and initialise:
             self._load_init(cfg.run.init_from)
+        # The KL reference is the policy as training starts (resume loads its saved weights).
+        self.reference = make_reference(self.policy) if cfg.reinforce.kl_coef > 0 else None
         self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
-                               self.value_head, self.value_optimizer)
+                               self.value_head, self.value_optimizer, self.reference)
 
     def _reward(self, reward_fn: Optional[Callable[..., Any]]) -> Callable[..., Any]:
         """The training reward: the given callable or task.reward, in a worker pool when
@@ -143,6 +146,8 @@ class Trainer:
         if self.value_head is not None and self.value_optimizer is not None:
             ckpt.load_module("value", self.value_head, tensors)
             ckpt.load_optimizer("value_optim", self.value_optimizer, tensors, meta["value_optim"])
+        if self.reference is not None and self.reference.module is not None:
+            ckpt.load_module("reference", self.reference.module, tensors)
         ckpt.restore_rng(tensors, meta["rng"])
         self.state = TrainState.from_json(meta["state"])
         return self.state.step
@@ -165,6 +170,8 @@ class Trainer:
         tensors = ckpt.module_tensors("policy", self.policy)
         opt_t, opt_m = ckpt.optimizer_flat("optim", self.optimizer)
         rng_t, rng_m = ckpt.rng_snapshot()
+        if self.reference is not None and self.reference.module is not None:
+            tensors.update(ckpt.module_tensors("reference", self.reference.module))
         tensors.update(opt_t)
         tensors.update(rng_t)
         meta: dict[str, Any] = {"state": self.state.to_json(), "optim": opt_m, "rng": rng_m}
