@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from seqrl.config import ConfigError
+from seqrl.train import checkpoint as ckpt
 from seqrl.train.trainer import Trainer
 from tests.conftest import tiny_config
 
@@ -43,3 +44,14 @@ def test_init_from_errors_name_the_key(tmp_path):
     Trainer(tiny_config("optim.steps=8"), tmp_path / "small").fit()
     with pytest.raises(ConfigError, match="run.init_from: cannot start from .*do not fit .*size mismatch for network"):
         Trainer(tiny_config("model.hidden_dim=48", f"run.init_from={tmp_path / 'small'}"), tmp_path / "c")
+
+
+def test_time_limit_stops_with_a_checkpoint(tmp_path):
+    run = Trainer(tiny_config("optim.steps=100000", "run.time_limit=0.5", "run.checkpoint_every=100000"),
+                  tmp_path / "run")
+    summary = run.fit()
+    assert 0 < summary["step"] < 100000 and run.state.seconds >= 0.5
+    steps = [s for s, _ in ckpt.list_checkpoints(run.checkpoint_dir)]
+    assert steps == [summary["step"]]
+    again = Trainer.resume(tmp_path / "run")
+    assert again.fit()["step"] == summary["step"]  # already out of time: no more steps

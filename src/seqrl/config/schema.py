@@ -202,6 +202,9 @@ class RunConfig:
         "a reward that raises or is NaN/inf: stop with an error, or skip the sample and count it",
         default="raise")
     progress: bool = meta("show a live progress bar", default=True)
+    time_limit: Optional[float] = meta(
+        "stop (with a checkpoint and the final validation) once training has run this many seconds; the "
+        "step reached depends on the machine, so results are only reproducible by step", 0.0, 1e9, None)
     threads: Optional[int] = meta(
         "torch intra-op threads; small sequence models run fastest on 1 (null = torch's default)", 1, 1024, 1)
 

@@ -266,6 +266,8 @@ class Trainer:
 
     def _loop(self, bar: ProgressBar, stop: bool, interrupted: list[int]) -> None:
         cfg = self.cfg
+        if cfg.run.time_limit is not None and self.state.seconds >= cfg.run.time_limit:
+            return  # a resumed run that had already used its time
         while self.state.step < cfg.optim.steps and not stop:
             if interrupted:  # a signal arrived: checkpoint between steps, where state is consistent
                 self.save()
@@ -283,6 +285,10 @@ class Trainer:
                 began = time.perf_counter()
                 stop = self._validate(bar)
                 self.state.seconds += time.perf_counter() - began
+            out_of_time = cfg.run.time_limit is not None and self.state.seconds >= cfg.run.time_limit
+            if out_of_time:
+                bar.log(f"run.time_limit={cfg.run.time_limit} s reached at step {self.state.step}")
+                stop = True
             if self.state.step % cfg.run.checkpoint_every == 0 or stop or self.state.step == cfg.optim.steps:
                 self.save()
             bar.update(self.state.step, _bar_info(m))
