@@ -205,6 +205,9 @@ class RunConfig:
     time_limit: Optional[float] = meta(
         "stop (with a checkpoint and the final validation) once training has run this many seconds; the "
         "step reached depends on the machine, so results are only reproducible by step", 0.0, 1e9, None)
+    dist_timeout: float = meta(
+        "torchrun runs: seconds a rank waits for the others in a collective before the run fails "
+        "(covers rank 0's validations)", 1.0, 1e6, 1800.0)
     threads: Optional[int] = meta(
         "torch intra-op threads; small sequence models run fastest on 1 (null = torch's default)", 1, 1024, 1)
 

@@ -39,14 +39,16 @@ class AutoregressivePolicy(nn.Module):
         generator: Optional[torch.Generator] = None,
         forced: Optional[Tensor] = None,
         forced_len: Optional[Tensor] = None,
+        rows: Optional[tuple[int, int]] = None,
     ) -> Rollout:
-        """k samples per input; forced/forced_len are per input (B, F)/(B,) and repeated k times."""
+        """k samples per input; forced/forced_len are per input (B, F)/(B,) and repeated k times.
+        rows=(offset, total): these B*k rows are a data-parallel shard of `total` rows."""
         state = self.network.encode(inputs.src, inputs.src_mask)
         if forced is not None and forced_len is not None:
             forced = forced.repeat_interleave(k, dim=0)
             forced_len = forced_len.repeat_interleave(k, dim=0)
         return decoding.decode(
-            self.network, state, k, max_len, temperature, False, generator, forced, forced_len
+            self.network, state, k, max_len, temperature, False, generator, forced, forced_len, rows
         )
 
     @torch.no_grad()
@@ -69,6 +71,11 @@ class AutoregressivePolicy(nn.Module):
         k = tokens.shape[0] // inputs.size
         state = decoding.repeat_state(self.network.encode(inputs.src, inputs.src_mask), k)
         return decoding.score(self.network, state, tokens, mask, temperature, entropy_grad)
+
+    def forward(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0,
+                entropy_grad: bool = True) -> Scored:
+        """= score(); the call DistributedDataParallel wraps."""
+        return self.score(inputs, tokens, mask, temperature, entropy_grad)
 
     def log_prob(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
         """(B*k, T) teacher-forced log-probabilities of tokens, 0 where masked."""

@@ -29,16 +29,24 @@ def repeat_state(state: State, k: int) -> State:
     return {name: t.repeat_interleave(k, dim=0) for name, t in state.items()}
 
 
-def sample_categorical(logp: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+def sample_categorical(logp: Tensor, generator: Optional[torch.Generator] = None,
+                       rows: Optional[tuple[int, int]] = None) -> Tensor:
     """One draw per row of log-probabilities (N, V) -> (N,), by inverting the CDF with one
     uniform per row. torch.multinomial draws an exponential for every vocabulary entry (V
-    random numbers per row), which dominated sampling time for vocabularies in the thousands."""
+    random numbers per row), which dominated sampling time for vocabularies in the thousands.
+    rows=(offset, total): these N rows are rows offset.. of a batch of `total` (a data-parallel
+    shard): the uniforms of all `total` rows are drawn and this shard's slice is used."""
     cdf = logp.double().exp().cumsum(dim=-1)  # (N, V), float64 so the tail keeps its mass
     total = cdf[:, -1:]  # (N, 1), 1 up to rounding
     bad = ~(torch.isfinite(total) & (total > 0))
     if bool(bad.any()):
         raise RuntimeError(f"row {int(bad.nonzero()[0, 0])} has no valid next-token distribution (NaN/inf probabilities)")
-    u = torch.rand(cdf.shape[0], 1, dtype=torch.float64, generator=generator, device=cdf.device)
+    if rows is None:
+        u = torch.rand(cdf.shape[0], 1, dtype=torch.float64, generator=generator, device=cdf.device)
+    else:
+        offset, total_rows = rows
+        u = torch.rand(total_rows, 1, dtype=torch.float64, generator=generator,
+                       device=cdf.device)[offset : offset + cdf.shape[0]]
     tok = torch.searchsorted(cdf, u * total, right=True).squeeze(1)  # first cdf > u * total
     return tok.clamp_(max=cdf.shape[1] - 1)
 
@@ -53,8 +61,10 @@ def decode(
     generator: Optional[torch.Generator] = None,
     forced: Optional[Tensor] = None,
     forced_len: Optional[Tensor] = None,
+    rows: Optional[tuple[int, int]] = None,
 ) -> Rollout:
     """Decode k sequences per input row of `state`, all rows in one tensor program.
+    rows: see `sample_categorical` (a data-parallel shard of a larger batch).
 
     forced (N, F) / forced_len (N,): row i takes forced[i, t] for t < forced_len[i] instead of
     sampling (MIXER's cross-entropy prefix). Decoding stops once every row has emitted EOS.
@@ -74,7 +84,7 @@ def decode(
         if greedy:
             tok = logp.argmax(dim=-1)
         else:
-            tok = sample_categorical(logp, generator)
+            tok = sample_categorical(logp, generator, rows)
         is_forced = torch.zeros(n, dtype=torch.bool, device=device)
         if forced is not None and forced_len is not None and t < forced.shape[1]:
             is_forced = t < forced_len

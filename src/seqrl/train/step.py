@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import torch
@@ -23,6 +23,7 @@ from seqrl.policies.base import AutoregressivePolicy
 from seqrl.rewards.checked import evaluate_rewards, evaluate_token_rewards
 from seqrl.rollout import Batch, Rollout, strip
 from seqrl.tasks import Example, Task
+from seqrl.train.distributed import World
 from seqrl.train.state import TrainState
 
 
@@ -41,6 +42,20 @@ class StepContext:
     value_head: Optional[ValueHead] = None
     value_optimizer: Optional[torch.optim.Optimizer] = None
     reference: Optional[Any] = None  # train.reference: the KL penalty's frozen initial policy
+    world: World = field(default_factory=World)  # data-parallel rank and size (train.distributed)
+    scorer: Optional[torch.nn.Module] = None  # the policy wrapped in DistributedDataParallel
+
+    def score(self, batch: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0,
+              entropy_grad: bool = True):
+        """Teacher-forced scores with grad, through DDP when training data-parallel."""
+        return (self.scorer or self.policy)(batch, tokens, mask, temperature, entropy_grad)
+
+    def rows(self, k: int) -> Optional[tuple[int, int]]:
+        """This rank's (row offset, total rows) of a step's samples; None in one process."""
+        if not self.world.distributed:
+            return None
+        lo, _ = self.world.shard(self.cfg.optim.batch_size)
+        return lo * k, self.cfg.optim.batch_size * k
 
 
 def sampling_generator(seed: int, step: int) -> torch.Generator:
@@ -85,14 +100,16 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         forced, forced_len = batch.tgt, (batch.tgt_mask.sum(dim=1) - plan.suffix).clamp(min=0)
     try:
         rollout = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
-                                    sampling_generator(cfg.run.seed, step), forced, forced_len)
+                                    sampling_generator(cfg.run.seed, step), forced, forced_len,
+                                    ctx.rows(rl.samples_per_input))
     except RuntimeError as err:  # e.g. NaN/inf next-token probabilities from a broken policy
         raise TrainingError(f"step {step}: sampling failed ({err}); stopping (the last checkpoint is kept)") from err
     result = score_rollout(ctx, examples, rollout, step)
     valid, mask = result.valid, rollout.mask
-    scored = ctx.policy.score(batch, rollout.tokens, mask, rl.temperature, entropy_grad=rl.entropy_coef > 0)
+    scored = ctx.score(batch, rollout.tokens, mask, rl.temperature, entropy_grad=rl.entropy_coef > 0)
     _check_scores(scored.logprobs, mask, rollout.tokens, ctx, step)
     rl_mask = mask & ~rollout.forced & valid.unsqueeze(1)  # tokens trained by REINFORCE
+    forced_mask = rollout.forced & mask
     token_r = result.values if result.values.dim() == 2 else terminal_rewards(result.values, mask)
     kl = None
     if ctx.reference is not None and rl.kl_coef > 0:
@@ -105,35 +122,40 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     greedy = greedy_returns(ctx, examples, batch, step, forced, forced_len) if rl.baseline == "self_critical" else None
     adv, base = compute_advantages(rl.baseline, returns, rl_mask, valid, rollout.k, ema=state.ema,
                                    greedy_returns=greedy, predicted=predicted, use_std=rl.grpo_std)
-    loss = losses.reinforce_loss(scored.logprobs, adv, rl_mask, int(valid.sum()), rl.normalization)
+    seq_r = returns[:, 0][valid]
+    # Counts and reward sums of the whole batch (every rank's share, in data-parallel training).
+    n_seq, n_rl, n_forced, r_sum, r_sq = _totals(ctx, [valid.sum(), rl_mask.sum(), forced_mask.sum(),
+                                                       seq_r.sum(), (seq_r ** 2).sum()])
+    loss = losses.reinforce_loss(scored.logprobs, adv, rl_mask, n_seq, rl.normalization, n_rl)
     if kl is not None:
-        kl_mean = kl.sum() / rl_mask.sum().clamp(min=1)
+        kl_mean = kl.sum() / max(n_rl, 1.0)
         m["kl"] = kl_mean.item()
         if rl.kl_estimator == "k3":
             loss = loss + rl.kl_coef * kl_mean
-    forced_mask = rollout.forced & mask
-    if bool(forced_mask.any()):
-        m["xent"] = losses.token_xent(scored.logprobs, forced_mask).item()
-        loss = loss + cfg.curriculum.xent_weight * losses.token_xent(scored.logprobs, forced_mask)
-    entropy = losses.mean_entropy(scored.entropy, rl_mask)
+    if n_forced > 0:
+        xent = losses.token_xent(scored.logprobs, forced_mask, n_forced)
+        m["xent"] = xent.item()
+        loss = loss + cfg.curriculum.xent_weight * xent
+    entropy = losses.mean_entropy(scored.entropy, rl_mask, n_rl)
     loss = loss - rl.entropy_coef * entropy
-    if predicted is not None and ctx.value_optimizer is not None:
-        v_loss = losses.value_loss(predicted, returns, rl_mask)
+    if predicted is not None and ctx.value_optimizer is not None and ctx.value_head is not None:
+        v_loss = losses.value_loss(predicted, returns, rl_mask, n_rl)
         ctx.value_optimizer.zero_grad(set_to_none=True)
         v_loss.backward()
+        ctx.world.all_sum_([p.grad for p in ctx.value_head.parameters() if p.grad is not None])
         ctx.value_optimizer.step()
-    seq_r = returns[:, 0][valid]
-    if rl.baseline == "ema" and seq_r.numel():
-        state.ema = ema_update(state.ema, float(seq_r.mean()), rl.ema_decay, state.ema_initialised)
+    mean_r = r_sum / n_seq if n_seq else None
+    if rl.baseline == "ema" and mean_r is not None:
+        state.ema = ema_update(state.ema, mean_r, rl.ema_decay, state.ema_initialised)
         state.ema_initialised = True
     state.skipped_rewards += result.skipped
     n_rl, n_all = int(rl_mask.sum()), int(mask.sum())
     state.sequences += rollout.tokens.shape[0]
     state.tokens += n_all
     m.update(
-        reward_mean=float(seq_r.mean()) if seq_r.numel() else None,
-        reward_std=float(seq_r.std(unbiased=False)) if seq_r.numel() else None,
-        entropy=entropy.item(),
+        reward_mean=mean_r,
+        reward_std=max(r_sq / n_seq - mean_r ** 2, 0.0) ** 0.5 if mean_r is not None else None,
+        entropy=entropy.item() * ctx.world.size,  # this rank's share of the batch mean, scaled up
         baseline_error=float(((returns - base) ** 2)[rl_mask].mean()) if n_rl else None,
         reinforce_share=n_rl / max(n_all, 1),
         finished=float(rollout.finished.float().mean()),  # share of samples that emitted EOS
@@ -143,7 +165,17 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         sequences=rollout.tokens.shape[0],
         tokens=n_all,
     )
-    return loss
+    return loss * ctx.world.size  # DDP averages gradients over ranks; the normalisers are global
+
+
+def _totals(ctx: StepContext, values: list[Tensor]) -> list[float]:
+    """Sums over ranks of scalar tensors, in one collective (the values themselves in one process)."""
+    t = torch.stack([v.detach().double() for v in values])
+    if ctx.world.distributed:
+        import torch.distributed as dist
+
+        dist.all_reduce(t)
+    return [float(x) for x in t]
 
 
 def _check_scores(logprobs: Tensor, mask: Tensor, tokens: Tensor, ctx: StepContext, step: int) -> None:
@@ -175,10 +207,13 @@ def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: St
         loss = _reinforce_loss(ctx, examples, batch, plan, step, state, m)
     else:
         assert batch.tgt is not None and batch.tgt_mask is not None
-        scored = ctx.policy.score(batch, batch.tgt, batch.tgt_mask, entropy_grad=False)
+        scored = ctx.score(batch, batch.tgt, batch.tgt_mask, entropy_grad=False)
         _check_scores(scored.logprobs, batch.tgt_mask, batch.tgt, ctx, step)
-        loss = losses.token_xent(scored.logprobs, batch.tgt_mask)
-        m.update(xent=loss.item(), entropy=losses.mean_entropy(scored.entropy, batch.tgt_mask).item(),
+        (n_tok,) = _totals(ctx, [batch.tgt_mask.sum()])
+        xent = losses.token_xent(scored.logprobs, batch.tgt_mask, n_tok)
+        loss = xent * ctx.world.size  # DDP averages gradients over ranks
+        m.update(xent=xent.item() * ctx.world.size,
+                 entropy=losses.mean_entropy(scored.entropy, batch.tgt_mask, n_tok).item() * ctx.world.size,
                  reinforce_share=0.0, tokens=int(batch.tgt_mask.sum()), sequences=batch.size)
     _check_finite(loss, step, "loss")
     ctx.optimizer.zero_grad(set_to_none=True)
@@ -189,6 +224,6 @@ def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: St
     _check_finite(grad_norm, step, "gradient norm")
     ctx.optimizer.step()
     elapsed = time.perf_counter() - started
-    m.update(loss=loss.item(), grad_norm=float(grad_norm), step_time=elapsed,
+    m.update(loss=loss.item() / ctx.world.size, grad_norm=float(grad_norm), step_time=elapsed,
              seq_per_s=m["sequences"] / elapsed, tok_per_s=m["tokens"] / elapsed)
     return m

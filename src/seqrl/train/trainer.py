@@ -27,6 +27,7 @@ from seqrl.tasks import collate
 from seqrl.train import checkpoint as ckpt
 from seqrl.train.build import build_data, build_policy, build_reward, build_task, check_compatible
 from seqrl.train.build_text import build_text
+from seqrl.train.distributed import init_world, step_seed
 from seqrl.train.reference import make_reference
 from seqrl.train.state import TrainState
 from seqrl.vocab import specials_of
@@ -49,6 +50,10 @@ class Trainer:
         again to `resume`: a callable cannot be written into config.yaml). `initialise=False`
         skips run.init_from (resume loads its own checkpoint instead)."""
         self.cfg = cfg
+        self.world = init_world(cfg.run.dist_timeout)
+        if cfg.optim.batch_size < self.world.size:
+            raise ConfigError(f"optim.batch_size ({cfg.optim.batch_size}) must be at least the number of "
+                              f"processes ({self.world.size}): each rank takes a share of the inputs")
         self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
         if cfg.task.name == "text":
             self.task, self.data = build_text(cfg, self.run_dir)
@@ -90,8 +95,13 @@ class Trainer:
             self._load_init(cfg.run.init_from)
         # The KL reference is the policy as training starts (resume loads its saved weights).
         self.reference = make_reference(self.policy) if cfg.reinforce.kl_coef > 0 else None
+        scorer = None
+        if self.world.distributed:  # DDP broadcasts rank 0's weights now and all-reduces gradients
+            from torch.nn.parallel import DistributedDataParallel
+
+            scorer = DistributedDataParallel(self.policy, find_unused_parameters=True)
         self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
-                               self.value_head, self.value_optimizer, self.reference)
+                               self.value_head, self.value_optimizer, self.reference, self.world, scorer)
 
     def _reward(self, reward_fn: Optional[Callable[..., Any]]) -> Callable[..., Any]:
         """The training reward: the given callable or task.reward, in a worker pool when
@@ -166,7 +176,10 @@ class Trainer:
                               f"this run's model section: {first}") from None
         log.info("policy initialised from %s", path)
 
-    def save(self, path: Optional[Path] = None) -> Path:
+    def save(self, path: Optional[Path] = None) -> Optional[Path]:
+        """Write a checkpoint (rank 0 only in data-parallel runs); returns its path."""
+        if not self.world.is_main:
+            return None
         tensors = ckpt.module_tensors("policy", self.policy)
         opt_t, opt_m = ckpt.optimizer_flat("optim", self.optimizer)
         rng_t, rng_m = ckpt.rng_snapshot()
@@ -232,6 +245,8 @@ class Trainer:
 
     # -- training ----------------------------------------------------------------------------
     def _prepare_dir(self) -> None:
+        if not self.world.is_main:
+            return
         if self.state.step == 0 and ckpt.list_checkpoints(self.checkpoint_dir):
             raise ConfigError(f"{self.run_dir} already holds a run with checkpoints; resume it with "
                               f"`seqrl train --resume {self.run_dir}` or choose another run directory")
@@ -251,7 +266,7 @@ class Trainer:
         interrupted: list[int] = []
         restore = _trap_signals(interrupted)
         try:
-            with ProgressBar(cfg.optim.steps, self.state.step, cfg.run.progress) as bar:
+            with ProgressBar(cfg.optim.steps, self.state.step, cfg.run.progress and self.world.is_main) as bar:
                 self._loop(bar, stop, interrupted)
         finally:
             restore()
@@ -259,7 +274,10 @@ class Trainer:
             raise KeyboardInterrupt(f"interrupted at step {self.state.step}; checkpoint saved")
         summary = {"run_dir": str(self.run_dir), "step": self.state.step,
                    "train_seconds": time.perf_counter() - started, "total_seconds": self.state.seconds,
-                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **self.evaluate()}
+                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        if not self.world.is_main:  # rank 0 validates and writes the summary
+            return {**summary, "rank": self.world.rank}
+        summary.update(self.evaluate())
         summary.pop("samples", None)
         jsonl.append(self.run_dir / "summary.jsonl", summary)
         return summary
@@ -275,20 +293,26 @@ class Trainer:
             step = self.state.step
             began = time.perf_counter()
             examples = self.data.train_batch(step, cfg.optim.batch_size)
+            if self.world.distributed:  # this rank's share; dropout draws a (seed, step, rank) stream
+                torch.manual_seed(step_seed(cfg.run.seed, step, self.world.rank))
+                lo, hi = self.world.shard(len(examples))
+                examples = examples[lo:hi]
             p = curriculum_plan(cfg.curriculum, step, cfg.run.seed, self.full_length)
             m = train_step(self.ctx, examples, collate(examples, specials_of(self.task)), p, step, self.state)
             self.state.step = step + 1
-            if self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps:
+            if self.world.is_main and (self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps):
                 jsonl.append(self.run_dir / "metrics.jsonl", {"step": self.state.step, **m})
             self.state.seconds += time.perf_counter() - began
             if self.state.step % cfg.run.eval_every == 0 or self.state.step == cfg.optim.steps:
                 began = time.perf_counter()
-                stop = self._validate(bar)
+                stop = self._validate(bar) if self.world.is_main else False
                 self.state.seconds += time.perf_counter() - began
             out_of_time = cfg.run.time_limit is not None and self.state.seconds >= cfg.run.time_limit
             if out_of_time:
                 bar.log(f"run.time_limit={cfg.run.time_limit} s reached at step {self.state.step}")
                 stop = True
+            if self.world.distributed:  # every rank stops together (rank 0 decides validation stops)
+                stop = self.world.total(float(stop) + float(bool(interrupted))) > 0
             if self.state.step % cfg.run.checkpoint_every == 0 or stop or self.state.step == cfg.optim.steps:
                 self.save()
             bar.update(self.state.step, _bar_info(m))

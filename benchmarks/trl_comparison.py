@@ -1,0 +1,348 @@
+"""seqrl against TRL's RLOOTrainer and GRPOTrainer on identical work, on this machine's CPU.
+
+    python benchmarks/trl_comparison.py [--budget 300] [--quick] [--out benchmarks/results/trl.json]
+
+The work (issue 4): a GPT-2 config with 2 layers, 4 heads, width 128 and a 14-token vocabulary
+(PAD, BOS, EOS, digits 0-9, '=') reverses digit strings: prompt `<s> d1 .. dL =` (L = 3..6),
+target the digits reversed, then EOS; reward = correct positions / max(L, completion length).
+Every run starts from the same warm-start model directory (a few dozen cross-entropy steps by
+seqrl, exported in Hugging Face format) and uses 32 prompts x 8 samples per step, learning rate
+1e-4 (Adam), gradient norm clipped to 1 (TRL's default), at most 8 new tokens, temperature 1,
+no KL term (TRL: beta=0), no dropout.
+
+Runs, each in its own process (for its peak memory) and for at most --budget seconds of
+training: `trl_rloo`, `trl_grpo`, `seqrl_rloo` (the same update as TRL's RLOO: leave-one-out
+advantages on the sequence reward, loss summed over tokens and averaged over sequences),
+`seqrl_grpo`, and `plain` (a minimal PyTorch loop around `model.generate`, the same RLOO update).
+Each logs the mean training reward of every step against wall time; reported: completions/s,
+generated tokens/s, wall time until the 10-step mean reward first reaches 0.8, held-out greedy
+exact match after the budget (the same seqrl greedy decoder on every final model), peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+PROMPTS_PER_STEP, SAMPLES, LR, MAX_NEW, TARGET = 32, 8, 1e-4, 8, 0.8
+RUNS = ("trl_rloo", "trl_grpo", "seqrl_rloo", "seqrl_grpo", "plain")
+WARM_STEPS, WARM_LR = 40, 1e-3
+
+
+# -- the task ---------------------------------------------------------------------------------
+def digits_of(prompt: str) -> list[str]:
+    return [t for t in prompt.split() if t.isdigit()]
+
+
+def score(prompt: str, completion: str) -> float:
+    target = digits_of(prompt)[::-1]
+    got = completion.split()
+    right = sum(a == b for a, b in zip(got, target))
+    return right / max(len(target), len(got))
+
+
+def reversal_reward(completions, references=None, sources=None, prompts=None, **_: Any) -> list[float]:
+    """Works as a seqrl text reward (completions, references, sources) and a TRL reward
+    (prompts=..., completions=...)."""
+    prompts = prompts if prompts is not None else sources
+    return [score(p, c) for p, c in zip(prompts, completions)]
+
+
+def make_data(work: Path, n_train: int = 20000, n_valid: int = 512, seed: int = 0) -> None:
+    rng = random.Random(seed)
+
+    def draw() -> tuple[str, ...]:
+        return tuple(str(rng.randrange(10)) for _ in range(rng.randint(3, 6)))
+
+    valid: set[tuple[str, ...]] = set()
+    while len(valid) < n_valid:
+        valid.add(draw())
+    train = []
+    while len(train) < n_train:
+        d = draw()
+        if d not in valid:
+            train.append(d)
+    for name, rows in (("train", train), ("valid", sorted(valid))):
+        with open(work / f"{name}.jsonl", "w") as f:
+            for d in rows:
+                f.write(json.dumps({"source": "<s> " + " ".join(d) + " =", "references": " ".join(reversed(d))}) + "\n")
+
+
+def tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, **{str(i): 3 + i for i in range(10)}, "=": 13}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+
+
+def make_base_model(path: Path) -> None:
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(vocab_size=14, n_positions=32, n_embd=128, n_layer=2, n_head=4, bos_token_id=1,
+                     eos_token_id=2, pad_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    GPT2LMHeadModel(cfg).save_pretrained(str(path))
+    tokenizer().save_pretrained(str(path))
+
+
+def seqrl_overrides(work: Path, model: Path) -> list[str]:
+    return ["task.name=text", "task.reward=benchmarks.trl_comparison:reversal_reward", "data.format=jsonl",
+            f"data.train={work / 'train.jsonl'}", f"data.valid={work / 'valid.jsonl'}", "data.max_tokens=16",
+            "model.kind=hf", f"model.hf_path={model}", "data.metrics=bleu", "run.progress=false",
+            "run.threads=2", f"optim.batch_size={PROMPTS_PER_STEP}", f"reinforce.samples_per_input={SAMPLES}",
+            f"reinforce.max_len={MAX_NEW}", "optim.grad_clip=1.0", "run.log_every=1"]
+
+
+# -- runs (each in its own process) -------------------------------------------------------------
+def run_warm(work: Path) -> dict[str, Any]:
+    """A few dozen cross-entropy steps from the random base model, exported as the warm start."""
+    import torch
+
+    from seqrl.config import load_config
+    from seqrl.train.build_hf import export_hf
+    from seqrl.train.trainer import Trainer
+
+    make_base_model(work / "base")
+    cfg = load_config(None, seqrl_overrides(work, work / "base") + [
+        "curriculum.kind=xent", f"optim.steps={WARM_STEPS}", f"optim.lr={WARM_LR}", "run.eval_every=100000"])
+    trainer = Trainer(cfg, work / "warm-run")
+    trainer.fit()
+    export_hf(trainer.policy, trainer.task.tokenizer, work / "warm")
+    # sampled reward of the warm start on held-out prompts
+    from seqrl.tasks import collate
+
+    examples = list(trainer.data.validation)
+    batch = collate(examples, trainer.task.specials)
+    trainer.policy.eval()
+    rollout = trainer.policy.sample(batch, SAMPLES, MAX_NEW, 1.0, torch.Generator().manual_seed(0))
+    from seqrl.rollout import strip
+
+    outs = trainer.task.detokenize(strip(rollout.tokens, rollout.mask, rollout.eos))
+    srcs = [trainer.task.render_source(e.source) for e in examples for _ in range(SAMPLES)]
+    rewards = reversal_reward(outs, sources=srcs)
+    return {"sampled_reward": sum(rewards) / len(rewards), "steps": WARM_STEPS}
+
+
+def greedy_exact_match(model: Any, work: Path) -> float:
+    """Held-out greedy exact match with seqrl's decoder (the same for every run's final model)."""
+    import torch
+
+    from seqrl.policies.base import AutoregressivePolicy
+    from seqrl.policies.hf import wrap_hf
+    from seqrl.rollout import pad_sequences, strip, Batch
+
+    tok = tokenizer()
+    rows = [json.loads(line) for line in open(work / "valid.jsonl")]
+    ids = [tok(r["source"], add_special_tokens=False)["input_ids"] for r in rows]
+    src, mask = pad_sequences(ids, pad=0)
+    policy = AutoregressivePolicy(wrap_hf(model)).eval()
+    with torch.no_grad():
+        rollout = policy.greedy(Batch(src, mask), MAX_NEW)
+    outs = [tok.decode(o, skip_special_tokens=True) for o in strip(rollout.tokens, rollout.mask, rollout.eos)]
+    return sum(o.split() == r["references"].split() for o, r in zip(outs, rows)) / len(rows)
+
+
+def run_seqrl(work: Path, baseline: str, budget: float) -> dict[str, Any]:
+    from seqrl.config import load_config
+    from seqrl.run import jsonl
+    from seqrl.train.trainer import Trainer
+
+    run_dir = work / f"seqrl-{baseline}"
+    cfg = load_config(None, seqrl_overrides(work, work / "warm") + [
+        "curriculum.kind=reinforce", f"reinforce.baseline={baseline}", f"optim.rl_lr={LR}", f"optim.lr={LR}",
+        "optim.steps=1000000", f"run.time_limit={budget}", "run.eval_every=1000000",
+        "run.checkpoint_every=1000000"])
+    trainer = Trainer(cfg, run_dir)
+    trainer.fit()
+    rows = list(jsonl.read(run_dir / "metrics.jsonl"))
+    t, curve = 0.0, []
+    for r in rows:
+        t += r["step_time"]
+        curve.append({"step": r["step"], "seconds": t, "reward": r["reward_mean"], "tokens": r["tokens"]})
+    return {"curve": curve, "completions": sum(r["sequences"] for r in rows),
+            "tokens": sum(r["tokens"] for r in rows), "train_seconds": t,
+            "greedy_exact_match": greedy_exact_match(trainer.policy.network.model, work)}
+
+
+def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, TrainerCallback
+
+    torch.set_num_threads(2)
+    rows = [json.loads(line) for line in open(work / "train.jsonl")]
+    dataset = Dataset.from_dict({"prompt": [r["source"] for r in rows]})
+    model = AutoModelForCausalLM.from_pretrained(str(work / "warm"))
+    tok = tokenizer()
+    common = dict(output_dir=str(work / f"trl-{kind}"), learning_rate=LR, per_device_train_batch_size=PROMPTS_PER_STEP * SAMPLES,
+                  num_generations=SAMPLES, max_completion_length=MAX_NEW, temperature=1.0, beta=0.0,
+                  max_steps=1000000, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
+                  bf16=False, max_grad_norm=1.0, seed=0, lr_scheduler_type="constant", warmup_steps=0,
+                  disable_dropout=True, dataloader_num_workers=0)
+    curve: list[dict[str, Any]] = []
+    started = [0.0]
+
+    class Log(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kw):  # noqa: ANN001
+            started[0] = time.perf_counter()
+
+        def on_log(self, args, state, control, logs=None, **kw):  # noqa: ANN001
+            if logs and "reward" in logs:
+                curve.append({"step": state.global_step, "seconds": time.perf_counter() - started[0],
+                              "reward": logs["reward"], "tokens": logs.get("completions/mean_length", 0) * PROMPTS_PER_STEP * SAMPLES})
+
+        def on_step_end(self, args, state, control, **kw):  # noqa: ANN001
+            if time.perf_counter() - started[0] >= budget:
+                control.should_training_stop = True
+
+    if kind == "rloo":
+        from trl import RLOOConfig as Config, RLOOTrainer as Trainer
+    else:
+        from trl import GRPOConfig as Config, GRPOTrainer as Trainer
+        common.update(loss_type="dapo", scale_rewards="group")
+    trainer = Trainer(model=model, reward_funcs=reversal_reward, args=Config(**common), train_dataset=dataset,
+                      processing_class=tok, callbacks=[Log()])
+    trainer.train()
+    seconds = time.perf_counter() - started[0]
+    return {"curve": curve, "completions": len(curve) * PROMPTS_PER_STEP * SAMPLES,
+            "tokens": sum(p["tokens"] for p in curve), "train_seconds": seconds,
+            "greedy_exact_match": greedy_exact_match(trainer.model, work)}
+
+
+def run_plain(work: Path, budget: float) -> dict[str, Any]:
+    """A minimal PyTorch loop: model.generate samples, one forward scores, RLOO update."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    tok = tokenizer()
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(str(work / "warm"))
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    prompts = [json.loads(line)["source"] for line in open(work / "train.jsonl")]
+    curve, done, tokens, started, step = [], 0, 0, time.perf_counter(), 0
+    while time.perf_counter() - started < budget:
+        batch = prompts[(step * PROMPTS_PER_STEP) % len(prompts):][:PROMPTS_PER_STEP]
+        enc = tok(batch, return_tensors="pt", padding=True, add_special_tokens=False)
+        model.eval()
+        with torch.no_grad():
+            out = model.generate(**enc, do_sample=True, temperature=1.0, max_new_tokens=MAX_NEW,
+                                 num_return_sequences=SAMPLES, pad_token_id=0, eos_token_id=2, top_k=0)
+        comp = out[:, enc["input_ids"].shape[1]:]
+        is_eos = comp == 2
+        first = torch.where(is_eos.any(1), is_eos.float().argmax(1), torch.full((comp.shape[0],), comp.shape[1]))
+        cmask = torch.arange(comp.shape[1]).unsqueeze(0) <= first.unsqueeze(1)
+        texts = tok.batch_decode(comp.masked_fill(~cmask, 0), skip_special_tokens=True)
+        r = torch.tensor(reversal_reward(texts, prompts=[p for p in batch for _ in range(SAMPLES)]))
+        g = r.view(-1, SAMPLES)
+        adv = (g - (g.sum(1, keepdim=True) - g) / (SAMPLES - 1)).view(-1)
+        model.train()
+        attn = torch.cat([enc["attention_mask"].repeat_interleave(SAMPLES, 0), cmask.long()], dim=1)
+        pos = (attn.cumsum(1) - 1).clamp(min=0)
+        logits = model(input_ids=out, attention_mask=attn, position_ids=pos).logits[:, enc["input_ids"].shape[1] - 1:-1]
+        logp = torch.log_softmax(logits, -1).gather(2, comp.unsqueeze(2)).squeeze(2)
+        loss = -((logp * cmask).sum(1) * adv).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        done += comp.shape[0]
+        tokens += int(cmask.sum())
+        curve.append({"step": step, "seconds": time.perf_counter() - started, "reward": float(r.mean()),
+                      "tokens": int(cmask.sum())})
+    return {"curve": curve, "completions": done, "tokens": tokens, "train_seconds": time.perf_counter() - started,
+            "greedy_exact_match": greedy_exact_match(model, work)}
+
+
+# -- orchestration ------------------------------------------------------------------------------
+def summarise(name: str, res: dict[str, Any]) -> dict[str, Any]:
+    curve = res["curve"]
+    rewards = [p["reward"] for p in curve]
+    reach = None
+    for i in range(9, len(rewards)):
+        if sum(rewards[i - 9 : i + 1]) / 10 >= TARGET:
+            reach = {"seconds": curve[i]["seconds"], "step": curve[i]["step"]}
+            break
+    return {"run": name, "steps": len(curve), "train_seconds": res["train_seconds"],
+            "completions_per_s": res["completions"] / res["train_seconds"],
+            "tokens_per_s": res["tokens"] / res["train_seconds"],
+            "final_reward_10": sum(rewards[-10:]) / max(len(rewards[-10:]), 1),
+            "to_target": reach, "greedy_exact_match": res["greedy_exact_match"],
+            "peak_rss_mib": res.get("peak_rss_mib")}
+
+
+def child(args: argparse.Namespace) -> int:
+    work = Path(args.work)
+    if args.child == "warm":
+        res = run_warm(work)
+    elif args.child.startswith("seqrl_"):
+        res = run_seqrl(work, args.child.split("_", 1)[1], args.budget)
+    elif args.child.startswith("trl_"):
+        res = run_trl(work, args.child.split("_", 1)[1], args.budget)
+    else:
+        res = run_plain(work, args.budget)
+    res["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    (work / f"{args.child}.json").write_text(json.dumps(res))
+    return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--budget", type=float, default=300.0, help="training seconds per run")
+    p.add_argument("--quick", action="store_true", help="smoke test: 10-second runs")
+    p.add_argument("--work", default="runs/trl-comparison")
+    p.add_argument("--out", default="benchmarks/results/trl.json")
+    p.add_argument("--runs", default=",".join(RUNS))
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return child(args)
+    budget = 10.0 if args.quick else args.budget
+    work = (ROOT / args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    make_data(work)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}", "OMP_NUM_THREADS": "2"}
+
+    def spawn(name: str) -> dict[str, Any]:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--work", str(work),
+               "--budget", str(budget)]
+        print("$", " ".join(cmd), flush=True)
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"{name} failed:\n{proc.stderr[-4000:]}")
+        return json.loads((work / f"{name}.json").read_text())
+
+    warm = spawn("warm")
+    print("warm start:", warm, flush=True)
+    results = {name: spawn(name) for name in args.runs.split(",")}
+    rows = [summarise(name, res) for name, res in results.items()]
+    report = {"mode": "quick" if args.quick else "full", "budget_s": budget, "warm_start": warm, "rows": rows,
+              "curves": {n: r["curve"] for n, r in results.items()},
+              "settings": {"prompts_per_step": PROMPTS_PER_STEP, "samples_per_prompt": SAMPLES, "lr": LR,
+                           "max_new_tokens": MAX_NEW, "target": TARGET}}
+    out = (ROOT / args.out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
