@@ -66,8 +66,8 @@ def init_world(timeout_s: float) -> World:
     if size <= 1:
         return World()
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
+        # seqrl trains on CPU (no device placement yet), so the gloo backend
+        dist.init_process_group(backend="gloo", timeout=timedelta(seconds=timeout_s))
     return World(dist.get_rank(), dist.get_world_size())
 
 
