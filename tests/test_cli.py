@@ -26,6 +26,20 @@ def test_train_writes_the_run_directory(run_dir):
     assert evals[-1]["samples"] and "exact_match" in evals[-1]
 
 
+def test_metrics_carry_the_step_profile_and_training_time(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rl = [r for r in rows if r["mode"] == "reinforce"]
+    assert rl, "the TINY run has REINFORCE steps"
+    phases = ("time_sample", "time_reward", "time_score", "time_backward", "time_optim")
+    for r in rl:
+        assert all(r[p] >= 0 for p in phases)
+        assert sum(r[p] for p in phases) <= r["step_time"] + 1e-6  # phases of the step, not more
+    xent = [r for r in rows if r["mode"] == "xent"]
+    assert all("time_sample" not in r and r["time_score"] >= 0 for r in xent)
+    seconds = [r["seconds"] for r in rows]
+    assert seconds == sorted(seconds) and seconds[-1] >= sum(r["step_time"] for r in rows) - 1e-2
+
+
 def test_eval_prints_metrics(run_dir, capsys):
     assert main(["eval", str(run_dir)]) == 0
     out = json.loads(capsys.readouterr().out)

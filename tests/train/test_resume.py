@@ -29,7 +29,8 @@ VARIANTS = {
 
 
 def _metrics(run_dir, name="metrics.jsonl"):
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in jsonl.read(run_dir / name)]
+    return [{k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
+            for r in jsonl.read(run_dir / name)]
 
 
 def _weights(trainer):

@@ -98,15 +98,19 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         forced, forced_len = batch.tgt, batch.tgt_mask.sum(dim=1).clamp(max=plan.prefix)
     elif plan.suffix > 0 and batch.tgt is not None and batch.tgt_mask is not None:
         forced, forced_len = batch.tgt, (batch.tgt_mask.sum(dim=1) - plan.suffix).clamp(min=0)
+    clock = time.perf_counter()
     try:
         rollout = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
                                     sampling_generator(cfg.run.seed, step), forced, forced_len,
                                     ctx.rows(rl.samples_per_input))
     except RuntimeError as err:  # e.g. NaN/inf next-token probabilities from a broken policy
         raise TrainingError(f"step {step}: sampling failed ({err}); stopping (the last checkpoint is kept)") from err
+    clock = _lap(m, "time_sample", clock)
     result = score_rollout(ctx, examples, rollout, step)
+    clock = _lap(m, "time_reward", clock)
     valid, mask = result.valid, rollout.mask
     scored = ctx.score(batch, rollout.tokens, mask, rl.temperature, entropy_grad=rl.entropy_coef > 0)
+    clock = _lap(m, "time_score", clock)
     _check_scores(scored.logprobs, mask, rollout.tokens, ctx, step)
     rl_mask = mask & ~rollout.forced & valid.unsqueeze(1)  # tokens trained by REINFORCE
     forced_mask = rollout.forced & mask
@@ -119,7 +123,11 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
             token_r = token_r - rl.kl_coef * kl.detach()
     returns = reward_to_go(token_r, mask, cfg.task.gamma)  # (N, T)
     predicted = ctx.value_head(scored.features) if ctx.value_head is not None else None
-    greedy = greedy_returns(ctx, examples, batch, step, forced, forced_len) if rl.baseline == "self_critical" else None
+    greedy = None
+    if rl.baseline == "self_critical":
+        clock = time.perf_counter()
+        greedy = greedy_returns(ctx, examples, batch, step, forced, forced_len)
+        _lap(m, "time_baseline", clock)  # greedy decode + its reward
     adv, base = compute_advantages(rl.baseline, returns, rl_mask, valid, rollout.k, ema=state.ema,
                                    greedy_returns=greedy, predicted=predicted, use_std=rl.grpo_std)
     seq_r = returns[:, 0][valid]
@@ -168,6 +176,13 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     return loss * ctx.world.size  # DDP averages gradients over ranks; the normalisers are global
 
 
+def _lap(m: dict[str, Any], key: str, since: float) -> float:
+    """Add the seconds since `since` to m[key] (a phase of the step's profile); returns now."""
+    now = time.perf_counter()
+    m[key] = m.get(key, 0.0) + now - since
+    return now
+
+
 def _totals(ctx: StepContext, values: list[Tensor]) -> list[float]:
     """Sums over ranks of scalar tensors, in one collective (the values themselves in one process)."""
     t = torch.stack([v.detach().double() for v in values])
@@ -207,7 +222,9 @@ def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: St
         loss = _reinforce_loss(ctx, examples, batch, plan, step, state, m)
     else:
         assert batch.tgt is not None and batch.tgt_mask is not None
+        clock = time.perf_counter()
         scored = ctx.score(batch, batch.tgt, batch.tgt_mask, entropy_grad=False)
+        _lap(m, "time_score", clock)
         _check_scores(scored.logprobs, batch.tgt_mask, batch.tgt, ctx, step)
         (n_tok,) = _totals(ctx, [batch.tgt_mask.sum()])
         xent = losses.token_xent(scored.logprobs, batch.tgt_mask, n_tok)
@@ -217,12 +234,15 @@ def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: St
                  reinforce_share=0.0, tokens=int(batch.tgt_mask.sum()), sequences=batch.size)
     _check_finite(loss, step, "loss")
     ctx.optimizer.zero_grad(set_to_none=True)
+    clock = time.perf_counter()
     loss.backward()
+    clock = _lap(m, "time_backward", clock)
     params = [p for p in ctx.policy.parameters() if p.grad is not None]
     clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
     grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
     _check_finite(grad_norm, step, "gradient norm")
     ctx.optimizer.step()
+    _lap(m, "time_optim", clock)  # clipping + optimizer step
     elapsed = time.perf_counter() - started
     m.update(loss=loss.item() / ctx.world.size, grad_norm=float(grad_norm), step_time=elapsed,
              seq_per_s=m["sequences"] / elapsed, tok_per_s=m["tokens"] / elapsed)

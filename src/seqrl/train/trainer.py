@@ -300,9 +300,10 @@ class Trainer:
             p = curriculum_plan(cfg.curriculum, step, cfg.run.seed, self.full_length)
             m = train_step(self.ctx, examples, collate(examples, specials_of(self.task)), p, step, self.state)
             self.state.step = step + 1
-            if self.world.is_main and (self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps):
-                jsonl.append(self.run_dir / "metrics.jsonl", {"step": self.state.step, **m})
             self.state.seconds += time.perf_counter() - began
+            if self.world.is_main and (self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps):
+                row = {"step": self.state.step, "seconds": round(self.state.seconds, 3), **m}  # training seconds so far
+                jsonl.append(self.run_dir / "metrics.jsonl", row)
             if self.state.step % cfg.run.eval_every == 0 or self.state.step == cfg.optim.steps:
                 began = time.perf_counter()
                 stop = self._validate(bar) if self.world.is_main else False
