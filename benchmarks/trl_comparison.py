@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -37,6 +37,26 @@ sys.path.insert(0, str(ROOT / "src"))
 PROMPTS_PER_STEP, SAMPLES, LR, MAX_NEW, TARGET = 32, 8, 1e-4, 8, 0.8
 RUNS = ("trl_rloo", "trl_grpo", "seqrl_rloo", "seqrl_grpo", "plain")
 WARM_STEPS, WARM_LR = 40, 1e-3
+SKIP_PROFILE = 3  # first steps left out of the phase profile (allocator and caches warming up)
+
+
+class Timers:
+    """perf_counter accumulators wrapped around callables (the phase profile of a TRL step)."""
+
+    def __init__(self) -> None:
+        self.acc: dict[str, float] = {}
+
+    def patch(self, obj: Any, attr: str, name: str) -> None:
+        fn = getattr(obj, attr)
+
+        def timed(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self.acc[name] = self.acc.get(name, 0.0) + time.perf_counter() - t0
+
+        setattr(obj, attr, timed)
 
 
 # -- the task ---------------------------------------------------------------------------------
@@ -170,12 +190,16 @@ def run_seqrl(work: Path, baseline: str, budget: float) -> dict[str, Any]:
     trainer = Trainer(cfg, run_dir)
     trainer.fit()
     rows = list(jsonl.read(run_dir / "metrics.jsonl"))
-    t, curve = 0.0, []
-    for r in rows:
-        t += r["step_time"]
-        curve.append({"step": r["step"], "seconds": t, "reward": r["reward_mean"], "tokens": r["tokens"]})
+    # seconds: the run's training wall time so far (batches, steps and logging; seqrl.train.trainer)
+    curve = [{"step": r["step"], "seconds": r["seconds"], "reward": r["reward_mean"], "tokens": r["tokens"]}
+             for r in rows]
+    timed = rows[SKIP_PROFILE:] if len(rows) > SKIP_PROFILE else rows
+    phases = {"sample": "time_sample", "reward": "time_reward", "logprobs_forward": "time_score",
+              "backward": "time_backward", "optimizer": "time_optim"}
+    profile = {name: sum(r.get(key, 0.0) for r in timed) / len(timed) for name, key in phases.items()}
+    profile["step"] = sum(r["step_time"] for r in timed) / len(timed)
     return {"curve": curve, "completions": sum(r["sequences"] for r in rows),
-            "tokens": sum(r["tokens"] for r in rows), "train_seconds": t,
+            "tokens": sum(r["tokens"] for r in rows), "train_seconds": rows[-1]["seconds"], "profile": profile,
             "greedy_exact_match": greedy_exact_match(trainer.policy.network.model, work)}
 
 
@@ -196,10 +220,16 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
                   disable_dropout=True, dataloader_num_workers=0)
     curve: list[dict[str, Any]] = []
     started = [0.0]
+    timers, step_began, per_step = Timers(), [0.0], []
 
     class Log(TrainerCallback):
         def on_train_begin(self, args, state, control, **kw):  # noqa: ANN001
             started[0] = time.perf_counter()
+
+        def on_step_begin(self, args, state, control, **kw):  # noqa: ANN001
+            step_began[0] = time.perf_counter()
+            if state.global_step == SKIP_PROFILE:
+                timers.acc.clear()
 
         def on_log(self, args, state, control, logs=None, **kw):  # noqa: ANN001
             if logs and "reward" in logs:
@@ -207,6 +237,7 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
                               "reward": logs["reward"], "tokens": logs.get("completions/mean_length", 0) * PROMPTS_PER_STEP * SAMPLES})
 
         def on_step_end(self, args, state, control, **kw):  # noqa: ANN001
+            per_step.append(time.perf_counter() - step_began[0])
             if time.perf_counter() - started[0] >= budget:
                 control.should_training_stop = True
 
@@ -217,10 +248,20 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
         common.update(loss_type="dapo", scale_rewards="group")
     trainer = Trainer(model=model, reward_funcs=reversal_reward, args=Config(**common), train_dataset=dataset,
                       processing_class=tok, callbacks=[Log()])
+    # The phases of a TRL step: generation, reward, log-prob forwards (old log-probs with no grad
+    # and the loss's forward), backward, optimizer (AdamW, with clipping inside the HF Trainer).
+    timers.patch(trainer, "_generate", "sample")
+    timers.patch(trainer, "_calculate_rewards", "reward")
+    timers.patch(trainer, "_get_per_token_logps_and_entropies", "logprobs_forward")
+    timers.patch(torch.Tensor, "backward", "backward")
+    timers.patch(torch.optim.AdamW, "step", "optimizer")
     trainer.train()
     seconds = time.perf_counter() - started[0]
+    timed = per_step[SKIP_PROFILE:] if len(per_step) > SKIP_PROFILE else per_step  # the steps timers.acc covers
+    profile = {k: v / len(timed) for k, v in timers.acc.items()}
+    profile["step"] = sum(timed) / len(timed)
     return {"curve": curve, "completions": len(curve) * PROMPTS_PER_STEP * SAMPLES,
-            "tokens": sum(p["tokens"] for p in curve), "train_seconds": seconds,
+            "tokens": sum(p["tokens"] for p in curve), "train_seconds": seconds, "profile": profile,
             "greedy_exact_match": greedy_exact_match(trainer.model, work)}
 
 
@@ -285,7 +326,118 @@ def summarise(name: str, res: dict[str, Any]) -> dict[str, Any]:
             "tokens_per_s": res["tokens"] / res["train_seconds"],
             "final_reward_10": sum(rewards[-10:]) / max(len(rewards[-10:]), 1),
             "to_target": reach, "greedy_exact_match": res["greedy_exact_match"],
-            "peak_rss_mib": res.get("peak_rss_mib")}
+            "peak_rss_mib": res.get("peak_rss_mib"), "profile": res.get("profile")}
+
+
+def ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's targets: seqrl completions/s over TRL RLOO's, seqrl time to 0.8 over TRL GRPO's."""
+    by = {r["run"]: r for r in rows}
+    out: dict[str, Any] = {}
+    for ours in ("seqrl_rloo", "seqrl_grpo"):
+        if ours not in by:
+            continue
+        if "trl_rloo" in by:
+            out[f"{ours}_completions_per_s_over_trl_rloo"] = by[ours]["completions_per_s"] / by["trl_rloo"]["completions_per_s"]
+        for trl in ("trl_rloo", "trl_grpo"):
+            if trl in by and by[ours]["to_target"] and by[trl]["to_target"]:
+                out[f"{ours}_time_to_target_over_{trl}"] = by[ours]["to_target"]["seconds"] / by[trl]["to_target"]["seconds"]
+    return out
+
+
+def same_curve(curves: dict[str, list[dict[str, Any]]], a: str, b: str) -> Optional[dict[str, float]]:
+    """How far apart two runs' per-step curves are: mean |difference| of their 10-step mean rewards
+    over the steps both ran, and the steps each needed to reach the target."""
+    if a not in curves or b not in curves:
+        return None
+
+    def smooth(c: list[dict[str, Any]]) -> list[float]:
+        r = [p["reward"] for p in c]
+        return [sum(r[i - 9 : i + 1]) / 10 for i in range(9, len(r))]
+
+    x, y = smooth(curves[a]), smooth(curves[b])
+    n = min(len(x), len(y))
+    if n == 0:
+        return None
+    return {"steps_compared": n + 9, "mean_abs_diff_10step_reward": sum(abs(u - v) for u, v in zip(x, y)) / n}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    rows, env = report["rows"], report["environment"]
+    lines = [f"{env['cpu_model']} ({env['cores']} cores, 2 torch threads per run), torch {env['torch']}, "
+             f"transformers {env['transformers']}, TRL {env['trl']}, {env['date']}. Each run trains for "
+             f"{report['budget_s']:.0f} s of wall time from the same warm start (sampled reward "
+             f"{report['warm_start']['sampled_reward']:.3f}); 32 prompts x 8 samples per step, lr 1e-4, "
+             "at most 8 new tokens, temperature 1.", "",
+             "| run | steps | completions/s | tokens/s | reward, last 10 steps | time to 10-step mean 0.8 "
+             "| greedy exact match (held out) | peak RSS |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        t = r["to_target"]
+        reach = f"{t['seconds']:.0f} s (step {t['step']})" if t else "not reached"
+        lines.append(f"| {r['run']} | {r['steps']} | {r['completions_per_s']:,.0f} | {r['tokens_per_s']:,.0f} | "
+                     f"{r['final_reward_10']:.3f} | {reach} | {r['greedy_exact_match']:.3f} | {r['peak_rss_mib']:.0f} MiB |")
+    profiled = [r for r in rows if r.get("profile")]
+    if profiled:
+        phases = ("sample", "reward", "logprobs_forward", "backward", "optimizer")
+        lines += ["", "Mean milliseconds per step by phase (steps after the first "
+                  f"{SKIP_PROFILE}; `logprobs_forward` is every teacher-forced log-prob pass):", "",
+                  "| run | step | " + " | ".join(phases) + " | other |", "|---|" + "---|" * (len(phases) + 2)]
+        for r in profiled:
+            p = r["profile"]
+            other = p["step"] - sum(p.get(k, 0.0) for k in phases)
+            lines.append(f"| {r['run']} | {p['step'] * 1e3:.0f} | " + " | ".join(f"{p.get(k, 0.0) * 1e3:.0f}" for k in phases)
+                         + f" | {other * 1e3:.0f} |")
+    lines += ["", "Ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items())]
+    if report.get("same_update"):
+        su = report["same_update"]
+        lines.append(f"seqrl_rloo vs trl_rloo per-step curves: mean |difference| of the 10-step mean reward "
+                     f"{su['mean_abs_diff_10step_reward']:.3f} over the first {su['steps_compared']} steps.")
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, curve in report["curves"].items():
+        r = [p["reward"] for p in curve]
+        smooth = [sum(r[max(0, i - 9) : i + 1]) / len(r[max(0, i - 9) : i + 1]) for i in range(len(r))]
+        axes[0].plot([p["seconds"] for p in curve], smooth, label=name)
+        axes[1].plot([p["step"] for p in curve], smooth, label=name)
+    for ax, xlabel in zip(axes, ("training wall time (s, 2-core CPU)", "step")):
+        ax.axhline(TARGET, color="grey", lw=0.8, ls=":")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("training reward (10-step mean)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("digit reversal, tiny GPT-2: seqrl vs TRL on identical work")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def environment() -> dict[str, Any]:
+    import platform
+    from datetime import datetime, timezone
+
+    import torch
+    import transformers
+
+    try:
+        import trl
+
+        trl_version = trl.__version__
+    except ImportError:
+        trl_version = None
+    cpu = "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "python": platform.python_version(),
+            "torch": torch.__version__, "transformers": transformers.__version__, "trl": trl_version,
+            "cpu_model": cpu, "cores": os.cpu_count()}
 
 
 def child(args: argparse.Namespace) -> int:
@@ -305,8 +457,8 @@ def child(args: argparse.Namespace) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--budget", type=float, default=300.0, help="training seconds per run")
-    p.add_argument("--quick", action="store_true", help="smoke test: 10-second runs")
+    p.add_argument("--budget", type=float, default=None, help="training seconds per run (default 300; --quick: 10)")
+    p.add_argument("--quick", action="store_true", help="smoke test: short runs, nothing written to docs/")
     p.add_argument("--work", default="runs/trl-comparison")
     p.add_argument("--out", default="benchmarks/results/trl.json")
     p.add_argument("--runs", default=",".join(RUNS))
@@ -314,7 +466,7 @@ def main() -> int:
     args = p.parse_args()
     if args.child:
         return child(args)
-    budget = 10.0 if args.quick else args.budget
+    budget = args.budget if args.budget is not None else (10.0 if args.quick else 300.0)
     work = (ROOT / args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     make_data(work)
@@ -333,14 +485,18 @@ def main() -> int:
     print("warm start:", warm, flush=True)
     results = {name: spawn(name) for name in args.runs.split(",")}
     rows = [summarise(name, res) for name, res in results.items()]
+    curves = {n: r["curve"] for n, r in results.items()}
     report = {"mode": "quick" if args.quick else "full", "budget_s": budget, "warm_start": warm, "rows": rows,
-              "curves": {n: r["curve"] for n, r in results.items()},
+              "ratios": ratios(rows), "same_update": same_curve(curves, "seqrl_rloo", "trl_rloo"),
+              "environment": environment(), "curves": curves,
               "settings": {"prompts_per_step": PROMPTS_PER_STEP, "samples_per_prompt": SAMPLES, "lr": LR,
                            "max_new_tokens": MAX_NEW, "target": TARGET}}
     out = (ROOT / args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(rows, indent=2))
+    out.with_suffix(".md").write_text(markdown(report))
+    plot(report, out.with_suffix(".png") if args.quick else ROOT / "docs" / "trl_curves.png")
+    print(markdown(report))
     return 0
 
 

@@ -1,0 +1,38 @@
+"""Smoke test: `benchmarks/trl_comparison.py --quick` trains every run it can and writes its report.
+
+seqrl's runs and the plain PyTorch loop always run; TRL's trainers only where TRL is installed
+(`pip install 'seqrl[bench]'`), which the test suite does not require."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_trl_comparison(tmp_path: Path) -> None:
+    runs = ["seqrl_rloo", "plain"] + (["trl_rloo"] if importlib.util.find_spec("trl") else [])
+    out = tmp_path / "trl.json"
+    proc = subprocess.run([sys.executable, "benchmarks/trl_comparison.py", "--quick", "--budget", "4",
+                           "--runs", ",".join(runs), "--work", str(tmp_path / "work"), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    report = json.loads(out.read_text())
+    assert 0.0 < report["warm_start"]["sampled_reward"] < 1.0
+    rows = {r["run"]: r for r in report["rows"]}
+    assert set(rows) == set(runs)
+    for name, r in rows.items():
+        assert r["steps"] >= 1 and r["completions_per_s"] > 0 and r["tokens_per_s"] > 0, name
+        assert 0.0 <= r["greedy_exact_match"] <= 1.0 and r["peak_rss_mib"] > 0, name
+        seconds = [p["seconds"] for p in report["curves"][name]]
+        assert seconds == sorted(seconds) and all(0.0 <= p["reward"] <= 1.0 for p in report["curves"][name])
+    profile = rows["seqrl_rloo"]["profile"]
+    assert profile["step"] > 0 and sum(profile[k] for k in ("sample", "reward", "logprobs_forward", "backward",
+                                                            "optimizer")) <= profile["step"] + 1e-6
+    assert "seqrl_rloo_completions_per_s_over_trl_rloo" in report["ratios"] or "trl_rloo" not in rows
+    table = out.with_suffix(".md").read_text()
+    assert "| seqrl_rloo |" in table and "completions/s" in table
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
