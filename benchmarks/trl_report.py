@@ -1,0 +1,118 @@
+"""The report of benchmarks/trl_comparison.py: ratios to the issue's targets, per-step curve
+distance, the Markdown table with the phase profile, the plot and the environment."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+
+def ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's targets: seqrl completions/s over TRL RLOO's, seqrl time to 0.8 over TRL GRPO's."""
+    by = {r["run"]: r for r in rows}
+    out: dict[str, Any] = {}
+    for ours in ("seqrl_rloo", "seqrl_grpo"):
+        if ours not in by:
+            continue
+        if "trl_rloo" in by:
+            out[f"{ours}_completions_per_s_over_trl_rloo"] = by[ours]["completions_per_s"] / by["trl_rloo"]["completions_per_s"]
+        for trl in ("trl_rloo", "trl_grpo"):
+            if trl in by and by[ours]["to_target"] and by[trl]["to_target"]:
+                out[f"{ours}_time_to_target_over_{trl}"] = by[ours]["to_target"]["seconds"] / by[trl]["to_target"]["seconds"]
+    return out
+
+
+def same_curve(curves: dict[str, list[dict[str, Any]]], a: str, b: str) -> Optional[dict[str, float]]:
+    """How far apart two runs' per-step curves are: mean |difference| of their 10-step mean rewards
+    over the steps both ran."""
+    if a not in curves or b not in curves:
+        return None
+
+    def smooth(c: list[dict[str, Any]]) -> list[float]:
+        r = [p["reward"] for p in c]
+        return [sum(r[i - 9 : i + 1]) / 10 for i in range(9, len(r))]
+
+    x, y = smooth(curves[a]), smooth(curves[b])
+    n = min(len(x), len(y))
+    if n == 0:
+        return None
+    return {"steps_compared": n + 9, "mean_abs_diff_10step_reward": sum(abs(u - v) for u, v in zip(x, y)) / n}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    rows, env = report["rows"], report["environment"]
+    lines = [f"{env['cpu_model']} ({env['cores']} cores, 2 torch threads per run), torch {env['torch']}, "
+             f"transformers {env['transformers']}, TRL {env['trl']}, {env['date']}. Each run trains for "
+             f"{report['budget_s']:.0f} s of wall time from the same warm start (sampled reward "
+             f"{report['warm_start']['sampled_reward']:.3f}); 32 prompts x 8 samples per step, lr 1e-4, "
+             "at most 8 new tokens, temperature 1.", "",
+             "| run | steps | completions/s | tokens/s | reward, last 10 steps | time to 10-step mean 0.8 "
+             "| greedy exact match (held out) | peak RSS |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        t = r["to_target"]
+        reach = f"{t['seconds']:.0f} s (step {t['step']})" if t else "not reached"
+        lines.append(f"| {r['run']} | {r['steps']} | {r['completions_per_s']:,.0f} | {r['tokens_per_s']:,.0f} | "
+                     f"{r['final_reward_10']:.3f} | {reach} | {r['greedy_exact_match']:.3f} | {r['peak_rss_mib']:.0f} MiB |")
+    profiled = [r for r in rows if r.get("profile")]
+    if profiled:
+        phases = ("sample", "reward", "logprobs_forward", "backward", "optimizer")
+        lines += ["", "Mean milliseconds per step by phase (steps after the first "
+                  f"{report['settings']['skip_profile']}; `logprobs_forward` is every teacher-forced log-prob pass):", "",
+                  "| run | step | " + " | ".join(phases) + " | other |", "|---|" + "---|" * (len(phases) + 2)]
+        for r in profiled:
+            p = r["profile"]
+            other = p["step"] - sum(p.get(k, 0.0) for k in phases)
+            lines.append(f"| {r['run']} | {p['step'] * 1e3:.0f} | " + " | ".join(f"{p.get(k, 0.0) * 1e3:.0f}" for k in phases)
+                         + f" | {other * 1e3:.0f} |")
+    lines += ["", "Ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items())]
+    if report.get("same_update"):
+        su = report["same_update"]
+        lines.append(f"seqrl_rloo vs trl_rloo per-step curves: mean |difference| of the 10-step mean reward "
+                     f"{su['mean_abs_diff_10step_reward']:.3f} over the first {su['steps_compared']} steps.")
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, curve in report["curves"].items():
+        r = [p["reward"] for p in curve]
+        smooth = [sum(r[max(0, i - 9) : i + 1]) / len(r[max(0, i - 9) : i + 1]) for i in range(len(r))]
+        axes[0].plot([p["seconds"] for p in curve], smooth, label=name)
+        axes[1].plot([p["step"] for p in curve], smooth, label=name)
+    for ax, xlabel in zip(axes, ("training wall time (s, 2-core CPU)", "step")):
+        ax.axhline(report["settings"]["target"], color="grey", lw=0.8, ls=":")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("training reward (10-step mean)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("digit reversal, tiny GPT-2: seqrl vs TRL on identical work")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def environment() -> dict[str, Any]:
+    import platform
+    from datetime import datetime, timezone
+
+    import torch
+    import transformers
+
+    try:
+        import trl
+
+        trl_version = trl.__version__
+    except ImportError:
+        trl_version = None
+    cpu = "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "python": platform.python_version(),
+            "torch": torch.__version__, "transformers": transformers.__version__, "trl": trl_version,
+            "cpu_model": cpu, "cores": os.cpu_count()}
