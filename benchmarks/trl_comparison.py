@@ -27,6 +27,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -142,6 +143,7 @@ def run_warm(work: Path) -> dict[str, Any]:
     make_base_model(work / "base")
     cfg = load_config(None, seqrl_overrides(work, work / "base") + [
         "curriculum.kind=xent", f"optim.steps={WARM_STEPS}", f"optim.lr={WARM_LR}", "run.eval_every=100000"])
+    shutil.rmtree(work / "warm-run", ignore_errors=True)  # a fresh run every time
     trainer = Trainer(cfg, work / "warm-run")
     trainer.fit()
     export_hf(trainer.policy, trainer.task.tokenizer, work / "warm")
@@ -192,6 +194,7 @@ def run_seqrl(work: Path, baseline: str, budget: float) -> dict[str, Any]:
         # TRL's GRPO loss (loss_type="dapo") averages over all completion tokens; its RLOO loss
         # sums each sequence's tokens and averages over sequences (seqrl's default)
         f"reinforce.normalization={'token' if baseline == 'grpo' else 'sequence'}"])
+    shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run every time
     trainer = Trainer(cfg, run_dir)
     trainer.fit()
     rows = list(jsonl.read(run_dir / "metrics.jsonl"))
