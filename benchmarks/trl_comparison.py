@@ -359,6 +359,7 @@ def main() -> int:
     p.add_argument("--work", default="runs/trl-comparison")
     p.add_argument("--out", default="benchmarks/results/trl.json")
     p.add_argument("--runs", default=",".join(RUNS))
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the results in --work")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -378,15 +379,19 @@ def main() -> int:
             raise SystemExit(f"{name} failed:\n{proc.stderr[-4000:]}")
         return json.loads((work / f"{name}.json").read_text())
 
-    warm = spawn("warm")
-    print("warm start:", warm, flush=True)
-    results = {name: spawn(name) for name in args.runs.split(",")}
+    if args.report_only:  # rebuild the report from the runs' results already in --work
+        warm = json.loads((work / "warm.json").read_text())
+        results = {name: json.loads((work / f"{name}.json").read_text()) for name in args.runs.split(",")}
+    else:
+        warm = spawn("warm")
+        print("warm start:", warm, flush=True)
+        results = {name: spawn(name) for name in args.runs.split(",")}
     from trl_report import environment, markdown, plot, ratios, same_curve  # beside this script
 
     rows = [summarise(name, res) for name, res in results.items()]
     curves = {n: r["curve"] for n, r in results.items()}
     report = {"mode": "quick" if args.quick else "full", "budget_s": budget, "warm_start": warm, "rows": rows,
-              "ratios": ratios(rows), "same_update": same_curve(curves, "seqrl_rloo", "trl_rloo"),
+              "ratios": ratios(rows), "same_update": {o: same_curve(curves, "seqrl_rloo", o) for o in ("trl_rloo", "plain")},
               "environment": environment(), "curves": curves,
               "settings": {"prompts_per_step": PROMPTS_PER_STEP, "samples_per_prompt": SAMPLES, "lr": LR,
                            "max_new_tokens": MAX_NEW, "target": TARGET, "skip_profile": SKIP_PROFILE}}

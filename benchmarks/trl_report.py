@@ -65,10 +65,10 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {r['run']} | {p['step'] * 1e3:.0f} | " + " | ".join(f"{p.get(k, 0.0) * 1e3:.0f}" for k in phases)
                          + f" | {other * 1e3:.0f} |")
     lines += ["", "Ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items())]
-    if report.get("same_update"):
-        su = report["same_update"]
-        lines.append(f"seqrl_rloo vs trl_rloo per-step curves: mean |difference| of the 10-step mean reward "
-                     f"{su['mean_abs_diff_10step_reward']:.3f} over the first {su['steps_compared']} steps.")
+    for other, su in (report.get("same_update") or {}).items():
+        if su:
+            lines.append(f"seqrl_rloo vs {other} per-step curves: mean |difference| of the 10-step mean reward "
+                         f"{su['mean_abs_diff_10step_reward']:.3f} over the first {su['steps_compared']} steps.")
     return "\n".join(lines) + "\n"
 
 
