@@ -181,6 +181,32 @@ def greedy_exact_match(model: Any, work: Path) -> float:
     return sum(o.split() == r["references"].split() for o, r in zip(outs, rows)) / len(rows)
 
 
+def padding_check(work: Path) -> dict[str, float]:
+    """Why TRL's per-step curve differs: TRL scores left-padded [prompt, completion] rows without
+    position_ids, so GPT-2 gives the short row's tokens shifted positions. Max |difference| of the
+    completion log-probabilities of a 3-digit prompt padded to a 6-digit one's length, against the
+    unpadded row, without and with mask-derived position ids."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(work / "warm")).eval()
+    tok = tokenizer()
+    tok.padding_side = "left"
+    rows = ["<s> 1 2 3 = 3 2 1 </s>", "<s> 1 2 3 4 5 6 = 6 5 4 3 2 1 </s>"]
+    enc = tok(rows, return_tensors="pt", padding=True, add_special_tokens=False)
+    ids, att = enc["input_ids"], enc["attention_mask"]
+    n_completion = 4  # "3 2 1 </s>"
+    with torch.no_grad():
+        alone = torch.log_softmax(model(input_ids=ids[:1, att[0].bool()]).logits, -1)[0, :-1]
+        want = alone.gather(1, ids[0, att[0].bool()][1:, None]).squeeze(1)[-n_completion:]
+        out = {}
+        for name, pos in (("without_position_ids", None), ("mask_position_ids", (att.cumsum(1) - 1).clamp(min=0))):
+            logp = torch.log_softmax(model(input_ids=ids, attention_mask=att, position_ids=pos).logits, -1)[0, :-1]
+            got = logp.gather(1, ids[0, 1:, None]).squeeze(1)[-n_completion:]
+            out[name] = float((got - want).abs().max())
+    return out
+
+
 def run_seqrl(work: Path, baseline: str, budget: float) -> dict[str, Any]:
     from seqrl.config import load_config
     from seqrl.run import jsonl
@@ -387,6 +413,8 @@ def main() -> int:
         print("warm start:", warm, flush=True)
         results = {name: spawn(name) for name in args.runs.split(",")}
     from trl_report import environment, markdown, plot, ratios, same_curve  # beside this script
+
+    warm["padding_check"] = padding_check(work)
 
     rows = [summarise(name, res) for name, res in results.items()]
     curves = {n: r["curve"] for n, r in results.items()}

@@ -69,6 +69,11 @@ def markdown(report: dict[str, Any]) -> str:
         if su:
             lines.append(f"seqrl_rloo vs {other} per-step curves: mean |difference| of the 10-step mean reward "
                          f"{su['mean_abs_diff_10step_reward']:.3f} over the first {su['steps_compared']} steps.")
+    check = report["warm_start"].get("padding_check")
+    if check:
+        lines.append(f"Completion log-probabilities of a left-padded 3-digit prompt against the unpadded row (warm "
+                     f"start): max |difference| {check['without_position_ids']:.3g} without position ids (TRL's "
+                     f"scoring call), {check['mask_position_ids']:.3g} with mask-derived ones (seqrl, the plain loop).")
     return "\n".join(lines) + "\n"
 
 

@@ -22,6 +22,8 @@ def test_quick_trl_comparison(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     report = json.loads(out.read_text())
     assert 0.0 < report["warm_start"]["sampled_reward"] < 1.0
+    check = report["warm_start"]["padding_check"]  # GPT-2 needs mask-derived positions under left padding
+    assert check["mask_position_ids"] < 1e-5 < 1e-2 < check["without_position_ids"]
     rows = {r["run"]: r for r in report["rows"]}
     assert set(rows) == set(runs)
     for name, r in rows.items():
