@@ -31,7 +31,9 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
+
+from measure import Timers, cpu_model  # beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 0.95
@@ -111,37 +113,6 @@ def measure_sampling(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, 
     return out
 
 
-class _Timers:
-    """Wrap callables with perf_counter accumulators; undo() restores the originals."""
-
-    def __init__(self) -> None:
-        self.acc: dict[str, float] = {}
-        self._undo: list[Callable[[], None]] = []
-
-    def wrap(self, name: str, fn: Callable) -> Callable:
-        def timed(*a, **kw):
-            t0 = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                self.acc[name] = self.acc.get(name, 0.0) + time.perf_counter() - t0
-        return timed
-
-    def patch(self, obj: Any, attr: str, name: str, instance: bool) -> None:
-        original = getattr(obj, attr)
-        if instance:  # shadow a bound method with an instance attribute
-            obj.__dict__[attr] = self.wrap(name, original)
-            self._undo.append(lambda: obj.__dict__.pop(attr, None))
-        else:
-            setattr(obj, attr, self.wrap(name, original))
-            self._undo.append(lambda: setattr(obj, attr, original))
-
-    def undo(self) -> None:
-        for f in reversed(self._undo):
-            f()
-        self._undo.clear()
-
-
 def measure_steps(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, Any]:
     """Median wall time of real `train_step` calls, xent and REINFORCE, with a per-piece profile."""
     import torch
@@ -160,7 +131,7 @@ def measure_steps(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, Any
         state = TrainState()
         totals: list[float] = []
         per_piece: dict[str, list[float]] = {p: [] for p in pieces_all}
-        timers = _Timers()
+        timers = Timers()
         timers.patch(ctx.policy, "sample", "sample", instance=True)
         timers.patch(ctx.policy, "score", "score_forward", instance=True)
         timers.patch(step_mod, "score_rollout", "reward", instance=False)
@@ -276,14 +247,7 @@ def run_child(kind: str, quick: bool, tmp: Path, weights: Optional[str] = None,
 def environment() -> dict[str, Any]:
     import torch
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=str(ROOT), capture_output=True,
                                 text=True, timeout=10).stdout.strip() or None

@@ -219,13 +219,10 @@ def main() -> int:
 def _environment() -> dict[str, Any]:
     import torch
 
-    cpu = "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    from measure import cpu_model  # beside this script
+
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "python": platform.python_version(),
-            "torch_version": torch.__version__, "cpu_model": cpu, "cores": os.cpu_count()}
+            "torch_version": torch.__version__, "cpu_model": cpu_model(), "cores": os.cpu_count()}
 
 
 if __name__ == "__main__":

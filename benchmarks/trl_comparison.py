@@ -43,23 +43,9 @@ WARM_STEPS, WARM_LR = 40, 1e-3
 SKIP_PROFILE = 3  # first steps left out of the phase profile (allocator and caches warming up)
 
 
-class Timers:
-    """perf_counter accumulators wrapped around callables (the phase profile of a TRL step)."""
-
-    def __init__(self) -> None:
-        self.acc: dict[str, float] = {}
-
-    def patch(self, obj: Any, attr: str, name: str) -> None:
-        fn = getattr(obj, attr)
-
-        def timed(*a, **kw):
-            t0 = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                self.acc[name] = self.acc.get(name, 0.0) + time.perf_counter() - t0
-
-        setattr(obj, attr, timed)
+def after_warmup(items: list) -> list:
+    """The steps a phase profile averages over: all but the first SKIP_PROFILE, if there are more."""
+    return items[SKIP_PROFILE:] if len(items) > SKIP_PROFILE else items
 
 
 # -- the task ---------------------------------------------------------------------------------
@@ -227,7 +213,7 @@ def run_seqrl(work: Path, baseline: str, budget: float) -> dict[str, Any]:
     # seconds: the run's training wall time so far (batches, steps and logging; seqrl.train.trainer)
     curve = [{"step": r["step"], "seconds": r["seconds"], "reward": r["reward_mean"], "tokens": r["tokens"]}
              for r in rows]
-    timed = rows[SKIP_PROFILE:] if len(rows) > SKIP_PROFILE else rows
+    timed = after_warmup(rows)
     phases = {"sample": "time_sample", "reward": "time_reward", "logprobs_forward": "time_score",
               "backward": "time_backward", "optimizer": "time_optim"}
     profile = {name: sum(r.get(key, 0.0) for r in timed) / len(timed) for name, key in phases.items()}
@@ -252,6 +238,8 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
                   max_steps=1000000, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
                   bf16=False, max_grad_norm=1.0, seed=0, lr_scheduler_type="constant", warmup_steps=0,
                   disable_dropout=True, dataloader_num_workers=0)
+    from measure import Timers  # beside this script
+
     curve: list[dict[str, Any]] = []
     started = [0.0]
     timers, step_began, per_step = Timers(), [0.0], []
@@ -284,14 +272,14 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
                       processing_class=tok, callbacks=[Log()])
     # The phases of a TRL step: generation, reward, log-prob forwards (old log-probs with no grad
     # and the loss's forward), backward, optimizer (AdamW, with clipping inside the HF Trainer).
-    timers.patch(trainer, "_generate", "sample")
-    timers.patch(trainer, "_calculate_rewards", "reward")
-    timers.patch(trainer, "_get_per_token_logps_and_entropies", "logprobs_forward")
-    timers.patch(torch.Tensor, "backward", "backward")
-    timers.patch(torch.optim.AdamW, "step", "optimizer")
+    timers.patch(trainer, "_generate", "sample", instance=True)
+    timers.patch(trainer, "_calculate_rewards", "reward", instance=True)
+    timers.patch(trainer, "_get_per_token_logps_and_entropies", "logprobs_forward", instance=True)
+    timers.patch(torch.Tensor, "backward", "backward", instance=False)
+    timers.patch(torch.optim.AdamW, "step", "optimizer", instance=False)
     trainer.train()
     seconds = time.perf_counter() - started[0]
-    timed = per_step[SKIP_PROFILE:] if len(per_step) > SKIP_PROFILE else per_step  # the steps timers.acc covers
+    timed = after_warmup(per_step)  # the steps timers.acc covers (cleared as step SKIP_PROFILE began)
     profile = {k: v / len(timed) for k, v in timers.acc.items()}
     profile["step"] = sum(timed) / len(timed)
     return {"curve": curve, "completions": len(curve) * PROMPTS_PER_STEP * SAMPLES,

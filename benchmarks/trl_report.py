@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
+from measure import cpu_model  # beside this script
+
 
 def ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The issue's targets: seqrl completions/s over TRL RLOO's, seqrl time to 0.8 over TRL GRPO's."""
@@ -113,11 +115,6 @@ def environment() -> dict[str, Any]:
         trl_version = trl.__version__
     except ImportError:
         trl_version = None
-    cpu = "unknown"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "python": platform.python_version(),
             "torch": torch.__version__, "transformers": transformers.__version__, "trl": trl_version,
-            "cpu_model": cpu, "cores": os.cpu_count()}
+            "cpu_model": cpu_model(), "cores": os.cpu_count()}

@@ -38,3 +38,11 @@ def test_quick_trl_comparison(tmp_path: Path) -> None:
     table = out.with_suffix(".md").read_text()
     assert "| seqrl_rloo |" in table and "completions/s" in table
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    # --report-only rebuilds the same report from the runs' results, training nothing
+    again = tmp_path / "again.json"
+    proc = subprocess.run([sys.executable, "benchmarks/trl_comparison.py", "--report-only", "--quick", "--budget", "4",
+                           "--runs", ",".join(runs), "--work", str(tmp_path / "work"), "--out", str(again)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(again.read_text())["rows"] == report["rows"]
+    assert again.with_suffix(".md").read_text() == table
