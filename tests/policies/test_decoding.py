@@ -35,3 +35,50 @@ def test_sample_categorical_refuses_nan_distributions() -> None:
     logp[1, 2] = float("nan")
     with pytest.raises(RuntimeError, match="row 1 has no valid next-token distribution"):
         sample_categorical(logp, torch.Generator().manual_seed(0))
+
+
+def _rnn_policy():
+    from seqrl.policies.base import AutoregressivePolicy
+    from seqrl.policies.rnn import RNNConfig, RNNSeq2Seq
+
+    torch.manual_seed(0)
+    return AutoregressivePolicy(RNNSeq2Seq(RNNConfig(vocab_size=9, embed_dim=12, hidden_dim=16)))
+
+
+@pytest.mark.parametrize("greedy", [False, True])
+def test_dropping_finished_rows_changes_no_draw(monkeypatch, greedy) -> None:
+    """Compacting the decoding batch (COMPACT_BELOW) gives the rollout that decoding every row to
+    the end gives: same tokens and mask, log-probs equal up to float rounding."""
+    from seqrl.policies import decoding
+    from seqrl.rollout import Batch, pad_sequences
+
+    policy = _rnn_policy()
+    src, mask = pad_sequences([[3, 4, 5], [6], [7, 8, 3, 4, 5], [5, 5]])
+    forced, forced_len = torch.tensor([[3, 4], [5, 6], [7, 8], [3, 3]]), torch.tensor([2, 0, 1, 2])
+
+    sizes: list[int] = []
+    step = policy.network.step
+
+    def counting_step(state, prev):
+        sizes.append(prev.shape[0])
+        return step(state, prev)
+
+    monkeypatch.setattr(policy.network, "step", counting_step)
+
+    def run():
+        sizes.clear()
+        with torch.no_grad():
+            state = policy.network.encode(src, mask)
+            return decoding.decode(policy.network, state, 1 if greedy else 16, 12, greedy=greedy,
+                                   generator=torch.Generator().manual_seed(5),
+                                   forced=forced.repeat_interleave(1 if greedy else 16, 0),
+                                   forced_len=forced_len.repeat_interleave(1 if greedy else 16, 0))
+
+    compacted = run()
+    compacted_sizes = list(sizes)
+    monkeypatch.setattr(decoding, "COMPACT_BELOW", 0.0)
+    full = run()
+    assert compacted_sizes[-1] < compacted_sizes[0] == sizes[-1]  # late steps ran fewer rows
+    assert torch.equal(compacted.tokens, full.tokens) and torch.equal(compacted.mask, full.mask)
+    assert torch.equal(compacted.forced, full.forced)
+    assert (compacted.logprobs - full.logprobs).abs().max() < 1e-5

@@ -105,3 +105,16 @@ def test_wrap_picks_the_adapter_and_special_ids():
     assert (causal.specials.pad, causal.specials.bos, causal.specials.eos) == (22, 21, 23)
     assert (seq2seq.specials.pad, seq2seq.specials.bos, seq2seq.specials.eos) == (0, 0, 1)
     assert causal.vocab_size == 24 and causal.feature_dim == 32
+
+
+def test_fused_activations_compute_the_same_model():
+    from seqrl.policies.hf_kernels import fuse_activations
+
+    model = gpt2()  # activation_function="gelu_new": GPT-2's Python tanh-GELU
+    ids = torch.tensor([[3, 4, 5, 6, 7, 8]])
+    before = model(input_ids=ids).logits
+    assert fuse_activations(model) == 2  # one per block
+    assert fuse_activations(model) == 0  # nothing left to swap
+    after = model(input_ids=ids).logits
+    assert (after - before).abs().max() < 1e-5
+    assert model.config.activation_function == "gelu_new"  # the exported config is untouched

@@ -104,6 +104,12 @@ class ModelConfig:
     hf_init: Literal["pretrained", "config"] = meta(
         "kind=hf: load the weights, or build the model from its config with fresh (seeded) weights",
         default="pretrained")
+    hf_fused_activations: bool = meta(
+        "kind=hf: run Python-level tanh-GELU modules (GPT-2's gelu_new, gelu_fast) as PyTorch's fused "
+        "kernel for the same function (policies.hf_kernels)", default=True)
+    hf_attention: Optional[str] = meta(
+        "kind=hf: attention implementation passed to from_pretrained/from_config (eager, sdpa, "
+        "flash_attention_2, ...; null: transformers' default)", default=None)
     lora_r: int = meta("kind=hf: LoRA rank (peft); 0 trains every weight", 0, 4096, 0)
     lora_alpha: float = meta("kind=hf: LoRA scaling alpha", 0.0, 1e6, 16.0)
     lora_dropout: float = meta("kind=hf: LoRA dropout", 0.0, 0.9, 0.0)

@@ -29,26 +29,35 @@ def repeat_state(state: State, k: int) -> State:
     return {name: t.repeat_interleave(k, dim=0) for name, t in state.items()}
 
 
+def draw_uniforms(n: int, generator: Optional[torch.Generator] = None,
+                  rows: Optional[tuple[int, int]] = None, device: Optional[torch.device] = None) -> Tensor:
+    """(n, 1) float64 uniforms for one draw per row. rows=(offset, total): these n rows are rows
+    offset.. of a batch of `total` (a data-parallel shard): the uniforms of all `total` rows are
+    drawn and this shard's slice is used, so a shard draws what the whole batch would."""
+    if rows is None:
+        return torch.rand(n, 1, dtype=torch.float64, generator=generator, device=device)
+    offset, total = rows
+    return torch.rand(total, 1, dtype=torch.float64, generator=generator, device=device)[offset : offset + n]
+
+
 def sample_categorical(logp: Tensor, generator: Optional[torch.Generator] = None,
-                       rows: Optional[tuple[int, int]] = None) -> Tensor:
+                       rows: Optional[tuple[int, int]] = None, u: Optional[Tensor] = None) -> Tensor:
     """One draw per row of log-probabilities (N, V) -> (N,), by inverting the CDF with one
     uniform per row. torch.multinomial draws an exponential for every vocabulary entry (V
     random numbers per row), which dominated sampling time for vocabularies in the thousands.
-    rows=(offset, total): these N rows are rows offset.. of a batch of `total` (a data-parallel
-    shard): the uniforms of all `total` rows are drawn and this shard's slice is used."""
+    rows: see `draw_uniforms`; u (N, 1): the uniforms to use instead of drawing them."""
     cdf = logp.double().exp().cumsum(dim=-1)  # (N, V), float64 so the tail keeps its mass
     total = cdf[:, -1:]  # (N, 1), 1 up to rounding
     bad = ~(torch.isfinite(total) & (total > 0))
     if bool(bad.any()):
         raise RuntimeError(f"row {int(bad.nonzero()[0, 0])} has no valid next-token distribution (NaN/inf probabilities)")
-    if rows is None:
-        u = torch.rand(cdf.shape[0], 1, dtype=torch.float64, generator=generator, device=cdf.device)
-    else:
-        offset, total_rows = rows
-        u = torch.rand(total_rows, 1, dtype=torch.float64, generator=generator,
-                       device=cdf.device)[offset : offset + cdf.shape[0]]
+    if u is None:
+        u = draw_uniforms(cdf.shape[0], generator, rows, cdf.device)
     tok = torch.searchsorted(cdf, u * total, right=True).squeeze(1)  # first cdf > u * total
     return tok.clamp_(max=cdf.shape[1] - 1)
+
+
+COMPACT_BELOW = 0.75  # drop finished rows from the decoding batch once fewer than this share run
 
 
 def decode(
@@ -67,7 +76,10 @@ def decode(
     rows: see `sample_categorical` (a data-parallel shard of a larger batch).
 
     forced (N, F) / forced_len (N,): row i takes forced[i, t] for t < forced_len[i] instead of
-    sampling (MIXER's cross-entropy prefix). Decoding stops once every row has emitted EOS.
+    sampling (MIXER's cross-entropy prefix). Decoding stops once every row has emitted EOS; once
+    fewer than COMPACT_BELOW of the rows in the decoding batch still run, the finished ones are
+    dropped from the state (every state tensor is batch-first), so late steps cost only the rows
+    still decoding. The draws do not depend on it: each step draws a uniform for every row.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -77,29 +89,40 @@ def decode(
     sp = specials_of(model)
     prev = start_tokens(model, state)
     done = torch.zeros(n, dtype=torch.bool, device=device)
+    live = torch.arange(n, device=device)  # (M,) rows of the batch that `state` still holds
     tokens, logprobs, masks, forced_flags = [], [], [], []
     for t in range(max_len):
-        logits, _, state = model.step(state, prev)  # (N, V)
+        logits, _, state = model.step(state, prev)  # (M, V)
         logp = F.log_softmax(logits.float() / temperature, dim=-1)
         if greedy:
-            tok = logp.argmax(dim=-1)
-        else:
-            tok = sample_categorical(logp, generator, rows)
+            sub = logp.argmax(dim=-1)
+        else:  # every row's uniform is drawn, finished or not: the draws do not depend on `live`
+            sub = sample_categorical(logp, u=draw_uniforms(n, generator, rows, device)[live])
+        if forced is not None and forced_len is not None and t < forced.shape[1]:
+            sub = torch.where(t < forced_len[live], forced[live, t], sub)
+        alive = ~done
+        tok = torch.full((n,), sp.pad, dtype=torch.long, device=device)
+        tok[live] = sub
+        tok = torch.where(alive, tok, torch.full_like(tok, sp.pad))
+        lp = torch.zeros(n, dtype=logp.dtype, device=device)
+        lp[live] = logp.gather(1, tok[live].unsqueeze(1)).squeeze(1)
         is_forced = torch.zeros(n, dtype=torch.bool, device=device)
         if forced is not None and forced_len is not None and t < forced.shape[1]:
             is_forced = t < forced_len
-            tok = torch.where(is_forced, forced[:, t], tok)
-        alive = ~done
-        tok = torch.where(alive, tok, torch.full_like(tok, sp.pad))
-        lp = logp.gather(1, tok.unsqueeze(1)).squeeze(1)
         tokens.append(tok)
         logprobs.append(torch.where(alive, lp, torch.zeros_like(lp)))
         masks.append(alive)
         forced_flags.append(is_forced & alive)
         done = done | (tok == sp.eos)
-        prev = tok
-        if bool(done.all()):
+        running = ~done[live]  # (M,)
+        m_run = int(running.sum())
+        if m_run == 0:
             break
+        prev = tok[live]
+        if m_run < COMPACT_BELOW * live.shape[0]:  # finished rows cost compute at every later step
+            keep = running.nonzero().squeeze(1)
+            state = {name: v.index_select(0, keep) for name, v in state.items()}
+            live, prev = live[keep], prev[keep]
     return Rollout(
         tokens=torch.stack(tokens, dim=1),
         logprobs=torch.stack(logprobs, dim=1),

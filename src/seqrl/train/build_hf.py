@@ -13,6 +13,7 @@ from seqrl.config.validate import ConfigError
 from seqrl.data.hf_tokenizer import HFTokenizer
 from seqrl.policies.base import AutoregressivePolicy
 from seqrl.policies.hf import hf_specials, wrap_hf
+from seqrl.policies.hf_kernels import fuse_activations
 
 TOKENIZER_DIR = "hf_tokenizer"
 
@@ -67,11 +68,19 @@ def build_hf_policy(cfg: Config) -> AutoregressivePolicy:
     tr = _transformers()
     config = _set_dropout(hf_config(cfg), cfg.model.dropout)
     cls = tr.AutoModelForSeq2SeqLM if config.is_encoder_decoder else tr.AutoModelForCausalLM
-    if cfg.model.hf_init == "pretrained":
-        model = cls.from_pretrained(cfg.model.hf_path, config=config, dtype=torch.float32)
-    else:
-        torch.manual_seed(cfg.run.seed)
-        model = cls.from_config(config)
+    attention = {"attn_implementation": cfg.model.hf_attention} if cfg.model.hf_attention else {}
+    try:
+        if cfg.model.hf_init == "pretrained":
+            model = cls.from_pretrained(cfg.model.hf_path, config=config, dtype=torch.float32, **attention)
+        else:
+            torch.manual_seed(cfg.run.seed)
+            model = cls.from_config(config, **attention)
+    except (ValueError, ImportError) as err:
+        if not attention:
+            raise
+        raise ConfigError(f"model.hf_attention={cfg.model.hf_attention!r}: {err}") from None
+    if cfg.model.hf_fused_activations:
+        fuse_activations(model)
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = cfg.model.dropout
