@@ -13,7 +13,9 @@ no KL term (TRL: beta=0), no dropout.
 Runs, each in its own process (for its peak memory) and for at most --budget seconds of
 training: `trl_rloo`, `trl_grpo`, `seqrl_rloo` (the same update as TRL's RLOO: leave-one-out
 advantages on the sequence reward, loss summed over tokens and averaged over sequences),
-`seqrl_grpo` (group-normalised advantages, loss averaged over completion tokens: TRL GRPO's
+`trl_rloo_posfix` and `trl_grpo_posfix` (the same TRL trainers with one fix: their log-prob
+forward gets position ids from the attention mask, see `padding_check`), `seqrl_grpo`
+(group-normalised advantages, loss averaged over completion tokens: TRL GRPO's
 `loss_type="dapo"`), and `plain` (a minimal PyTorch loop around `model.generate`, the same RLOO
 update).
 Each logs the mean training reward of every step against wall time; reported: completions/s,
@@ -38,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 PROMPTS_PER_STEP, SAMPLES, LR, MAX_NEW, TARGET = 32, 8, 1e-4, 8, 0.8
-RUNS = ("trl_rloo", "trl_grpo", "seqrl_rloo", "seqrl_grpo", "plain")
+RUNS = ("trl_rloo", "trl_grpo", "trl_rloo_posfix", "trl_grpo_posfix", "seqrl_rloo", "seqrl_grpo", "plain")
 WARM_STEPS, WARM_LR = 40, 1e-3
 SKIP_PROFILE = 3  # first steps left out of the phase profile (allocator and caches warming up)
 
@@ -223,6 +225,26 @@ def run_seqrl(work: Path, baseline: str, budget: float) -> dict[str, Any]:
             "greedy_exact_match": greedy_exact_match(trainer.policy.network.model, work)}
 
 
+def with_mask_positions(model: Any) -> None:
+    """TRL with its position bug fixed (the `_posfix` runs): every call of the model's backbone
+    that passes an attention mask but no position ids gets them from the mask (`cumsum - 1`; the
+    last columns when a key/value cache holds the rest), as `generate` already does for its own
+    calls. The backbone, not the head model: TRL's fused LM head calls the backbone directly."""
+    import functools
+
+    backbone = model.base_model
+    forward = backbone.forward
+
+    @functools.wraps(forward)
+    def positioned(*args: Any, **kwargs: Any) -> Any:
+        mask, ids = kwargs.get("attention_mask"), kwargs.get("input_ids")
+        if kwargs.get("position_ids") is None and mask is not None and ids is not None and not args:
+            kwargs["position_ids"] = ((mask.long().cumsum(-1) - 1).clamp(min=0))[:, -ids.shape[1]:]
+        return forward(*args, **kwargs)
+
+    backbone.forward = positioned
+
+
 def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
     import torch
     from datasets import Dataset
@@ -232,6 +254,9 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
     rows = [json.loads(line) for line in open(work / "train.jsonl")]
     dataset = Dataset.from_dict({"prompt": [r["source"] for r in rows]})
     model = AutoModelForCausalLM.from_pretrained(str(work / "warm"))
+    kind, _, variant = kind.partition("_")
+    if variant == "posfix":
+        with_mask_positions(model)
     tok = tokenizer()
     common = dict(output_dir=str(work / f"trl-{kind}"), learning_rate=LR, per_device_train_batch_size=PROMPTS_PER_STEP * SAMPLES,
                   num_generations=SAMPLES, max_completion_length=MAX_NEW, temperature=1.0, beta=0.0,
@@ -407,7 +432,7 @@ def main() -> int:
     rows = [summarise(name, res) for name, res in results.items()]
     curves = {n: r["curve"] for n, r in results.items()}
     report = {"mode": "quick" if args.quick else "full", "budget_s": budget, "warm_start": warm, "rows": rows,
-              "ratios": ratios(rows), "same_update": {o: same_curve(curves, "seqrl_rloo", o) for o in ("trl_rloo", "plain")},
+              "ratios": ratios(rows), "same_update": {o: same_curve(curves, "seqrl_rloo", o) for o in ("trl_rloo", "trl_rloo_posfix", "plain")},
               "environment": environment(), "curves": curves,
               "settings": {"prompts_per_step": PROMPTS_PER_STEP, "samples_per_prompt": SAMPLES, "lr": LR,
                            "max_new_tokens": MAX_NEW, "target": TARGET, "skip_profile": SKIP_PROFILE}}

@@ -13,14 +13,19 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The issue's targets: seqrl completions/s over TRL RLOO's, seqrl time to 0.8 over TRL GRPO's."""
     by = {r["run"]: r for r in rows}
     out: dict[str, Any] = {}
+    trls = [t for t in ("trl_rloo", "trl_grpo", "trl_rloo_posfix", "trl_grpo_posfix") if t in by]
     for ours in ("seqrl_rloo", "seqrl_grpo"):
         if ours not in by:
             continue
-        if "trl_rloo" in by:
-            out[f"{ours}_completions_per_s_over_trl_rloo"] = by[ours]["completions_per_s"] / by["trl_rloo"]["completions_per_s"]
-        for trl in ("trl_rloo", "trl_grpo"):
-            if trl in by and by[ours]["to_target"] and by[trl]["to_target"]:
-                out[f"{ours}_time_to_target_over_{trl}"] = by[ours]["to_target"]["seconds"] / by[trl]["to_target"]["seconds"]
+        for trl in trls:
+            out[f"{ours}_completions_per_s_over_{trl}"] = by[ours]["completions_per_s"] / by[trl]["completions_per_s"]
+        mine = by[ours]["to_target"]
+        for trl in trls:
+            theirs = by[trl]["to_target"]
+            if mine and theirs:
+                out[f"{ours}_time_to_target_over_{trl}"] = mine["seconds"] / theirs["seconds"]
+            elif mine:  # TRL never reached the target: its time is more than its whole run
+                out[f"{ours}_time_to_target_over_{trl}_at_most"] = mine["seconds"] / by[trl]["train_seconds"]
     return out
 
 
@@ -66,7 +71,8 @@ def markdown(report: dict[str, Any]) -> str:
             other = p["step"] - sum(p.get(k, 0.0) for k in phases)
             lines.append(f"| {r['run']} | {p['step'] * 1e3:.0f} | " + " | ".join(f"{p.get(k, 0.0) * 1e3:.0f}" for k in phases)
                          + f" | {other * 1e3:.0f} |")
-    lines += ["", "Ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items())]
+    lines += ["", "Ratios (`_at_most`: TRL did not reach 0.8, so its time is taken as its whole run): "
+              + ", ".join(f"{k} = {v:.2f}" for k, v in report["ratios"].items())]
     for other, su in (report.get("same_update") or {}).items():
         if su:
             lines.append(f"seqrl_rloo vs {other} per-step curves: mean |difference| of the 10-step mean reward "

@@ -41,18 +41,21 @@ def test_per_token_rewards_with_discount(tmp_path):
     assert m["reward_mean"] is not None and m["grad_norm"] > 0
 
 
-def test_mixer_anchored_at_the_end_samples_the_last_tokens_of_every_reference(tmp_path, monkeypatch):
-    trainer = Trainer(tiny_config(), tmp_path)
+@pytest.mark.parametrize("scoring", ["sampling", "teacher"])
+def test_mixer_anchored_at_the_end_samples_the_last_tokens_of_every_reference(tmp_path, monkeypatch, scoring):
+    trainer = Trainer(tiny_config(f"reinforce.scoring={scoring}"), tmp_path)
     examples = trainer.data.train_batch(0, 16)
     batch = collate(examples)
     seen = {}
-    real = trainer.policy.sample
+    method = "sample_scored" if scoring == "sampling" else "sample"
+    real = getattr(trainer.policy, method)
 
     def spy(*args, **kwargs):
-        seen["rollout"] = real(*args, **kwargs)
-        return seen["rollout"]
+        out = real(*args, **kwargs)
+        seen["rollout"] = out[0] if scoring == "sampling" else out
+        return out
 
-    monkeypatch.setattr(trainer.policy, "sample", spy)
+    monkeypatch.setattr(trainer.policy, method, spy)
     m = train_step(trainer.ctx, examples, batch, StepPlan(True, 0, 2), 0, trainer.state)
     rollout = seen["rollout"]
     lengths = batch.tgt_mask.sum(dim=1).repeat_interleave(rollout.k)  # reference lengths, EOS included
@@ -90,3 +93,23 @@ def test_kl_reference_survives_resume_exactly(tmp_path, monkeypatch):
     resumed.fit()
     a, b = full.policy.state_dict(), resumed.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("baseline", ["rloo", "value"])
+def test_scoring_from_the_sampling_pass_takes_the_teachers_step(tmp_path, baseline):
+    """reinforce.scoring=sampling (the sampling pass's own graph) and =teacher (a second,
+    teacher-forced pass) differentiate the same log-probs: same loss, same gradient, same weights."""
+    weights, metrics = [], []
+    for scoring in ("sampling", "teacher"):
+        trainer = Trainer(tiny_config(f"reinforce.scoring={scoring}", f"reinforce.baseline={baseline}",
+                                      "reinforce.entropy_coef=0.01"), tmp_path / scoring)
+        for step in range(3):
+            examples = trainer.data.train_batch(step, 16)
+            m = train_step(trainer.ctx, examples, collate(examples), StepPlan(True, 0), step, trainer.state)
+        assert ("time_score" in m) == (scoring == "teacher")
+        metrics.append(m)
+        weights.append(torch.cat([p.detach().flatten() for p in trainer.policy.parameters()]))
+    assert metrics[0]["loss"] == pytest.approx(metrics[1]["loss"], rel=1e-4, abs=1e-6)
+    assert metrics[0]["grad_norm"] > 0 and metrics[0]["grad_norm"] == pytest.approx(metrics[1]["grad_norm"], rel=1e-4)
+    assert metrics[0]["entropy"] == pytest.approx(metrics[1]["entropy"], rel=1e-4)
+    assert (weights[0] - weights[1]).abs().max() < 1e-5

@@ -152,6 +152,12 @@ class ReinforceConfig:
         "p_ref/p - 1 - log(p_ref/p) added to the loss, differentiable (as GRPO)", default="k1")
     normalization: Literal["sequence", "token"] = meta(
         "average the surrogate over sequences (sum of token terms) or over tokens", default="sequence")
+    scoring: Literal["auto", "sampling", "teacher"] = meta(
+        "log-probs the loss differentiates: 'sampling' keeps the sampling pass's graph (no second "
+        "pass; the log-probs are the ones the samples were drawn with); 'teacher' rescores the samples "
+        "in one teacher-forced pass (needed by data-parallel runs; less memory for long decodes of "
+        "attention models, whose sampling graph keeps every step's keys/values); 'auto': sampling in "
+        "one process when max_len <= 64, else teacher", default="auto")
 
     def __post_init__(self) -> None:
         if self.baseline in ("rloo", "grpo") and self.samples_per_input < 2:

@@ -51,6 +51,28 @@ class AutoregressivePolicy(nn.Module):
             self.network, state, k, max_len, temperature, False, generator, forced, forced_len, rows
         )
 
+    def sample_scored(
+        self,
+        inputs: Batch,
+        k: int,
+        max_len: int,
+        temperature: float = 1.0,
+        generator: Optional[torch.Generator] = None,
+        forced: Optional[Tensor] = None,
+        forced_len: Optional[Tensor] = None,
+        entropy_grad: bool = True,
+    ) -> tuple[Rollout, Scored]:
+        """`sample`, and the samples' Scored from the same pass, with gradients (no second,
+        teacher-forced pass). Row for row the draws equal `sample`'s."""
+        state = self.network.encode(inputs.src, inputs.src_mask)
+        if forced is not None and forced_len is not None:
+            forced = forced.repeat_interleave(k, dim=0)
+            forced_len = forced_len.repeat_interleave(k, dim=0)
+        rollout, scored = decoding.decode_scored(self.network, state, k, max_len, temperature, False, generator,
+                                                 forced, forced_len, entropy_grad=entropy_grad)
+        assert scored is not None
+        return rollout, scored
+
     @torch.no_grad()
     def greedy(self, inputs: Batch, max_len: int, forced: Optional[Tensor] = None,
                forced_len: Optional[Tensor] = None) -> Rollout:

@@ -81,6 +81,28 @@ def decode(
     dropped from the state (every state tensor is batch-first), so late steps cost only the rows
     still decoding. The draws do not depend on it: each step draws a uniform for every row.
     """
+    rollout, _ = decode_scored(model, state, k, max_len, temperature, greedy, generator, forced, forced_len, rows,
+                               track=False)
+    return rollout
+
+
+def decode_scored(
+    model: StepModel,
+    state: State,
+    k: int,
+    max_len: int,
+    temperature: float = 1.0,
+    greedy: bool = False,
+    generator: Optional[torch.Generator] = None,
+    forced: Optional[Tensor] = None,
+    forced_len: Optional[Tensor] = None,
+    rows: Optional[tuple[int, int]] = None,
+    track: bool = True,
+    entropy_grad: bool = True,
+) -> tuple[Rollout, Optional[Scored]]:
+    """`decode`, and with track=True (and grad enabled) also the Scored of the samples taken from
+    the decoding pass itself: log-probs, entropies and features connected to the graph, so the
+    loss needs no second, teacher-forced pass. The draws are the same as `decode`'s."""
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     state = repeat_state(state, k)
@@ -90,22 +112,21 @@ def decode(
     prev = start_tokens(model, state)
     done = torch.zeros(n, dtype=torch.bool, device=device)
     live = torch.arange(n, device=device)  # (M,) rows of the batch that `state` still holds
-    tokens, logprobs, masks, forced_flags = [], [], [], []
+    tokens, logprobs, masks, forced_flags, entropies, features = [], [], [], [], [], []
     for t in range(max_len):
-        logits, _, state = model.step(state, prev)  # (M, V)
+        logits, feat, state = model.step(state, prev)  # (M, V), (M, H)
         logp = F.log_softmax(logits.float() / temperature, dim=-1)
         if greedy:
             sub = logp.argmax(dim=-1)
         else:  # every row's uniform is drawn, finished or not: the draws do not depend on `live`
-            sub = sample_categorical(logp, u=draw_uniforms(n, generator, rows, device)[live])
+            sub = sample_categorical(logp.detach(), u=draw_uniforms(n, generator, rows, device)[live])
         if forced is not None and forced_len is not None and t < forced.shape[1]:
             sub = torch.where(t < forced_len[live], forced[live, t], sub)
         alive = ~done
         tok = torch.full((n,), sp.pad, dtype=torch.long, device=device)
         tok[live] = sub
         tok = torch.where(alive, tok, torch.full_like(tok, sp.pad))
-        lp = torch.zeros(n, dtype=logp.dtype, device=device)
-        lp[live] = logp.gather(1, tok[live].unsqueeze(1)).squeeze(1)
+        lp = logp.new_zeros(n).index_put((live,), logp.gather(1, tok[live].unsqueeze(1)).squeeze(1))
         is_forced = torch.zeros(n, dtype=torch.bool, device=device)
         if forced is not None and forced_len is not None and t < forced.shape[1]:
             is_forced = t < forced_len
@@ -113,6 +134,11 @@ def decode(
         logprobs.append(torch.where(alive, lp, torch.zeros_like(lp)))
         masks.append(alive)
         forced_flags.append(is_forced & alive)
+        if track:
+            with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+                ent = -(logp.exp() * logp).sum(dim=-1)  # (M,)
+            entropies.append(torch.where(alive, logp.new_zeros(n).index_put((live,), ent), 0.0))
+            features.append(feat.new_zeros(n, feat.shape[-1]).index_put((live,), feat))
         done = done | (tok == sp.eos)
         running = ~done[live]  # (M,)
         m_run = int(running.sum())
@@ -123,7 +149,7 @@ def decode(
             keep = running.nonzero().squeeze(1)
             state = {name: v.index_select(0, keep) for name, v in state.items()}
             live, prev = live[keep], prev[keep]
-    return Rollout(
+    rollout = Rollout(
         tokens=torch.stack(tokens, dim=1),
         logprobs=torch.stack(logprobs, dim=1),
         mask=torch.stack(masks, dim=1),
@@ -131,6 +157,11 @@ def decode(
         k=k,
         eos=sp.eos,
     )
+    if not track:
+        return rollout, None
+    scored = Scored(logprobs=rollout.logprobs, entropy=torch.stack(entropies, dim=1),
+                    features=torch.stack(features, dim=1))
+    return rollout._replace(logprobs=rollout.logprobs.detach()), scored
 
 
 def shift_right(tokens: Tensor, first: Tensor) -> Tensor:

@@ -27,6 +27,9 @@ from seqrl.train.distributed import World
 from seqrl.train.state import TrainState
 
 
+SAMPLING_GRAPH_MAX_LEN = 64  # reinforce.scoring=auto keeps the sampling graph up to this decoding budget
+
+
 class TrainingError(RuntimeError):
     """Training cannot continue (non-finite loss or gradient); names the step and sample."""
 
@@ -49,6 +52,13 @@ class StepContext:
               entropy_grad: bool = True):
         """Teacher-forced scores with grad, through DDP when training data-parallel."""
         return (self.scorer or self.policy)(batch, tokens, mask, temperature, entropy_grad)
+
+    def scores_in_sampling(self) -> bool:
+        """Train on the sampling pass's own graph (reinforce.scoring), or rescore the samples."""
+        mode = self.cfg.reinforce.scoring
+        if self.world.distributed:  # gradients are all-reduced by DDP's forward: rescore through it
+            return False
+        return mode == "sampling" or (mode == "auto" and self.max_len <= SAMPLING_GRAPH_MAX_LEN)
 
     def rows(self, k: int) -> Optional[tuple[int, int]]:
         """This rank's (row offset, total rows) of a step's samples; None in one process."""
@@ -99,18 +109,25 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     elif plan.suffix > 0 and batch.tgt is not None and batch.tgt_mask is not None:
         forced, forced_len = batch.tgt, (batch.tgt_mask.sum(dim=1) - plan.suffix).clamp(min=0)
     clock = time.perf_counter()
+    fused = ctx.scores_in_sampling()
+    entropy_grad = rl.entropy_coef > 0
+    generator = sampling_generator(cfg.run.seed, step)
     try:
-        rollout = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
-                                    sampling_generator(cfg.run.seed, step), forced, forced_len,
-                                    ctx.rows(rl.samples_per_input))
+        if fused:  # the loss differentiates the sampling pass itself: no second forward
+            rollout, scored = ctx.policy.sample_scored(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
+                                                       generator, forced, forced_len, entropy_grad)
+        else:
+            rollout = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature, generator,
+                                        forced, forced_len, ctx.rows(rl.samples_per_input))
     except RuntimeError as err:  # e.g. NaN/inf next-token probabilities from a broken policy
         raise TrainingError(f"step {step}: sampling failed ({err}); stopping (the last checkpoint is kept)") from err
     clock = _lap(m, "time_sample", clock)
     result = score_rollout(ctx, examples, rollout, step)
     clock = _lap(m, "time_reward", clock)
     valid, mask = result.valid, rollout.mask
-    scored = ctx.score(batch, rollout.tokens, mask, rl.temperature, entropy_grad=rl.entropy_coef > 0)
-    clock = _lap(m, "time_score", clock)
+    if not fused:
+        scored = ctx.score(batch, rollout.tokens, mask, rl.temperature, entropy_grad=entropy_grad)
+        clock = _lap(m, "time_score", clock)
     _check_scores(scored.logprobs, mask, rollout.tokens, ctx, step)
     rl_mask = mask & ~rollout.forced & valid.unsqueeze(1)  # tokens trained by REINFORCE
     forced_mask = rollout.forced & mask
