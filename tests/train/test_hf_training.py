@@ -88,3 +88,15 @@ def test_lora_kl_reference_is_the_base_model_without_adapters(tmp_path, models):
     trainer.fit()
     kls = [r["kl"] for r in jsonl.read(tmp_path / "run" / "metrics.jsonl")]
     assert abs(kls[0]) < 1e-6 and kls[-1] > kls[0]  # LoRA starts as the identity, then moves
+
+
+def test_attention_and_activation_settings_reach_the_model(tmp_path, models):
+    from transformers.activations import NewGELUActivation
+
+    fused = Trainer(_cfg(tmp_path, models["gpt2"], "model.hf_attention=eager"), tmp_path / "a").policy.network.model
+    assert fused.config._attn_implementation == "eager"
+    assert not any(isinstance(m, NewGELUActivation) for m in fused.modules())  # gelu_new runs fused
+    plain = Trainer(_cfg(tmp_path, models["gpt2"], "model.hf_fused_activations=false"), tmp_path / "b").policy.network.model
+    assert sum(isinstance(m, NewGELUActivation) for m in plain.modules()) == 2
+    with pytest.raises(ConfigError, match="model.hf_attention='no_such_kernel'"):
+        Trainer(_cfg(tmp_path, models["gpt2"], "model.hf_attention=no_such_kernel"), tmp_path / "c")
