@@ -133,6 +133,7 @@ def measure_steps(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, Any
         per_piece: dict[str, list[float]] = {p: [] for p in pieces_all}
         timers = Timers()
         timers.patch(ctx.policy, "sample", "sample", instance=True)
+        timers.patch(ctx.policy, "sample_scored", "sample", instance=True)  # reinforce.scoring=sampling
         timers.patch(ctx.policy, "score", "score_forward", instance=True)
         timers.patch(step_mod, "score_rollout", "reward", instance=False)
         timers.patch(torch.Tensor, "backward", "backward", instance=False)
@@ -312,8 +313,9 @@ METHOD = {
                 "(k=1) in eval mode.",
     "train_step": "'from_demo_run': per-step step_time (measured inside seqrl.train.step.train_step) of every "
                   "step of the full demo run (run.log_every=1). 'profile': the real train_step called in a loop "
-                  "with perf_counter wrappers on policy.sample (sample), train.step.score_rollout (reward), "
-                  "policy.score (score_forward: teacher-forced forward pass), torch.Tensor.backward (backward) "
+                  "with perf_counter wrappers on policy.sample and policy.sample_scored (sample; the latter keeps "
+                  "the graph the loss differentiates, reinforce.scoring), train.step.score_rollout (reward), "
+                  "policy.score (score_forward: teacher-forced forward pass, cross-entropy steps and rescoring), torch.Tensor.backward (backward) "
                   "and optimizer.step (optimizer_step); 'other' = advantages, loss, grad clipping, bookkeeping. "
                   "Shares are of the summed step_time of the measured steps.",
     "memory": "resource.getrusage(RUSAGE_SELF).ru_maxrss at the end of a child process (Linux: KiB -> MiB): "

@@ -125,7 +125,9 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     result = score_rollout(ctx, examples, rollout, step)
     clock = _lap(m, "time_reward", clock)
     valid, mask = result.valid, rollout.mask
-    if not fused:
+    if fused:
+        m["time_score"] = 0.0  # the sampling pass was the scoring pass
+    else:
         scored = ctx.score(batch, rollout.tokens, mask, rl.temperature, entropy_grad=entropy_grad)
         clock = _lap(m, "time_score", clock)
     _check_scores(scored.logprobs, mask, rollout.tokens, ctx, step)
