@@ -237,8 +237,9 @@ def with_mask_positions(model: Any) -> None:
 
     @functools.wraps(forward)
     def positioned(*args: Any, **kwargs: Any) -> Any:
-        mask, ids = kwargs.get("attention_mask"), kwargs.get("input_ids")
-        if kwargs.get("position_ids") is None and mask is not None and ids is not None and not args:
+        # input_ids by keyword (TRL's fused LM head) or as the one positional argument (the head model)
+        mask, ids = kwargs.get("attention_mask"), kwargs.get("input_ids", args[0] if len(args) == 1 else None)
+        if kwargs.get("position_ids") is None and mask is not None and ids is not None:
             kwargs["position_ids"] = ((mask.long().cumsum(-1) - 1).clamp(min=0))[:, -ids.shape[1]:]
         return forward(*args, **kwargs)
 

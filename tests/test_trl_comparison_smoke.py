@@ -46,3 +46,45 @@ def test_quick_trl_comparison(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(again.read_text())["rows"] == report["rows"]
     assert again.with_suffix(".md").read_text() == table
+
+
+def _benchmark_module(name: str):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_position_fix_makes_a_left_padded_forward_match_the_unpadded_one() -> None:
+    """The `_posfix` runs' fix: backbone calls without position ids get mask-derived ones."""
+    import pytest
+
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    bench = _benchmark_module("trl_comparison")
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=14, n_positions=32, n_embd=32, n_layer=2, n_head=2, pad_token_id=0)).eval()
+    row = torch.tensor([[1, 5, 6, 7, 13, 7, 6, 5, 2]])
+    padded, mask = torch.cat([torch.zeros(1, 3, dtype=torch.long), row], 1), torch.tensor([[0] * 3 + [1] * 9])
+    with torch.no_grad():
+        want = model(input_ids=row).logits[0]
+        shifted = model(input_ids=padded, attention_mask=mask).logits[0, 3:]
+        bench.with_mask_positions(model)
+        fixed = model(input_ids=padded, attention_mask=mask).logits[0, 3:]
+    assert (shifted - want).abs().max() > 1e-2  # the bug: positions shifted by the padding
+    assert (fixed - want).abs().max() < 1e-4
+
+
+def test_ratios_bound_the_time_of_a_run_that_never_reached_the_target() -> None:
+    report = _benchmark_module("trl_report")
+    rows = [{"run": "seqrl_grpo", "completions_per_s": 300.0, "to_target": {"seconds": 50.0}, "train_seconds": 200.0},
+            {"run": "trl_grpo", "completions_per_s": 100.0, "to_target": None, "train_seconds": 200.0},
+            {"run": "trl_grpo_posfix", "completions_per_s": 100.0, "to_target": {"seconds": 100.0},
+             "train_seconds": 200.0}]
+    out = report.ratios(rows)
+    assert out["seqrl_grpo_completions_per_s_over_trl_grpo"] == 3.0
+    assert out["seqrl_grpo_time_to_target_over_trl_grpo_at_most"] == 0.25  # 50 s / its whole 200 s run
+    assert out["seqrl_grpo_time_to_target_over_trl_grpo_posfix"] == 0.5
+    assert "seqrl_grpo_time_to_target_over_trl_grpo" not in out

@@ -43,13 +43,8 @@ class AutoregressivePolicy(nn.Module):
     ) -> Rollout:
         """k samples per input; forced/forced_len are per input (B, F)/(B,) and repeated k times.
         rows=(offset, total): these B*k rows are a data-parallel shard of `total` rows."""
-        state = self.network.encode(inputs.src, inputs.src_mask)
-        if forced is not None and forced_len is not None:
-            forced = forced.repeat_interleave(k, dim=0)
-            forced_len = forced_len.repeat_interleave(k, dim=0)
-        return decoding.decode(
-            self.network, state, k, max_len, temperature, False, generator, forced, forced_len, rows
-        )
+        rollout, _ = self._sample(inputs, k, max_len, temperature, generator, forced, forced_len, rows, False, False)
+        return rollout
 
     def sample_scored(
         self,
@@ -64,14 +59,20 @@ class AutoregressivePolicy(nn.Module):
     ) -> tuple[Rollout, Scored]:
         """`sample`, and the samples' Scored from the same pass, with gradients (no second,
         teacher-forced pass). Row for row the draws equal `sample`'s."""
+        rollout, scored = self._sample(inputs, k, max_len, temperature, generator, forced, forced_len, None, True,
+                                       entropy_grad)
+        assert scored is not None
+        return rollout, scored
+
+    def _sample(self, inputs: Batch, k: int, max_len: int, temperature: float, generator: Optional[torch.Generator],
+                forced: Optional[Tensor], forced_len: Optional[Tensor], rows: Optional[tuple[int, int]],
+                track: bool, entropy_grad: bool) -> tuple[Rollout, Optional[Scored]]:
         state = self.network.encode(inputs.src, inputs.src_mask)
         if forced is not None and forced_len is not None:
             forced = forced.repeat_interleave(k, dim=0)
             forced_len = forced_len.repeat_interleave(k, dim=0)
-        rollout, scored = decoding.decode_scored(self.network, state, k, max_len, temperature, False, generator,
-                                                 forced, forced_len, entropy_grad=entropy_grad)
-        assert scored is not None
-        return rollout, scored
+        return decoding.decode_scored(self.network, state, k, max_len, temperature, False, generator, forced,
+                                      forced_len, rows, track, entropy_grad)
 
     @torch.no_grad()
     def greedy(self, inputs: Batch, max_len: int, forced: Optional[Tensor] = None,

@@ -111,44 +111,48 @@ def decode_scored(
     sp = specials_of(model)
     prev = start_tokens(model, state)
     done = torch.zeros(n, dtype=torch.bool, device=device)
-    live = torch.arange(n, device=device)  # (M,) rows of the batch that `state` still holds
+    live: Optional[Tensor] = None  # (M,) rows that `state` still holds after a compaction; None: all
     tokens, logprobs, masks, forced_flags, entropies, features = [], [], [], [], [], []
+
+    def full(sub: Tensor, fill: float = 0.0) -> Tensor:
+        """(M, ...) values of the live rows -> (N, ...), `fill` in the dropped rows (differentiable)."""
+        return sub if live is None else sub.new_full((n, *sub.shape[1:]), fill).index_put((live,), sub)
+
     for t in range(max_len):
         logits, feat, state = model.step(state, prev)  # (M, V), (M, H)
         logp = F.log_softmax(logits.float() / temperature, dim=-1)
         if greedy:
             sub = logp.argmax(dim=-1)
         else:  # every row's uniform is drawn, finished or not: the draws do not depend on `live`
-            sub = sample_categorical(logp.detach(), u=draw_uniforms(n, generator, rows, device)[live])
-        if forced is not None and forced_len is not None and t < forced.shape[1]:
-            sub = torch.where(t < forced_len[live], forced[live, t], sub)
+            u = draw_uniforms(n, generator, rows, device)
+            sub = sample_categorical(logp.detach(), u=u if live is None else u[live])
         alive = ~done
-        tok = torch.full((n,), sp.pad, dtype=torch.long, device=device)
-        tok[live] = sub
-        tok = torch.where(alive, tok, torch.full_like(tok, sp.pad))
-        lp = logp.new_zeros(n).index_put((live,), logp.gather(1, tok[live].unsqueeze(1)).squeeze(1))
         is_forced = torch.zeros(n, dtype=torch.bool, device=device)
         if forced is not None and forced_len is not None and t < forced.shape[1]:
             is_forced = t < forced_len
+            sub = torch.where(is_forced if live is None else is_forced[live],
+                              forced[:, t] if live is None else forced[live, t], sub)
+        tok = torch.where(alive, full(sub, sp.pad), sp.pad)
+        lp = full(logp.gather(1, (tok if live is None else tok[live]).unsqueeze(1)).squeeze(1))
         tokens.append(tok)
-        logprobs.append(torch.where(alive, lp, torch.zeros_like(lp)))
+        logprobs.append(torch.where(alive, lp, 0.0))
         masks.append(alive)
         forced_flags.append(is_forced & alive)
         if track:
             with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
                 ent = -(logp.exp() * logp).sum(dim=-1)  # (M,)
-            entropies.append(torch.where(alive, logp.new_zeros(n).index_put((live,), ent), 0.0))
-            features.append(feat.new_zeros(n, feat.shape[-1]).index_put((live,), feat))
+            entropies.append(torch.where(alive, full(ent), 0.0))
+            features.append(full(feat))
         done = done | (tok == sp.eos)
-        running = ~done[live]  # (M,)
+        running = ~done if live is None else ~done[live]  # (M,)
         m_run = int(running.sum())
         if m_run == 0:
             break
-        prev = tok[live]
-        if m_run < COMPACT_BELOW * live.shape[0]:  # finished rows cost compute at every later step
+        prev = tok if live is None else tok[live]
+        if m_run < COMPACT_BELOW * running.shape[0]:  # finished rows cost compute at every later step
             keep = running.nonzero().squeeze(1)
             state = {name: v.index_select(0, keep) for name, v in state.items()}
-            live, prev = live[keep], prev[keep]
+            live, prev = (keep if live is None else live[keep]), prev[keep]
     rollout = Rollout(
         tokens=torch.stack(tokens, dim=1),
         logprobs=torch.stack(logprobs, dim=1),
