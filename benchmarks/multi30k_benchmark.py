@@ -55,23 +55,38 @@ def _slug(name: str) -> str:
 
 def train_stage(config: str, run_dir: Path, overrides: list[str], threads: int, reuse: bool = False) -> dict[str, Any]:
     """Run `python -m seqrl train` in its own process; its wall time, summary and curve.
-    reuse=True keeps a run this script trained before (its measured wall time is in stage.json)."""
-    if reuse and (run_dir / "stage.json").exists() and (run_dir / "summary.jsonl").exists():
-        wall = json.loads((run_dir / "stage.json").read_text())["wall_s"]  # measured when it was trained
-        print(f"reusing {run_dir} (trained in {wall:.0f} s)", flush=True)
-        return _stage_result(run_dir, wall)
+    reuse=True keeps a run this script trained before with the same resolved config (its measured
+    wall time is in stage.json); a run trained with any other setting is trained again."""
+    settings = [*overrides, f"run.threads={threads}", "run.progress=false"]
+    fingerprint = stage_fingerprint(config, settings)
+    stamp = run_dir / "stage.json"
+    if reuse and stamp.exists() and (run_dir / "summary.jsonl").exists():
+        kept = json.loads(stamp.read_text())
+        if kept.get("config") == fingerprint:
+            print(f"reusing {run_dir} (trained in {kept['wall_s']:.0f} s)", flush=True)
+            return {**_stage_result(run_dir, kept["wall_s"]), "reused": True}
+        print(f"not reusing {run_dir}: trained with another config", flush=True)
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    cmd = [sys.executable, "-m", "seqrl", "train", config, *overrides, f"run.threads={threads}",
-           "run.progress=false", "--run-dir", str(run_dir)]
+    cmd = [sys.executable, "-m", "seqrl", "train", config, *settings, "--run-dir", str(run_dir)]
     print("$", " ".join(cmd), flush=True)
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"stage failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    (run_dir / "stage.json").write_text(json.dumps({"wall_s": wall}))
-    return _stage_result(run_dir, wall)
+    stamp.write_text(json.dumps({"wall_s": wall, "config": fingerprint}))
+    return {**_stage_result(run_dir, wall), "reused": False}
+
+
+def stage_fingerprint(config: str, settings: list[str]) -> dict[str, Any]:
+    """The resolved, validated config a stage trains with (without run.dir, which --run-dir sets)."""
+    from seqrl.config.io import load_config
+    from seqrl.config.validate import to_dict
+
+    resolved = to_dict(load_config(ROOT / config, settings))
+    resolved["run"].pop("dir", None)
+    return resolved
 
 
 def _stage_result(run_dir: Path, wall: float) -> dict[str, Any]:
@@ -173,8 +188,9 @@ def main() -> int:
     p.add_argument("--out", default="benchmarks/results/multi30k.json")
     p.add_argument("--threads", type=int, default=2, help="torch threads per stage")
     p.add_argument("--skip-control", action="store_true", help="leave out the cross-entropy control row")
-    p.add_argument("--reuse-stage1", action="store_true",
-                   help="keep a cross-entropy run this script trained before in --work (its wall time counts)")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep any stage this script trained before in --work with the same config "
+                        "(its measured wall time counts)")
     args = p.parse_args()
     if not (DATA / "train.de.gz").exists():
         raise SystemExit(f"Multi30k is not at {DATA} (the benchmark reads ../shared/data/multi30k)")
@@ -183,6 +199,8 @@ def main() -> int:
     extra = QUICK if args.quick else []
     limit = QUICK_EVAL_LIMIT if args.quick else None
     began = time.perf_counter()
+    reused_s = 0.0  # wall time of kept stages, measured when they were trained
+    stage1_kept = False  # a stage-2 run is kept only if the stage-1 run it started from was
     rows: list[dict[str, Any]] = []
     stages = [s for s in STAGES if not (args.skip_control and "control" in s[0])]
     xent_dir = work / _slug(stages[0][0])
@@ -190,7 +208,10 @@ def main() -> int:
         run_dir = work / _slug(name)
         overrides = list(extra) if i == 0 else [*extra, f"run.init_from={xent_dir}"]
         row = {"name": name, "what": what, "config": config, "overrides": overrides, "run_dir": str(run_dir),
-               **train_stage(config, run_dir, overrides, args.threads, reuse=args.reuse_stage1 and i == 0)}
+               **train_stage(config, run_dir, overrides, args.threads, reuse=args.reuse and (i == 0 or stage1_kept))}
+        if row.pop("reused"):
+            reused_s += row["wall_s"]
+            stage1_kept = stage1_kept or i == 0
         row["eval"] = evaluate(run_dir, args.threads, limit)
         rows.append(row)
         print(json.dumps({k: row[k] for k in ("name", "wall_s")} | {"eval": {k: v["bleu"] if isinstance(v, dict) else v
@@ -205,7 +226,7 @@ def main() -> int:
         "beam": BEAM, "length_penalty": LENGTH_PENALTY,
         "environment": _environment(),
         "rows": rows,
-        "total_wall_s": time.perf_counter() - began + (rows[0]["wall_s"] if args.reuse_stage1 else 0.0),
+        "total_wall_s": time.perf_counter() - began + reused_s,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2) + "\n")

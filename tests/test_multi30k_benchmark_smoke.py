@@ -32,12 +32,18 @@ def test_quick_multi30k_benchmark(tmp_path: Path) -> None:
     table = out.with_suffix(".md").read_text()
     assert "| + RLOO |" in table and "test BLEU beam" in table
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
-    # --reuse-stage1: a stage this script trained is kept, with the wall time measured then
+    # --reuse: a stage this script trained with the same config is kept, with the wall time measured then
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from multi30k_benchmark import train_stage
+    from multi30k_benchmark import QUICK, stage_fingerprint, train_stage
 
     stage1 = tmp_path / "runs" / "cross-entropy"
     before = (stage1 / "summary.jsonl").stat().st_mtime_ns
-    kept = train_stage("configs/multi30k.yaml", stage1, [], 1, reuse=True)
-    assert kept["wall_s"] == res["rows"][0]["wall_s"] and kept["summary"] == res["rows"][0]["summary"]
+    kept = train_stage("configs/multi30k.yaml", stage1, list(QUICK), 1, reuse=True)
+    assert kept["reused"] and kept["wall_s"] == res["rows"][0]["wall_s"]
+    assert kept["summary"] == res["rows"][0]["summary"]
     assert (stage1 / "summary.jsonl").stat().st_mtime_ns == before  # not retrained
+    # any other setting is another stage: it would be trained again
+    settings = [*QUICK, "run.threads=1", "run.progress=false"]
+    assert stage_fingerprint("configs/multi30k.yaml", settings) == json.loads((stage1 / "stage.json").read_text())["config"]
+    assert stage_fingerprint("configs/multi30k.yaml", [*settings, "optim.lr=0.001"]) != \
+        stage_fingerprint("configs/multi30k.yaml", settings)
