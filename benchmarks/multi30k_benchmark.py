@@ -202,13 +202,13 @@ def main() -> int:
                    help="keep any stage this script trained before in --work with the same config "
                         "(its measured wall time counts)")
     args = p.parse_args()
-    if not (DATA / "train.de.gz").exists():
-        raise SystemExit(f"Multi30k is not at {DATA} (the benchmark reads ../shared/data/multi30k)")
     work, out = (ROOT / args.work).resolve(), (ROOT / args.out).resolve()
-    if args.report_only:
+    if args.report_only:  # needs only the JSON, not the data
         res = json.loads(out.read_text())
         write_report(res, out, res["mode"] == "quick")
         return 0
+    if not (DATA / "train.de.gz").exists():
+        raise SystemExit(f"Multi30k is not at {DATA} (the benchmark reads ../shared/data/multi30k)")
     work.mkdir(parents=True, exist_ok=True)
     extra = QUICK if args.quick else []
     limit = QUICK_EVAL_LIMIT if args.quick else None
@@ -225,7 +225,7 @@ def main() -> int:
                **train_stage(config, run_dir, overrides, args.threads, reuse=args.reuse and (i == 0 or stage1_kept))}
         if row.pop("reused"):
             reused_s += row["wall_s"]
-            stage1_kept = stage1_kept or i == 0
+            stage1_kept = stage1_kept or i == 0  # stays False if stage 1 was retrained
         row["eval"] = evaluate(run_dir, args.threads, limit)
         rows.append(row)
         print(json.dumps({k: row[k] for k in ("name", "wall_s")} | {"eval": {k: v["bleu"] if isinstance(v, dict) else v
