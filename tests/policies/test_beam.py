@@ -13,6 +13,7 @@ from torch import nn
 
 from seqrl.policies.base import AutoregressivePolicy
 from seqrl.policies.beam import beam_search, normalised_score
+from seqrl.policies.decoding import start_tokens
 from seqrl.policies.rnn import RNNConfig, RNNSeq2Seq
 from seqrl.policies.transformer import TransformerConfig, TransformerLM, TransformerSeq2Seq
 from seqrl.rollout import Batch, pad_sequences
@@ -192,3 +193,21 @@ def test_rejects_bad_arguments() -> None:
         policy.beam(batch(SOURCES), 4, width=0)
     with pytest.raises(ValueError, match="max_len"):
         policy.beam(batch(SOURCES), 0, width=2)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm", "seq2seq"])
+def test_static_state_is_input_only_and_not_reordering_it_changes_nothing(kind: str) -> None:
+    net = make(kind).network
+    inputs = batch(SOURCES)
+    state = net.encode(inputs.src, inputs.src_mask)
+    static = net.static_state
+    assert static and static < set(state)  # memory is static, the decoder's own state is not
+    with torch.no_grad():
+        _, _, new = net.step(state, start_tokens(net, state))
+    assert all(new[name] is state[name] for name in static)  # step passes it through
+    # _Counting hides static_state, so that search reorders every tensor at every step.
+    for width, alpha in ((3, 1.0), (5, 0.0)):
+        fast = beam_search(net, net.encode(inputs.src, inputs.src_mask), width, 6, alpha, return_all=True)
+        full = beam_search(_Counting(net), net.encode(inputs.src, inputs.src_mask), width, 6, alpha, return_all=True)
+        assert torch.equal(fast.tokens, full.tokens) and torch.equal(fast.mask, full.mask)
+        assert torch.equal(fast.logprobs, full.logprobs)

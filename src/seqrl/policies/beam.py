@@ -3,7 +3,9 @@
 All inputs and all their beams advance together in one tensor program: the decoding state holds
 B * beam rows (input i owns rows i*beam .. i*beam+beam-1) and after every step each state tensor
 is reordered with `index_select` on dim 0, which is valid for RNN hidden states and Transformer
-KV caches alike because every `State` tensor is batch-first.
+KV caches alike because every `State` tensor is batch-first. Tensors the model names in
+`static_state` (set by encode, passed through by step) are not reordered: on every beam of an
+input they are equal.
 
 Search, per input and step t (hypotheses then hold t+1 tokens):
   * the beam*V extensions of the live beams are ranked by their summed log-probability;
@@ -98,6 +100,9 @@ def beam_search(
     pool_lp = torch.zeros(b, k, max_len, device=device)
     pool_len = torch.zeros(b, k, dtype=torch.long, device=device)
     prev = start_tokens(model, state)
+    # Input-only tensors (encoder memory, cross-attention keys/values) are equal on all beams of an
+    # input, so reordering them is the identity: skipping it saves most of a step's copying.
+    static = frozenset(getattr(model, "static_state", ()))
 
     for t in range(max_len):
         logits, _, state = model.step(state, prev)
@@ -150,8 +155,8 @@ def beam_search(
         live = live.masked_fill(done.unsqueeze(1), NEG_INF)  # freeze finished inputs
         if bool(done.all()):
             break
-        index = (rows + parent).view(-1)
-        state = {name: x.index_select(0, index) for name, x in state.items()}
+        index = (rows + parent).view(-1)  # parents stay within their input's rows
+        state = {name: x if name in static else x.index_select(0, index) for name, x in state.items()}
         prev = tok.view(-1)
 
     if not return_all:

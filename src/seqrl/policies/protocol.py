@@ -35,8 +35,11 @@ class StepModel(Protocol):
     """The network side of a policy.
 
     The first decoding step receives BOS as the previous token. Optional members: `specials`
-    (`seqrl.vocab.Specials`, for networks with their own PAD/BOS/EOS ids) and
-    `start(state) -> (N,)` (a per-row first input, e.g. a causal LM's last prompt token).
+    (`seqrl.vocab.Specials`, for networks with their own PAD/BOS/EOS ids),
+    `start(state) -> (N,)` (a per-row first input, e.g. a causal LM's last prompt token) and
+    `static_state: frozenset[str]` (names of state tensors that `encode` sets and `step` passes
+    through unchanged, such as encoder memory: equal on every beam of an input, so beam search
+    need not reorder them).
     """
 
     vocab_size: int

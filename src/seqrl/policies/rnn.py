@@ -50,6 +50,9 @@ class RNNSeq2Seq(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(cfg.hidden_dim, cfg.vocab_size)
 
+    # Encoder outputs depend on the source only (see StepModel): beam search does not reorder them.
+    static_state = frozenset(("enc", "enc_mask"))
+
     # -- encoder -------------------------------------------------------------------------------
     def encode(self, src: Tensor, src_mask: Tensor) -> State:
         lengths = src_mask.sum(dim=1).clamp(min=1).cpu()
