@@ -3,7 +3,7 @@
     python benchmarks/multi30k_benchmark.py [--quick] [--work runs/multi30k-benchmark]
                                             [--out benchmarks/results/multi30k.json]
 
-Stage 1 trains `configs/multi30k.yaml` (Transformer encoder-decoder, cross-entropy). Stage 2 starts
+Stage 1 trains `configs/multi30k.yaml` (GRU attention seq2seq, cross-entropy). Stage 2 starts
 each REINFORCE variant (`configs/multi30k_{scst,rloo,mixer}.yaml`) from the best cross-entropy
 checkpoint (highest validation BLEU; `run.init_from` = the stage-1 run directory), and a control
 row continues cross-entropy from the same checkpoint for the same number of steps
