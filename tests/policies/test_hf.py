@@ -118,3 +118,27 @@ def test_fused_activations_compute_the_same_model():
     after = model(input_ids=ids).logits
     assert (after - before).abs().max() < 1e-5
     assert model.config.activation_function == "gelu_new"  # the exported config is untouched
+
+
+@pytest.mark.parametrize("build", [t5, bart], ids=["t5", "bart"])
+def test_seq2seq_static_state_is_input_only_and_not_reordering_it_changes_nothing(build, monkeypatch):
+    from seqrl.policies.beam import beam_search
+    from seqrl.policies.decoding import start_tokens
+
+    net = wrap_hf(build())
+    inputs = batch(net.model)
+    static = net.static_state
+    with torch.no_grad():
+        state = net.encode(inputs.src, inputs.src_mask)
+        _, _, first = net.step(state, start_tokens(net, state))
+        _, _, second = net.step(first, torch.full((inputs.size,), 3))
+    assert {"enc", "enc_mask"} < static < set(second)
+    # the cross-attention cache is filled at the first step and passed through after it
+    assert all(torch.equal(second[name], first[name]) for name in static)
+    assert not any(torch.equal(second[name], first[name]) for name in set(second) - static)
+    with torch.no_grad():
+        fast = beam_search(net, net.encode(inputs.src, inputs.src_mask), 3, 6, 1.0, return_all=True)
+        monkeypatch.setattr(net, "static_state", frozenset())  # every tensor reordered every step
+        full = beam_search(net, net.encode(inputs.src, inputs.src_mask), 3, 6, 1.0, return_all=True)
+    assert torch.equal(fast.tokens, full.tokens) and torch.equal(fast.mask, full.mask)
+    assert torch.equal(fast.logprobs, full.logprobs)

@@ -128,6 +128,10 @@ class HFSeq2Seq(nn.Module):
         self.feature_dim = int(getattr(cfg, "d_model", None) or cfg.hidden_size)
         self.layers = int(getattr(cfg, "decoder_layers", None) or getattr(cfg, "num_decoder_layers", None)
                           or cfg.num_layers)
+        # Encoder output and the cross-attention cache (filled at the first step from the
+        # encoder output) depend on the source only: beam search does not reorder them.
+        cross = (f"x{kv}{i}" for i in range(self.layers) for kv in "kv")
+        self.static_state = frozenset(("enc", "enc_mask", *cross))
 
     def encode(self, src: Tensor, src_mask: Tensor) -> State:
         enc = self.model.get_encoder()(input_ids=src, attention_mask=src_mask.long()).last_hidden_state

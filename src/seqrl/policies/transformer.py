@@ -124,12 +124,9 @@ class TransformerSeq2Seq(_CachedDecoder):
         )
         self.ln_enc = nn.LayerNorm(cfg.d_model)
         init_weights(self, cfg.layers + cfg.encoder_layers)
-
-    @property
-    def static_state(self) -> frozenset[str]:
-        """State that depends on the source only (see StepModel): beam search does not reorder it."""
-        cross = (f"cross_{kv}{i}" for i in range(len(self.blocks)) for kv in "kv")
-        return frozenset(("memory", "memory_mask", *cross))
+        # State that depends on the source only (see StepModel): beam search does not reorder it.
+        cross = (f"cross_{kv}{i}" for i in range(cfg.layers) for kv in "kv")
+        self.static_state = frozenset(("memory", "memory_mask", *cross))
 
     def encode(self, src: Tensor, src_mask: Tensor) -> State:
         """(B, S) right-padded source -> memory, its cross keys/values and an empty cache."""
