@@ -10,13 +10,16 @@ from typing import Optional, Sequence
 import torch
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from seqrl.config import Config, ConfigError, load_config, to_dict
 from seqrl.config.validate import describe
 from seqrl.curriculum import CURRICULA
 from seqrl.estimators.baselines import BASELINES
+from seqrl.data.readers import DataError
 from seqrl.rewards.checked import RewardError
+from seqrl.run.errors import RunError
 from seqrl.rollout import strip
 from seqrl.run.plot import plot_runs
 from seqrl.tasks import collate, describe_tasks
@@ -39,14 +42,26 @@ def _config_args(args: argparse.Namespace) -> tuple[Optional[str], list[str]]:
 
 def _train(args: argparse.Namespace) -> int:
     if args.resume:
-        if args.config or args.overrides:
-            raise ConfigError("--resume takes no config or overrides: a run resumes with its own config.yaml")
-        trainer = Trainer.resume(args.resume)
-        console.print(f"resuming {trainer.run_dir} from step {trainer.state.step}")
+        if args.run_dir:
+            raise ConfigError(f"--resume {args.resume} and --run-dir {args.run_dir}: a run resumes in its own "
+                              "directory (copy the directory first to continue it elsewhere)")
+        config, overrides = _config_args(args)
+        if config is not None:
+            raise ConfigError(f"--resume takes no config file ({config}): a run resumes with its own config.yaml; "
+                              "key=value overrides may change optim.steps and run.* logging settings")
+        trainer = Trainer.resume(args.resume, overrides=overrides)
+        trainer.lock()  # before anything else: a second process on this directory is refused here
+        if trainer.finished:
+            console.print(f"{trainer.run_dir} already finished at step {trainer.state.step} (optim.steps="
+                          f"{trainer.cfg.optim.steps}); to train on: seqrl train --resume {trainer.run_dir} "
+                          "optim.steps=N", highlight=False)
+        else:
+            console.print(f"resuming {trainer.run_dir} from step {trainer.state.step}", highlight=False)
     else:
         cfg = load_config(*_config_args(args))
         trainer = Trainer(cfg, args.run_dir)
-        console.print(f"run directory: {trainer.run_dir}")
+        trainer.lock()
+        console.print(f"run directory: {trainer.run_dir}", highlight=False)
     summary = trainer.fit()
     print(json.dumps(summary, indent=2))
     return 0
@@ -135,8 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train from a YAML config (default: the reverse demo)")
     t.add_argument("config", nargs="?", help="YAML config file")
-    t.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. optim.lr=1e-3")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. optim.lr=1e-3 (with --resume: "
+                                                "only optim.steps, run.* logging/checkpoint settings, reward workers)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint that verifies")
     t.add_argument("--run-dir", help="where to write the run (default: run.dir or runs/<task>-<time>)")
     t.set_defaults(fn=_train)
     e = sub.add_parser("eval", help="greedy or beam decoding of a split; corpus scores and a hypotheses file")
@@ -173,15 +189,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
     except ConfigError as err:
-        console.print(f"[red]config error:[/red] {err}", markup=True, highlight=False)
+        console.print(f"[red]config error:[/red] {escape(_one_line(err))}", markup=True, highlight=False)
         return 2
-    except (RewardError, TrainingError, FileNotFoundError) as err:
-        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+    except (RewardError, TrainingError, RunError, DataError, FileNotFoundError) as err:
+        console.print(f"[red]error:[/red] {escape(_one_line(err))}", markup=True, highlight=False)
+        return 1
+    except OSError as err:  # the file system: read-only, full, a path that is a file, ...
+        where = f"{err.filename}: " if err.filename else ""
+        console.print(f"[red]error:[/red] {escape(where + str(err.strerror or err))}", markup=True, highlight=False)
         return 1
     except KeyboardInterrupt:
         console.print("interrupted; the last checkpoint is kept")

@@ -1,6 +1,8 @@
 """YAML files and `key=value` overrides -> Config."""
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -56,4 +58,11 @@ def load_config(path: Optional[str | Path] = None, overrides: Iterable[str] = ()
 
 
 def save_config(cfg: Config, path: Path) -> None:
-    path.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    """Write the config as YAML atomically (a temporary file unique to this writer, then rename)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -36,6 +36,11 @@ class TaskConfig:
         "worker processes computing rewards (0 = in the training process); for slow rewards. Each "
         "worker gets one batched call per step holding whole groups of k samples; the reward must be "
         "picklable (a module-level function)", 0, 256, 0)
+    reward_timeout: Optional[float] = meta(
+        "seconds one reward call may take before the run stops with an error naming the step and the "
+        "samples (0 = no limit; null = 300 with reward_workers, no limit in the training process). "
+        "Workers are killed at the limit; in the training process a timer interrupts Python code only",
+        0.0, 1e7, None)
 
     def __post_init__(self) -> None:
         if self.train_min_len > self.train_max_len:

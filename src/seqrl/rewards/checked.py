@@ -8,7 +8,9 @@ marked invalid but is not an error.
 
 Failures raise `RewardError` with the step, the sample and its rendered completion:
 
-* fn raises: it is called again sample by sample to find the culprit(s);
+* fn raises (or calls sys.exit): it is called again sample by sample to find the culprit(s);
+* fn does not come back: a worker process died, or the call outlived task.reward_timeout
+  (`WorkerFailure`); the error names the samples the call was scoring, with no retry;
 * fn returns the wrong number of values;
 * a value is not a real number, or is NaN or infinite.
 
@@ -25,6 +27,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
 import numpy as np
 import torch
 from torch import Tensor
+
+from seqrl.rewards.pool import WorkerFailure, call_reward
 
 Tokens = Sequence[int]
 Render = Callable[[Tokens], str]
@@ -90,6 +94,21 @@ def _token_row(row: Any, completion: Tokens) -> list[float]:
     return out
 
 
+def _lost_call(name: str, step: int, failure: WorkerFailure, completions: Sequence[Tokens], offset: int,
+               show: Render) -> RewardError:
+    """A reward call that never came back, naming the step and the samples it was scoring."""
+    a, b = offset + failure.start, offset + failure.end
+    shown = ", ".join(repr(_cut(show(c))) for c in completions[a : min(b, a + 3)])
+    more = f" and {b - a - 3} more" if b - a > 3 else ""
+    which = f"sample {a}" if b - a == 1 else f"samples {a}..{b - 1}"
+    return RewardError(f"reward function {name!r} at step {step}: {failure.detail}; it was scoring {which} "
+                       f"(completions {shown}{more})")
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _slice_columns(columns: Mapping[str, Any], n: int, i: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in columns.items():
@@ -123,16 +142,21 @@ def _evaluate(
     failed: dict[int, str] = {}
 
     try:
-        raw = _as_list(fn(completions, references, sources, **columns))
+        raw = _as_list(call_reward(fn, (completions, references, sources), columns))
+    except WorkerFailure as failure:
+        raise _lost_call(name, step, failure, completions, 0, show) from None
     except Exception as batch_error:
         raw = [None] * n
         for i in range(n):
             refs_i = None if references is None else [references[i]]
             try:
-                one = _as_list(fn([completions[i]], refs_i, [sources[i]], **_slice_columns(columns, n, i)))
+                one = _as_list(call_reward(fn, ([completions[i]], refs_i, [sources[i]]),
+                                           _slice_columns(columns, n, i)))
                 if not isinstance(one, Sequence) or len(one) != 1:
                     raise _Invalid(f"returned {one!r} for a single sample instead of a list of 1 value")
                 raw[i] = one[0]
+            except WorkerFailure as failure:  # isolation holds during the search: never retried here
+                raise _lost_call(name, step, failure, completions, i, show) from None
             except Exception as e:
                 failed[i] = f"{type(e).__name__}: {e}"
                 if on_error == "raise":

@@ -4,8 +4,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Iterator
+
+from seqrl.run.errors import RunError
 
 
 def _clean(value: Any) -> Any:
@@ -15,12 +18,21 @@ def _clean(value: Any) -> Any:
 
 
 def append(path: Path, record: dict[str, Any]) -> None:
-    """Append one record as a line, flushed to disk."""
+    """Append one record as a line, flushed to disk. A failed write (a full disk) is cut back
+    off, so the file never keeps a torn line, and raised as RunError naming the file."""
     line = json.dumps({k: _clean(v) for k, v in record.items()}, allow_nan=False)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    size = path.stat().st_size if path.exists() else 0
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        try:
+            os.truncate(path, size)
+        except OSError:
+            pass
+        raise RunError(f"cannot append to {path}: {err.strerror or err}") from None
 
 
 def read(path: Path) -> Iterator[dict[str, Any]]:
@@ -45,10 +57,14 @@ def truncate_after(path: Path, step: int) -> None:
     if not path.exists():
         return
     kept = [r for r in read(path) if r.get("step", 0) <= step]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in kept:
-            f.write(json.dumps(r, allow_nan=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for r in kept:
+                f.write(json.dumps(r, allow_nan=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -76,6 +76,11 @@ def load_callable(spec: str, key: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise ConfigError(f"{key}: cannot import module {module_name!r}: {err}") from None
+    except BaseException as err:  # noqa: BLE001 - the module's own code failed (or called sys.exit)
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        what = f"sys.exit({err.code!r})" if isinstance(err, SystemExit) else f"{type(err).__name__}: {err}"
+        raise ConfigError(f"{key}: importing module {module_name!r} for {spec!r} failed: {what}") from None
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise ConfigError(f"{key}: {module_name!r} has no callable {attr!r}")

@@ -1,16 +1,24 @@
 """Checkpoints: one safetensors file per save, written atomically, loaded without unpickling.
 
 A file holds named tensors (weights, optimizer moments, RNG states) and a JSON document in the
-safetensors metadata (counters, optimizer hyper-parameters, RNG states that are not tensors).
-It is written to `<name>.tmp`, flushed to disk, then renamed over the final name, so a killed
-process leaves either the previous checkpoint or the new one, never a torn file.
+safetensors metadata (counters, optimizer hyper-parameters, RNG states that are not tensors, the
+run's config), plus a SHA-256 of both. It is written to a temporary name unique to the writer,
+flushed to disk, then renamed over the final name, so a killed process leaves either the previous
+checkpoint or the new one, never a torn file; a failed write (a full disk) removes its temporary
+file and leaves the previous checkpoint as it was.
+
+Loading verifies the file before anything is restored: readable safetensors, the checksum, and
+finite weights and optimizer moments. Any problem is a `CheckpointError` naming the file.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import random
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +28,20 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from seqrl.run.errors import CheckpointError
+
+log = logging.getLogger("seqrl")
 _NAME = re.compile(r"^step-(\d{9})\.safetensors$")
 
 
 def checkpoint_path(directory: Path, step: int) -> Path:
     return directory / f"step-{step:09d}.safetensors"
+
+
+def step_of(path: Path) -> int | None:
+    """The step in a series checkpoint's file name (None for other names, e.g. best)."""
+    m = _NAME.match(Path(path).name)
+    return int(m.group(1)) if m else None
 
 
 def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
@@ -58,15 +75,38 @@ def resolve_init(path: str | Path) -> tuple[Path, Path | None]:
     return found[-1][1], p
 
 
+def digest(tensors: dict[str, Tensor], meta_json: str) -> str:
+    """SHA-256 of every tensor (name, dtype, shape, bytes, in name order) and the metadata text."""
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    h.update(meta_json.encode())
+    return h.hexdigest()
+
+
+def temporary_name(path: Path) -> Path:
+    """A temporary file next to `path`, unique to this writer (pid + random)."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
 def save_checkpoint(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
-    """Write tensors + JSON metadata atomically to `path`."""
+    """Write tensors + JSON metadata + their checksum atomically to `path`; on failure (OSError,
+    e.g. a full disk) the temporary file is removed and `path` is untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temporary_name(path)
     contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    save_file(contiguous, str(tmp), metadata={"seqrl": json.dumps(meta)})
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    meta_json = json.dumps(meta)
+    try:
+        save_file(contiguous, str(tmp), metadata={"seqrl": meta_json, "seqrl_sha256": digest(contiguous, meta_json)})
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -74,14 +114,55 @@ def save_checkpoint(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]
         os.close(dir_fd)
 
 
-def load_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Tensors and metadata of a checkpoint; safetensors + JSON only, nothing is unpickled."""
+def remove_temporary(directory: Path) -> None:
+    """Delete temporary files a killed writer left behind (call while holding the run's lock)."""
+    if directory.is_dir():
+        for p in directory.glob("*.tmp"):
+            p.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path, verify: bool = True) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Tensors and metadata of a checkpoint; safetensors + JSON only, nothing is unpickled.
+    Raises CheckpointError naming the file when it is damaged (see the module doc)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the file is empty")
     tensors: dict[str, Tensor] = {}
-    with safe_open(str(path), framework="pt") as f:
-        meta = json.loads((f.metadata() or {}).get("seqrl", "{}"))
-        for key in f.keys():
-            tensors[key] = f.get_tensor(key)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+            for key in f.keys():
+                tensors[key] = f.get_tensor(key)
+    except Exception as err:  # noqa: BLE001 - SafetensorError, OSError, ...: the file is unreadable
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt safetensors: {first})") from None
+    if "seqrl" not in header:
+        raise CheckpointError(f"{path}: not a seqrl checkpoint (no seqrl metadata)")
+    try:
+        meta = json.loads(header["seqrl"])
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path}: its metadata is not valid JSON ({err.msg})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: its metadata is not a JSON object")
+    if verify:
+        _verify(path, tensors, header)
     return tensors, meta
+
+
+def _verify(path: Path, tensors: dict[str, Tensor], header: dict[str, str]) -> None:
+    want = header.get("seqrl_sha256")
+    if want is None:
+        log.warning("%s has no checksum (written by an older seqrl): loaded unverified", path)
+    elif digest(tensors, header["seqrl"]) != want:
+        raise CheckpointError(f"{path}: checksum mismatch: the file was changed or damaged after it was written")
+    for key, t in tensors.items():
+        if t.is_floating_point() and not key.startswith("rng.") and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise CheckpointError(f"{path}: tensor {key!r} has {bad} non-finite value(s) (NaN or inf)")
 
 
 def prune_checkpoints(directory: Path, keep: int) -> None:

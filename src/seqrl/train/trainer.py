@@ -10,18 +10,22 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
 
-from seqrl.config import Config, ConfigError, load_config, save_config
+from seqrl.config import Config, ConfigError, load_config, save_config, to_dict
+from seqrl.config.resume import check_overrides, check_resume
 from seqrl.curriculum import plan as curriculum_plan
 from seqrl.estimators.value_head import ValueHead
+from seqrl.rewards.deadline import TimedReward
 from seqrl.rewards.pool import PooledReward
 from seqrl.rollout import strip
 from seqrl.tasks.text import TextTask
 from seqrl.run import jsonl
+from seqrl.run.errors import CheckpointError, RunError
+from seqrl.run.lock import RunLock
 from seqrl.run.progress import ProgressBar
 from seqrl.tasks import collate
 from seqrl.train import checkpoint as ckpt
@@ -34,6 +38,7 @@ from seqrl.vocab import specials_of
 from seqrl.train.step import StepContext, train_step
 
 log = logging.getLogger("seqrl")
+POOL_TIMEOUT = 300.0  # task.reward_timeout=null with reward workers
 
 
 def default_run_dir(cfg: Config) -> Path:
@@ -55,6 +60,10 @@ class Trainer:
             raise ConfigError(f"optim.batch_size ({cfg.optim.batch_size}) must be at least the number of "
                               f"processes ({self.world.size}): each rank takes a share of the inputs")
         self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
+        self._lock = RunLock(self.run_dir)
+        self._pools: list[Any] = []  # reward worker pools, closed when fit() ends
+        self.damaged: list[Path] = []  # newer checkpoints that failed verification on resume
+        self._rewrite_config = False  # --resume with (safe) overrides: config.yaml is rewritten
         if cfg.task.name == "text":
             self.task, self.data = build_text(cfg, self.run_dir)
             check_compatible(cfg, self.task)
@@ -115,12 +124,17 @@ class Trainer:
         return self._pooled(reward_fn if reward_fn is not None else build_reward(cfg, self.task))
 
     def _pooled(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        if self.cfg.task.reward_workers == 0:
-            return fn
+        """`fn` in worker processes (task.reward_workers), under task.reward_timeout."""
+        t = self.cfg.task
+        if t.reward_workers == 0:
+            return TimedReward(fn, t.reward_timeout) if t.reward_timeout else fn
+        timeout = POOL_TIMEOUT if t.reward_timeout is None else (t.reward_timeout or None)
         try:
-            return PooledReward(fn, self.cfg.task.reward_workers, self.cfg.reinforce.samples_per_input)
+            pool = PooledReward(fn, t.reward_workers, self.cfg.reinforce.samples_per_input, timeout)
         except ValueError as err:
             raise ConfigError(f"task.reward_workers: {err}") from None
+        self._pools.append(pool)
+        return pool
 
     # -- run directory -----------------------------------------------------------------------
     @property
@@ -129,37 +143,68 @@ class Trainer:
 
     @classmethod
     def resume(cls, run_dir: str | Path, step: Optional[int] = None,
-               reward_fn: Optional[Callable[..., Any]] = None) -> "Trainer":
-        """Rebuild a run from its directory and load its latest (or given) checkpoint."""
+               reward_fn: Optional[Callable[..., Any]] = None, overrides: Sequence[str] = ()) -> "Trainer":
+        """Rebuild a run from its directory and load its latest (or given) checkpoint. `overrides`
+        (`key=value`) may change only the keys in config.resume.SAFE_ON_RESUME, e.g. optim.steps."""
         run_dir = Path(run_dir)
         cfg_path = run_dir / "config.yaml"
-        if not cfg_path.exists():
+        if not cfg_path.is_file():
             raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
-        trainer = cls(load_config(cfg_path), run_dir, reward_fn, initialise=False)
+        check_overrides(overrides)
+        trainer = cls(load_config(cfg_path, overrides), run_dir, reward_fn, initialise=False)
+        trainer._rewrite_config = bool(overrides)
         trainer.load(step)
         return trainer
 
     def load(self, step: Optional[int] = None) -> int:
-        """Load the latest checkpoint (or the one at `step`); returns the step loaded."""
+        """Load the latest checkpoint that verifies (or the one at `step`); returns the step loaded.
+        A newer checkpoint that fails verification is reported, skipped and remembered in
+        `damaged` (fit() renames it to *.corrupt); the one before it is still on disk."""
         found = ckpt.list_checkpoints(self.checkpoint_dir)
         if step is not None:
             found = [(s, p) for s, p in found if s == step]
         if not found:
             raise FileNotFoundError(f"no checkpoint{'' if step is None else f' at step {step}'} in {self.checkpoint_dir}")
-        return self.load_file(found[-1][1])
+        if step is not None:
+            return self.load_file(found[-1][1])
+        problems: list[str] = []
+        for _, path in reversed(found):
+            try:
+                loaded = self.load_file(path)
+            except CheckpointError as err:
+                log.warning("skipping a damaged checkpoint: %s", err)
+                problems.append(str(err))
+                self.damaged.append(path)
+                continue
+            if problems:
+                log.warning("resuming from %s, the newest checkpoint that verifies (step %d)", path, loaded)
+            return loaded
+        raise CheckpointError(f"no checkpoint in {self.checkpoint_dir} verifies: {'; '.join(problems)}")
 
     def load_file(self, path: Path) -> int:
-        """Load one checkpoint file (e.g. checkpoints/best.safetensors); returns its step."""
+        """Load one checkpoint file (e.g. checkpoints/best.safetensors); returns its step.
+        Raises CheckpointError for a damaged file, ConfigError when it belongs to another config."""
         tensors, meta = ckpt.load_checkpoint(path)
-        ckpt.load_module("policy", self.policy, tensors)
-        ckpt.load_optimizer("optim", self.optimizer, tensors, meta["optim"])
-        if self.value_head is not None and self.value_optimizer is not None:
-            ckpt.load_module("value", self.value_head, tensors)
-            ckpt.load_optimizer("value_optim", self.value_optimizer, tensors, meta["value_optim"])
-        if self.reference is not None and self.reference.module is not None:
-            ckpt.load_module("reference", self.reference.module, tensors)
-        ckpt.restore_rng(tensors, meta["rng"])
-        self.state = TrainState.from_json(meta["state"])
+        if isinstance(meta.get("config"), dict):
+            for key, old, new in check_resume(meta["config"], to_dict(self.cfg), str(path)):
+                log.info("resumed with %s changed from %r to %r", key, old, new)
+        try:
+            state = TrainState.from_json(meta["state"])
+            named = ckpt.step_of(path)
+            if named is not None and named != state.step:
+                raise ValueError(f"its name says step {named} but it holds step {state.step}")
+            ckpt.load_module("policy", self.policy, tensors)
+            ckpt.load_optimizer("optim", self.optimizer, tensors, meta["optim"])
+            if self.value_head is not None and self.value_optimizer is not None:
+                ckpt.load_module("value", self.value_head, tensors)
+                ckpt.load_optimizer("value_optim", self.value_optimizer, tensors, meta["value_optim"])
+            if self.reference is not None and self.reference.module is not None:
+                ckpt.load_module("reference", self.reference.module, tensors)
+            ckpt.restore_rng(tensors, meta["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+            first = (str(err).splitlines() or [""])[0][:300]
+            raise CheckpointError(f"{path}: does not fit this run ({type(err).__name__}: {first})") from None
+        self.state = state
         return self.state.step
 
     def _load_init(self, init_from: str) -> None:
@@ -168,7 +213,7 @@ class Trainer:
             path, _ = ckpt.resolve_init(init_from)
             tensors, _ = ckpt.load_checkpoint(path)
             ckpt.load_module("policy", self.policy, tensors)
-        except FileNotFoundError as err:
+        except (FileNotFoundError, CheckpointError) as err:
             raise ConfigError(f"run.init_from: {err}") from None
         except RuntimeError as err:  # shape mismatch: show the first offending tensor
             first = next((ln.strip() for ln in str(err).splitlines() if "mismatch" in ln or "Missing" in ln), str(err))
@@ -187,18 +232,23 @@ class Trainer:
             tensors.update(ckpt.module_tensors("reference", self.reference.module))
         tensors.update(opt_t)
         tensors.update(rng_t)
-        meta: dict[str, Any] = {"state": self.state.to_json(), "optim": opt_m, "rng": rng_m}
+        meta: dict[str, Any] = {"state": self.state.to_json(), "optim": opt_m, "rng": rng_m,
+                                "config": to_dict(self.cfg)}
         if self.value_head is not None and self.value_optimizer is not None:
             tensors.update(ckpt.module_tensors("value", self.value_head))
             v_t, v_m = ckpt.optimizer_flat("value_optim", self.value_optimizer)
             tensors.update(v_t)
             meta["value_optim"] = v_m
-        if path is not None:  # e.g. the best checkpoint: outside the pruned step-N series
+        series = path is None  # else e.g. the best checkpoint: outside the pruned step-N series
+        path = ckpt.checkpoint_path(self.checkpoint_dir, self.state.step) if path is None else path
+        try:
             ckpt.save_checkpoint(path, tensors, meta)
-            return path
-        path = ckpt.checkpoint_path(self.checkpoint_dir, self.state.step)
-        ckpt.save_checkpoint(path, tensors, meta)
-        ckpt.prune_checkpoints(self.checkpoint_dir, self.cfg.run.keep_checkpoints)
+        except OSError as err:
+            found = ckpt.list_checkpoints(self.checkpoint_dir)
+            kept = f"the previous checkpoint {found[-1][1]} is intact" if found else "no earlier checkpoint exists"
+            raise RunError(f"cannot write checkpoint {path}: {err.strerror or err}; {kept}") from None
+        if series:
+            ckpt.prune_checkpoints(self.checkpoint_dir, self.cfg.run.keep_checkpoints)
         return path
 
     # -- evaluation --------------------------------------------------------------------------
@@ -244,23 +294,73 @@ class Trainer:
         raise KeyError(f"task {self.task.name!r} reports none of exact_match, success_rate, reward")
 
     # -- training ----------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """The run has reached optim.steps, run.stop_at or run.time_limit."""
+        limit = self.cfg.run.time_limit
+        return (self.state.step >= self.cfg.optim.steps or self.state.stopped_early
+                or (limit is not None and self.state.seconds >= limit))
+
+    def lock(self) -> None:
+        """Take the run directory (created if missing) for this process: a second process is
+        refused with RunDirBusy naming this one. fit() calls it; the CLI calls it first thing."""
+        if not self.world.is_main or self._lock.held:
+            return
+        try:
+            if self.run_dir.exists() and not self.run_dir.is_dir():
+                raise NotADirectoryError(20, "exists and is not a directory", str(self.run_dir))
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+        except OSError as err:
+            raise RunError(f"cannot use run directory {self.run_dir}: {err.strerror or err}") from None
+
+    def release(self) -> None:
+        """Let go of the run directory and stop reward workers (fit() does this when it ends)."""
+        for pool in self._pools:
+            pool.close()
+        self._lock.release()
+
     def _prepare_dir(self) -> None:
         if not self.world.is_main:
             return
+        self.lock()
         if self.state.step == 0 and ckpt.list_checkpoints(self.checkpoint_dir):
             raise ConfigError(f"{self.run_dir} already holds a run with checkpoints; resume it with "
                               f"`seqrl train --resume {self.run_dir}` or choose another run directory")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if self.state.step == 0:
-            save_config(self.cfg, self.run_dir / "config.yaml")
-        # A resumed run forgets whatever the interrupted process logged after its checkpoint.
-        jsonl.truncate_after(self.run_dir / "metrics.jsonl", self.state.step)
-        jsonl.truncate_after(self.run_dir / "eval.jsonl", self.state.step)
+        try:
+            if self.checkpoint_dir.exists() and not self.checkpoint_dir.is_dir():
+                raise NotADirectoryError(20, "exists and is not a directory", str(self.checkpoint_dir))
+            self.checkpoint_dir.mkdir(exist_ok=True)
+            ckpt.remove_temporary(self.checkpoint_dir)  # a killed writer's; nobody else writes here
+            for path in self.damaged:  # out of the series, kept for inspection
+                path.rename(path.with_name(path.name + ".corrupt"))
+                log.warning("renamed the damaged checkpoint %s to %s.corrupt", path, path.name)
+            self.damaged = []
+            if self.state.step == 0 or self._rewrite_config:
+                save_config(self.cfg, self.run_dir / "config.yaml")
+            # A resumed run forgets whatever the interrupted process logged after its checkpoint.
+            jsonl.truncate_after(self.run_dir / "metrics.jsonl", self.state.step)
+            jsonl.truncate_after(self.run_dir / "eval.jsonl", self.state.step)
+        except OSError as err:
+            where = err.filename or self.run_dir
+            raise RunError(f"cannot write to the run directory: {where}: {err.strerror or err}") from None
 
     def fit(self) -> dict[str, Any]:
-        """Train until optim.steps (or run.stop_at); returns the final summary."""
+        """Train until optim.steps (or run.stop_at); returns the final summary. A finished run
+        appends nothing and returns its last summary."""
+        try:
+            self._prepare_dir()
+            if self.finished and self.world.is_main:
+                last = [r for r in jsonl.read(self.run_dir / "summary.jsonl") if r.get("step") == self.state.step]
+                if last:
+                    log.warning("%s already finished at step %d; nothing to do", self.run_dir, self.state.step)
+                    return last[-1]
+            return self._fit()
+        finally:
+            self.release()
+
+    def _fit(self) -> dict[str, Any]:
         cfg = self.cfg
-        self._prepare_dir()
         started = time.perf_counter()
         stop = self.state.stopped_early
         interrupted: list[int] = []
@@ -286,6 +386,7 @@ class Trainer:
         cfg = self.cfg
         if cfg.run.time_limit is not None and self.state.seconds >= cfg.run.time_limit:
             return  # a resumed run that had already used its time
+        signal_steps = [0, 0]  # REINFORCE steps in this logging window, and those with a usable reward
         while self.state.step < cfg.optim.steps and not stop:
             if interrupted:  # a signal arrived: checkpoint between steps, where state is consistent
                 self.save()
@@ -301,9 +402,16 @@ class Trainer:
             m = train_step(self.ctx, examples, collate(examples, specials_of(self.task)), p, step, self.state)
             self.state.step = step + 1
             self.state.seconds += time.perf_counter() - began
+            if m["mode"] == "reinforce":
+                signal_steps[0] += 1
+                signal_steps[1] += m.get("reward_mean") is not None
             if self.world.is_main and (self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps):
                 row = {"step": self.state.step, "seconds": round(self.state.seconds, 3), **m}  # training seconds so far
                 jsonl.append(self.run_dir / "metrics.jsonl", row)
+                if signal_steps[0] and not signal_steps[1]:
+                    _warn(bar, f"steps {self.state.step - signal_steps[0] + 1}..{self.state.step}: every reward was "
+                               "None (not applicable), so REINFORCE had no learning signal; check task.reward")
+                signal_steps = [0, 0]
             if self.state.step % cfg.run.eval_every == 0 or self.state.step == cfg.optim.steps:
                 began = time.perf_counter()
                 stop = self._validate(bar) if self.world.is_main else False
@@ -333,6 +441,13 @@ class Trainer:
             bar.log(f"reached run.stop_at={self.cfg.run.stop_at} at step {self.state.step}")
             return True
         return False
+
+
+def _warn(bar: ProgressBar, text: str) -> None:
+    if bar.enabled:
+        bar.log(f"warning: {text}")
+    else:
+        log.warning(text)
 
 
 def _trap_signals(flag: list[int]):

@@ -1,0 +1,63 @@
+"""What a resumed run may change: the config stored in a checkpoint against the one resuming it.
+
+A resumed run continues the experiment its checkpoint belongs to, so every key must match
+except the ones in `SAFE_ON_RESUME`: they change how long the run goes on, how often it logs,
+validates and checkpoints, and how rewards are computed, never what the next step computes.
+Change them explicitly with `seqrl train --resume RUN_DIR optim.steps=2000` (or
+`Trainer.resume(run_dir, overrides=[...])`); any other difference is refused, listing the keys.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from seqrl.config.validate import ConfigError
+
+SAFE_ON_RESUME = frozenset({
+    "optim.steps", "run.dir", "run.log_every", "run.eval_every", "run.checkpoint_every",
+    "run.keep_checkpoints", "run.eval_samples", "run.progress", "run.time_limit", "run.stop_at",
+    "run.dist_timeout", "run.init_from", "task.reward_workers", "task.reward_timeout",
+})
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"optim": {"lr": 1}} -> {"optim.lr": 1}."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(flatten(value, name))
+        else:
+            out[name] = value
+    return out
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(key, old value, new value) for every leaf that differs, in key order."""
+    a, b = flatten(old), flatten(new)
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def check_overrides(overrides: Iterable[str]) -> None:
+    """Overrides given with --resume must name safe keys only."""
+    unsafe = sorted({item.split("=", 1)[0].strip() for item in overrides} - SAFE_ON_RESUME)
+    if unsafe:
+        raise ConfigError(f"--resume can change only {', '.join(sorted(SAFE_ON_RESUME))}; not {', '.join(unsafe)} "
+                          "(start a new run, e.g. with run.init_from, to change the experiment)")
+
+
+def check_resume(stored: dict[str, Any], current: dict[str, Any], where: str) -> list[tuple[str, Any, Any]]:
+    """Refuse unsafe differences between a checkpoint's config and the resuming one; returns the
+    safe ones (to be reported)."""
+    found = changes(stored, current)
+    unsafe = [c for c in found if c[0] not in SAFE_ON_RESUME]
+    if unsafe:
+        listed = "; ".join(f"{k}: {_short(a)} -> {_short(b)}" for k, a, b in unsafe)
+        raise ConfigError(f"{where}: the config differs from the one this checkpoint was trained with ({listed}); "
+                          "a resumed run continues the same experiment (only "
+                          f"{', '.join(sorted(SAFE_ON_RESUME))} may change: `seqrl train --resume RUN_DIR key=value`)")
+    return [c for c in found if c[0] in SAFE_ON_RESUME]
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
