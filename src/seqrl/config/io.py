@@ -9,20 +9,92 @@ from typing import Any, Iterable, Optional
 import yaml
 
 from seqrl.config.schema import Config
-from seqrl.config.validate import ConfigError, from_dict, to_dict
+from seqrl.config.validate import ConfigError, from_dict, short, to_dict
+
+
+MAX_DEPTH = 32  # nesting levels a config may have (it needs 2)
+MAX_NODES = 100_000  # YAML nodes after expanding aliases (an "alias bomb" expands to billions)
+
+
+class _Problem(Exception):
+    def __init__(self, message: str, mark: Any = None) -> None:
+        super().__init__(message)
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses repeated keys instead of keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: construct_mapping reports it
+                continue
+            if first is not None:
+                raise _Problem(f"key {key!r} is repeated (first at line {first})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def _check_shape(node: yaml.Node) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH or expanding to more than MAX_NODES nodes.
+    Sizes are memoised per node, so a shared (aliased) node is measured once."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise _Problem(f"nests deeper than {MAX_DEPTH} levels", n.start_mark)
+        if id(n) in sizes:
+            return sizes[id(n)]
+        children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else (
+            n.value if isinstance(n, yaml.SequenceNode) else [])
+        total = 1 + sum(size(c, depth + 1) for c in children)
+        if total > MAX_NODES:
+            raise _Problem(f"expands to more than {MAX_NODES} values (YAML aliases repeated inside each other)")
+        sizes[id(n)] = total
+        return total
+
+    size(node, 0)
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{path}: the file is UTF-16 text; save it as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[err.start]:02x}); save the file "
+                          "as UTF-8") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as err:
         raise ConfigError(f"cannot read config {path}: {err.strerror}") from None
+    loader = _Loader(_decode(path, raw))
     try:
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is not None:
+            _check_shape(node)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from None
+    except _Problem as err:
+        where = f"{path}:{err.mark.line + 1}" if err.mark is not None else str(path)
+        raise ConfigError(f"{where}: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nests too deeply to be a config") from None
+    finally:
+        loader.dispose()
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -42,11 +114,13 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
             raise ConfigError(f"override key {key!r} must be section.key, e.g. optim.lr=1e-3")
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             value = raw
-        section = out.setdefault(parts[0], {})
+        if out.get(parts[0]) is None:  # a missing or empty section (`optim:` with nothing under it)
+            out[parts[0]] = {}
+        section = out[parts[0]]
         if not isinstance(section, dict):
-            raise ConfigError(f"{parts[0]}: expected a mapping of keys, got {section!r}")
+            raise ConfigError(f"{parts[0]}: expected a mapping of keys, got {short(section)}")
         section[parts[1]] = value
     return out
 

@@ -3,13 +3,24 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import reprlib
 import types
 import typing
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Optional, Union, get_args, get_origin, get_type_hints
 
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the key and what is allowed."""
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 60, 60, 5, 4
+
+
+def short(value: Any) -> str:
+    """A bounded repr for messages (a value may be huge or deeply nested)."""
+    return _REPR.repr(value)
 
 
 def _type_name(tp: Any) -> str:
@@ -33,17 +44,17 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
                 return _check_value(key, value, option)
             except ConfigError as err:
                 errors.append(err)
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {short(value)}")
     if tp is type(None):
         if value is None:
             return None
-        raise ConfigError(f"{key}: expected null, got {value!r}")
+        raise ConfigError(f"{key}: expected null, got {short(value)}")
     if origin is Literal:
         if value in get_args(tp):
             return value
-        close = difflib.get_close_matches(str(value), [str(a) for a in get_args(tp)], n=1)
+        close = difflib.get_close_matches(short(value), [str(a) for a in get_args(tp)], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"{key}: {value!r} is not allowed; expected {_type_name(tp)}{hint}")
+        raise ConfigError(f"{key}: {short(value)} is not allowed; expected {_type_name(tp)}{hint}")
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -51,13 +62,18 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
+        number: Optional[float] = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # PyYAML reads 1e-3 (no dot) as a string
+            number = float(value)
+        elif isinstance(value, str):  # PyYAML reads 1e-3 (no dot) as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
+        if number is not None:
+            if not math.isfinite(number):
+                raise ConfigError(f"{key}: {short(value)} is not a finite number")
+            return number
     elif tp is str:
         if isinstance(value, str):
             return value
@@ -65,7 +81,7 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
         return from_dict(tp, value, prefix=key)
     else:  # pragma: no cover - schema uses only the types above
         raise ConfigError(f"{key}: unsupported type {tp}")
-    raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {short(value)}")
 
 
 def _check_range(key: str, value: Any, f: dataclasses.Field) -> None:
@@ -91,7 +107,7 @@ def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
             close = difflib.get_close_matches(str(name), list(fields), n=1)
             hint = f"; did you mean {(prefix + '.' if prefix else '') + close[0]!r}?" if close else ""
             allowed = ", ".join(fields)
-            raise ConfigError(f"unknown key {key!r}{hint} (allowed here: {allowed})")
+            raise ConfigError(f"unknown key {short(key)}{hint} (allowed here: {allowed})")
         checked = _check_value(key, value, hints[name])
         _check_range(key, checked, fields[name])
         kwargs[name] = checked

@@ -5,17 +5,18 @@ Every reader is a generator, so a corpus larger than memory streams through. A m
 stops with `file:line` and what was wrong, or, with `on_error="skip"`, is skipped and counted in
 `ReadStats`. Empty and over-long examples are handled as asked (`empty`, `max_chars`,
 `too_long`), never silently: every drop or truncation is counted too.
-Files ending in `.gz` are decompressed on the fly.
+Files ending in `.gz` are decompressed on the fly. Text is UTF-8, decoded line by line (a
+byte-order mark at the start of a file is dropped, in every format), so a bad byte is reported
+as `file:line` too; TSV fields are split on the delimiter with no quoting and no size limit.
 """
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, BinaryIO, Iterator, Optional, Sequence
 
 ON_ERROR = ("raise", "skip")
 EMPTY = ("drop", "keep", "raise")
@@ -66,23 +67,36 @@ class Limits:
             raise ValueError(f"max_chars must be >= 1, got {self.max_chars}")
 
 
-def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a UTF-8 text file, transparently gunzipping `.gz`."""
+def open_binary(path: str | Path) -> BinaryIO:
+    """Open a data file for reading bytes, transparently gunzipping `.gz`; DataError naming the
+    path when it is missing, a directory or unreadable."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a data file")
+    try:
+        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    except OSError as err:
+        raise DataError(f"{path}: cannot open ({err.strerror or err})") from None
 
 
-def _lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    with open_text(path) as f:
+def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file, line endings removed. Each line is decoded on its own,
+    so bad bytes are reported as `file:line`; a byte-order mark at the start is dropped; a corrupt
+    or truncated gzip stream is a DataError naming the file and the last good line."""
+    number = 0
+    with open_binary(path) as f:
         try:
-            for number, line in enumerate(f, start=1):
-                yield number, line.rstrip("\r\n")
-        except UnicodeDecodeError as err:
-            raise DataError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from None
+            for number, raw in enumerate(f, start=1):
+                try:
+                    text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as err:
+                    raise DataError(f"{path}:{number}: not valid UTF-8 (byte 0x{raw[err.start]:02x} at byte "
+                                    f"{err.start + 1} of the line)") from None
+                yield number, text.rstrip("\r\n")
+        except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+            raise DataError(f"{path}: corrupt or truncated gzip data after line {number} ({err})") from None
 
 
 def finish_example(ex: TextExample, limits: Limits, stats: ReadStats) -> Optional[TextExample]:
@@ -117,8 +131,8 @@ def read_parallel(source_path: str | Path, target_path: Optional[str | Path] = N
                   stats: Optional[ReadStats] = None) -> Iterator[TextExample]:
     """Aligned files, one sentence a line: line i of the target is the reference of line i."""
     stats = stats if stats is not None else ReadStats()
-    src_lines = _lines(source_path)
-    tgt_lines = _lines(target_path) if target_path is not None else None
+    src_lines = read_lines(source_path)
+    tgt_lines = read_lines(target_path) if target_path is not None else None
     for number, src in src_lines:
         refs: tuple[str, ...] = ()
         if tgt_lines is not None:
@@ -141,21 +155,26 @@ def read_tsv(path: str | Path, source_column: int | str = 0, reference_columns: 
              stats: Optional[ReadStats] = None) -> Iterator[TextExample]:
     """Delimited columns; columns are indices, or names when `header` is True."""
     stats = stats if stats is not None else ReadStats()
-    with open_text(path) as f:
-        rows = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_NONE)
-        names: Optional[list[str]] = next(rows, None) if header else None
-        index = _column_index(path, names, [source_column, *reference_columns])
-        width = len(names) if names is not None else None
-        for row in rows:
-            where = f"{path}:{rows.line_num}"
-            if width is None:
-                width = len(row)
-            if len(row) != width or max(index) >= len(row):
-                bad_record(where, f"expected {width} columns, found {len(row)}", limits, stats)
-                continue
-            ex = finish_example(TextExample(row[index[0]], tuple(row[i] for i in index[1:]), where), limits, stats)
-            if ex is not None:
-                yield ex
+    lines = read_lines(path)
+    names: Optional[list[str]] = None
+    if header:
+        first = next(lines, None)
+        if first is None:
+            raise DataError(f"{path}: the file is empty (expected a header line)")
+        names = first[1].split(delimiter)
+    index = _column_index(path, names, [source_column, *reference_columns])
+    width = len(names) if names is not None else None
+    for number, line in lines:
+        row = line.split(delimiter) if line else []  # no quoting: a field is everything between delimiters
+        where = f"{path}:{number}"
+        if width is None:
+            width = len(row)
+        if len(row) != width or max(index) >= len(row):
+            bad_record(where, f"expected {width} columns, found {len(row)}", limits, stats)
+            continue
+        ex = finish_example(TextExample(row[index[0]], tuple(row[i] for i in index[1:]), where), limits, stats)
+        if ex is not None:
+            yield ex
 
 
 def _column_index(path: str | Path, names: Optional[list[str]], columns: Sequence[int | str]) -> list[int]:
@@ -177,7 +196,7 @@ def read_jsonl(path: str | Path, source_field: str = "source", references_field:
     """One JSON object a line; the references field holds a string or a list of strings.
     Every other field is kept in `columns` (passed to rewards as keyword arguments)."""
     stats = stats if stats is not None else ReadStats()
-    for number, line in _lines(path):
+    for number, line in read_lines(path):
         where = f"{path}:{number}"
         if not line.strip():
             continue
@@ -185,6 +204,9 @@ def read_jsonl(path: str | Path, source_field: str = "source", references_field:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             bad_record(where, f"invalid JSON ({err.msg} at column {err.colno})", limits, stats)
+            continue
+        except RecursionError:
+            bad_record(where, "JSON nested too deeply", limits, stats)
             continue
         problem = _check_record(obj, source_field, references_field)
         if problem:

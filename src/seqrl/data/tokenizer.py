@@ -7,6 +7,8 @@ detokenized sentence that metrics such as sacreBLEU expect.
 """
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -16,6 +18,21 @@ from seqrl.vocab import BOS, EOS, PAD, SPECIALS
 
 KINDS = ("bpe", "unigram")
 UNK = "<unk>"
+MAX_WORD_CHARS = 1000  # longer words are cut for tokenizer training (its cost grows faster than linearly)
+_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_WORD_CHARS + 1))
+log = logging.getLogger("seqrl")
+
+
+def longest_word(text: str) -> int:
+    """Length of the longest whitespace-free run in `text` if it exceeds MAX_WORD_CHARS, else 0."""
+    if len(text) <= MAX_WORD_CHARS:
+        return 0
+    return max((len(m.group()) for m in _LONG_WORD.finditer(text)), default=0)
+
+
+def cut_long_words(text: str) -> str:
+    """`text` with every word longer than MAX_WORD_CHARS cut to its first MAX_WORD_CHARS characters."""
+    return _LONG_WORD.sub(lambda m: m.group()[:MAX_WORD_CHARS], text) if len(text) > MAX_WORD_CHARS else text
 
 
 class SubwordTokenizer:
@@ -71,7 +88,8 @@ def _batches(texts: Iterable[str], size: int = 1000) -> Iterator[list[str]]:
 
 def train_tokenizer(texts: Iterable[str], kind: str = "bpe", vocab_size: int = 8000,
                     min_frequency: int = 2) -> SubwordTokenizer:
-    """Train a BPE or unigram tokenizer on an iterable of sentences (streamed, not held in memory)."""
+    """Train a BPE or unigram tokenizer on an iterable of sentences (streamed, not held in memory).
+    Words longer than MAX_WORD_CHARS are cut for training (a 1 MB "word" would stall it for minutes)."""
     if kind not in KINDS:
         raise ValueError(f"tokenizer kind must be one of {KINDS}, got {kind!r}")
     specials = list(SPECIALS) + [UNK]
@@ -86,5 +104,16 @@ def train_tokenizer(texts: Iterable[str], kind: str = "bpe", vocab_size: int = 8
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()])
     tok.decoder = decoders.Metaspace()
-    tok.train_from_iterator(_batches(texts), trainer=trainer)
+    cut = [0]
+
+    def bounded(stream: Iterable[str]) -> Iterator[str]:
+        for text in stream:
+            short = cut_long_words(text)
+            cut[0] += short is not text
+            yield short
+
+    tok.train_from_iterator(_batches(bounded(texts)), trainer=trainer)
+    if cut[0]:
+        log.warning("tokenizer training: %d text(s) had words longer than %d characters, cut to their first %d "
+                    "for training only (encoding still reads them whole)", cut[0], MAX_WORD_CHARS, MAX_WORD_CHARS)
     return SubwordTokenizer(tok)

@@ -5,11 +5,12 @@ import logging
 from functools import partial
 from itertools import islice
 from pathlib import Path
+from typing import Iterator
 
 from seqrl.config.schema import Config
 from seqrl.config.validate import ConfigError
 from seqrl.data.readers import DataError, Limits, ReadStats
-from seqrl.data.tokenizer import SubwordTokenizer, train_tokenizer
+from seqrl.data.tokenizer import MAX_WORD_CHARS, SubwordTokenizer, longest_word, train_tokenizer
 from seqrl.rewards.combine import parse_reward_spec
 from seqrl.rewards.corpus import parse_metrics
 from seqrl.tasks.stream import StreamingTextData
@@ -125,11 +126,11 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData | Streami
 
         tokenizer, source_tokenizer = load_hf_tokenizer(cfg, run_dir), None
     elif d.shared_vocab:
-        tokenizer = _tokenizer(cfg, run_dir, "target", (t for ex in train for t in (ex.source, *ex.references)))
+        tokenizer = _tokenizer(cfg, run_dir, "target", _named(train, lambda ex: (ex.source, *ex.references)))
         source_tokenizer = None
     else:
-        tokenizer = _tokenizer(cfg, run_dir, "target", (r for ex in train for r in ex.references))
-        source_tokenizer = _tokenizer(cfg, run_dir, "source", (ex.source for ex in train))
+        tokenizer = _tokenizer(cfg, run_dir, "target", _named(train, lambda ex: ex.references))
+        source_tokenizer = _tokenizer(cfg, run_dir, "source", _named(train, lambda ex: (ex.source,)))
     log.info("text data: train %s, valid %s", train_stats.as_dict(), valid_stats.as_dict())
     task = TextTask(tokenizer, text_reward(cfg), d.max_tokens, parse_metrics(d.metrics), source_tokenizer)
     validation = tuple(encode_examples(valid, tokenizer, d.max_tokens, source_tokenizer))
@@ -139,6 +140,19 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData | Streami
         return task, StreamingTextData(open_train, encode, validation, cfg.run.seed, d.shuffle_buffer)
     return task, TextData(tuple(encode_examples(train, tokenizer, d.max_tokens, source_tokenizer)),
                           validation, cfg.run.seed)
+
+
+def _named(examples, fields) -> Iterator[str]:  # noqa: ANN001
+    """The texts tokenizer training reads; the first few with a pathologically long word are named
+    (file:line) in the log, since training cuts such words (data.tokenizer.MAX_WORD_CHARS)."""
+    named = 0
+    for ex in examples:
+        for text in fields(ex):
+            if named < 3 and (n := longest_word(text)):
+                named += 1
+                log.warning("%s: a word of %d characters; tokenizer training reads only its first %d", ex.where, n,
+                            MAX_WORD_CHARS)
+            yield text
 
 
 class _Reiterable:
