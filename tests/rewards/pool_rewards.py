@@ -21,3 +21,37 @@ def raises_on_seven(completions, references, sources, **columns):
 
 def echo_column(completions, references, sources, tag=None, **columns):
     return [float(t) for t in tag]
+
+
+def hangs_on_seven(completions, references, sources, **columns):
+    """Never returns when a completion holds a 7 (a stuck external scorer)."""
+    import time
+
+    while any(7 in c for c in completions):
+        time.sleep(0.05)
+    return [1.0] * len(completions)
+
+
+def exits_on_seven(completions, references, sources, **columns):
+    """The process vanishes (os._exit) when a completion holds a 7."""
+    if any(7 in c for c in completions):
+        os._exit(3)
+    return [1.0] * len(completions)
+
+
+def segfaults_on_seven(completions, references, sources, **columns):
+    if any(7 in c for c in completions):
+        import ctypes
+
+        ctypes.string_at(0)  # reads address 0: SIGSEGV
+    return [1.0] * len(completions)
+
+
+def sys_exit(completions, references, sources, **columns):
+    import sys
+
+    sys.exit(4)
+
+
+def worker_pid(completions, references, sources, **columns):
+    return [float(os.getpid())] * len(completions)

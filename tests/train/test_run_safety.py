@@ -1,0 +1,88 @@
+"""One process per run directory, and graceful stops with reward workers (real processes)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from seqrl.cli import main
+from seqrl.train import checkpoint as ckpt
+from seqrl.train.trainer import Trainer
+from tests.conftest import TINY
+
+LONG = TINY + ["optim.steps=100000", "run.eval_every=100000", "curriculum.warmup_steps=2"]
+
+
+def _start(run, *overrides, new_session=False):
+    return subprocess.Popen([sys.executable, "-m", "seqrl", "train", *LONG, *overrides, "--run-dir", str(run)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=new_session)
+
+
+def _wait_for(path, proc, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline and not path.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    assert path.exists()
+
+
+def _rows(path):
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_second_process_on_a_run_directory_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    proc = _start(run, "run.checkpoint_every=2")
+    try:
+        _wait_for(run / "checkpoints" / "step-000000002.safetensors", proc)
+        assert main(["train", "--resume", str(run)]) == 1
+        assert f"in use by process {proc.pid}" in capsys.readouterr().err
+        assert main(["train", *TINY, "--run-dir", str(run)]) == 1  # a new run into it: refused too
+        assert f"in use by process {proc.pid}" in capsys.readouterr().err
+        steps = [int(line.split('"step": ')[1].split(",")[0]) for line in _rows(run / "metrics.jsonl")]
+        assert steps == sorted(set(steps))  # one writer: no duplicated or out-of-order rows
+    finally:
+        proc.kill()
+        proc.wait()
+    Trainer.resume(run).lock()  # the kernel dropped the dead holder's lock
+
+
+@pytest.mark.parametrize("sig, group", [(signal.SIGINT, True), (signal.SIGTERM, False)])
+def test_a_signal_with_reward_workers_stops_gracefully(tmp_path, sig, group):
+    """Ctrl-C reaches the whole process group (workers included); SIGTERM only the trainer."""
+    run = tmp_path / "run"
+    proc = _start(run, "task.reward_workers=2", "run.checkpoint_every=100000", new_session=True)
+    try:
+        _wait_for(run / "metrics.jsonl", proc)
+        while '"mode": "reinforce"' not in (run / "metrics.jsonl").read_text():  # workers are running
+            time.sleep(0.05)
+        os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    found = ckpt.list_checkpoints(run / "checkpoints")
+    assert found and found[-1][0] > 2
+    assert Trainer.resume(run).state.step == found[-1][0]
+
+
+def test_a_hanging_reward_worker_stops_the_run_with_the_step(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "seqrl", "train", *TINY, "curriculum.warmup_steps=4",
+                           "run.checkpoint_every=2", "task.reward=tests.rewards.pool_rewards:hangs_on_seven",
+                           "task.reward_workers=2", "task.reward_timeout=2", "--run-dir", str(run)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "step 4: did not return within task.reward_timeout=2 s; it was scoring samples" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert [s for s, _ in ckpt.list_checkpoints(run / "checkpoints")] == [2, 4]
+
+
+def test_a_reward_module_that_fails_to_import_is_named(tmp_path, capsys):
+    assert main(["train", *TINY, "task.reward=tests.rewards.broken_import:reward", "--run-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "task.reward: importing module 'tests.rewards.broken_import'" in err and "model file is missing" in err
