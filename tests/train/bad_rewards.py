@@ -27,3 +27,7 @@ def none_for_odd(completions, references, sources, **columns):
 
 def wrong_length(completions, references, sources, **columns):
     return [0.0]
+
+
+def always_none(completions, references, sources, **columns):
+    return [None] * len(completions)

@@ -100,7 +100,7 @@ def save_checkpoint(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]
     contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta_json = json.dumps(meta)
     try:
-        save_file(contiguous, str(tmp), metadata={"seqrl": meta_json, "seqrl_sha256": digest(contiguous, meta_json)})
+        _write(contiguous, tmp, {"seqrl": meta_json, "seqrl_sha256": digest(contiguous, meta_json)})
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -112,6 +112,21 @@ def save_checkpoint(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _write(tensors: dict[str, Tensor], path: Path, metadata: dict[str, str]) -> None:
+    """safetensors' save_file, with its I/O errors (a SafetensorError naming "os error 28") raised
+    as the OSError they are."""
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except OSError:
+        raise
+    except Exception as err:  # noqa: BLE001 - SafetensorError is not an OSError
+        code = re.search(r"os error (\d+)", str(err))
+        if code is None:
+            raise
+        number = int(code.group(1))
+        raise OSError(number, os.strerror(number), str(path)) from None
 
 
 def remove_temporary(directory: Path) -> None:
