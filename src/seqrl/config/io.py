@@ -78,8 +78,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as err:
         raise ConfigError(f"cannot read config {path}: {err.strerror}") from None
-    loader = _Loader(_decode(path, raw))
+    text = _decode(path, raw)
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         if node is not None:
             _check_shape(node)
@@ -87,14 +89,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from None
+        if isinstance(err, yaml.reader.ReaderError):
+            line = text[: err.position].count("\n") + 1
+            raise ConfigError(f"{path}:{line}: character #x{err.character:04x} is not allowed in YAML") from None
+        raise ConfigError(f"{where}: invalid YAML: {' '.join(str(getattr(err, 'problem', None) or err).split())}") from None
     except _Problem as err:
         where = f"{path}:{err.mark.line + 1}" if err.mark is not None else str(path)
         raise ConfigError(f"{where}: {err}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nests too deeply to be a config") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         return {}
     if not isinstance(data, dict):

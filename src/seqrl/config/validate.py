@@ -14,6 +14,10 @@ class ConfigError(ValueError):
     """A configuration problem; the message names the key and what is allowed."""
 
 
+class _NotFinite(ConfigError):
+    """NaN or infinity for a float key: said as such even where null is allowed too."""
+
+
 _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 60, 60, 5, 4
 
@@ -38,12 +42,13 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
     """Return `value` converted to `tp` or raise ConfigError naming `key`."""
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
-        errors = []
         for option in get_args(tp):
             try:
                 return _check_value(key, value, option)
-            except ConfigError as err:
-                errors.append(err)
+            except _NotFinite:
+                raise
+            except ConfigError:
+                continue
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {short(value)}")
     if tp is type(None):
         if value is None:
@@ -72,7 +77,7 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
                 pass
         if number is not None:
             if not math.isfinite(number):
-                raise ConfigError(f"{key}: {short(value)} is not a finite number")
+                raise _NotFinite(f"{key}: {short(value)} is not a finite number")
             return number
     elif tp is str:
         if isinstance(value, str):
