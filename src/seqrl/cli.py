@@ -18,7 +18,7 @@ from seqrl.config.validate import describe
 from seqrl.curriculum import CURRICULA
 from seqrl.estimators.baselines import BASELINES
 from seqrl.data.readers import DataError
-from seqrl.rewards.checked import RewardError
+from seqrl.rewards.checked import RewardError, evaluate_rewards
 from seqrl.run.errors import RunError
 from seqrl.rollout import strip
 from seqrl.run.plot import plot_runs
@@ -105,13 +105,14 @@ def _sample(args: argparse.Namespace) -> int:
     render_source = getattr(trainer.task, "render_source", render)
     table = Table("source", "reference", "output", "reward")
     reward_fn = trainer.task.reward if trainer.cfg.task.per_token else trainer.reward_fn
-    rewards = reward_fn(outputs, [list(e.target) if e.target is not None else None for e in examples
-                                  for _ in range(rollout.k)],
-                        [list(e.source) for e in examples for _ in range(rollout.k)])
+    scored = evaluate_rewards(reward_fn, outputs, [list(e.target) if e.target is not None else None
+                                                   for e in examples for _ in range(rollout.k)],
+                              [list(e.source) for e in examples for _ in range(rollout.k)], None,
+                              step=trainer.state.step, render=render)
     for i, out in enumerate(outputs):
         ex = examples[i // rollout.k]
         table.add_row(render_source(ex.source), render(ex.target) if ex.target is not None else "-", render(out),
-                      "-" if rewards[i] is None else f"{rewards[i]:.3f}")
+                      f"{float(scored.values[i]):.3f}" if scored.valid[i] else "-")
     Console().print(table)
     return 0
 

@@ -74,16 +74,22 @@ def test_same_seed_same_bits_other_seed_other_bits(tmp_path):
     assert not _same_weights(_weights(a), _weights(c))
 
 
-def test_killed_process_leaves_loadable_checkpoint_and_resumes_exactly(tmp_path):
-    """SIGKILL a real training process at an arbitrary moment; the run still resumes exactly."""
-    overrides = TINY + ["optim.steps=40", "run.checkpoint_every=2", "run.eval_every=10"]
+@pytest.mark.parametrize("workers", [0, 2])
+def test_killed_process_leaves_loadable_checkpoint_and_resumes_exactly(tmp_path, workers):
+    """SIGKILL a real training process at an arbitrary moment (with reward workers: while they
+    score a REINFORCE step); the run still resumes exactly, and no worker outlives the kill."""
+    overrides = TINY + ["optim.steps=40", "run.checkpoint_every=2", "run.eval_every=10",
+                        f"task.reward_workers={workers}"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     run = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "seqrl", "train", *overrides, "--run-dir", str(run)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and len(ckpt.list_checkpoints(run / "checkpoints")) < 2:
+    wanted = 6 if workers else 2  # TINY's REINFORCE starts at step 8
+    while time.time() < deadline and len(ckpt.list_checkpoints(run / "checkpoints")) < wanted:
         time.sleep(0.05)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) >= (workers + 1 if workers else 0), children  # the workers and the resource tracker
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert ckpt.list_checkpoints(run / "checkpoints"), "no checkpoint was written before the kill"
@@ -95,6 +101,18 @@ def test_killed_process_leaves_loadable_checkpoint_and_resumes_exactly(tmp_path)
     full.fit()
     assert _same_weights(_weights(full), _weights(resumed))
     assert _metrics(tmp_path / "full") == _metrics(run)
+    deadline = time.time() + 10
+    while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") and _running(pid) for pid in children):
+        time.sleep(0.1)
+    assert not [pid for pid in children if os.path.exists(f"/proc/{pid}") and _running(pid)]
+
+
+def _running(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_sigint_checkpoints_between_steps(tmp_path):
