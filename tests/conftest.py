@@ -41,3 +41,12 @@ def fit_until_interrupted(trainer, monkeypatch, at_step: int) -> None:
     with pytest.raises(KeyboardInterrupt):
         trainer.fit()
     monkeypatch.setattr(trainer_module, "train_step", real_step)
+
+
+def process_running(pid: int | str) -> bool:
+    """Whether a process exists and is not a zombie (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

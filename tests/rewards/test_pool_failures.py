@@ -11,6 +11,7 @@ import pytest
 from seqrl.rewards.checked import RewardError, evaluate_rewards
 from seqrl.rewards.deadline import TimedReward
 from seqrl.rewards.pool import PooledReward
+from tests.conftest import process_running
 from tests.rewards import pool_rewards
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -101,14 +102,7 @@ def test_workers_exit_when_the_trainer_is_killed(tmp_path):
     alive = [int(p) for p in children]
     while alive and time.time() < deadline:
         time.sleep(0.1)
-        alive = [p for p in alive if _alive(p)]
+        alive = [p for p in alive if process_running(p)]
     assert not alive, f"processes outlived their trainer: {alive}"
     assert set(workers) <= {int(p) for p in children}
 
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

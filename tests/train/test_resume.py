@@ -13,7 +13,7 @@ import torch
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
 from seqrl.train.trainer import Trainer
-from tests.conftest import TINY, fit_until_interrupted, tiny_config
+from tests.conftest import TINY, fit_until_interrupted, process_running, tiny_config
 
 TIMING = {"step_time", "seq_per_s", "tok_per_s", "seconds"}
 
@@ -102,17 +102,9 @@ def test_killed_process_leaves_loadable_checkpoint_and_resumes_exactly(tmp_path,
     assert _same_weights(_weights(full), _weights(resumed))
     assert _metrics(tmp_path / "full") == _metrics(run)
     deadline = time.time() + 10
-    while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") and _running(pid) for pid in children):
+    while time.time() < deadline and any(process_running(pid) for pid in children):
         time.sleep(0.1)
-    assert not [pid for pid in children if os.path.exists(f"/proc/{pid}") and _running(pid)]
-
-
-def _running(pid: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not [pid for pid in children if process_running(pid)]
 
 
 def test_sigint_checkpoints_between_steps(tmp_path):
