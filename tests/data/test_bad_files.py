@@ -1,6 +1,5 @@
 """Every bad data file gets a DataError naming the file (and the line), never another exception."""
 import gzip
-import json
 import time
 
 import pytest

@@ -4,17 +4,15 @@ import json
 import re
 
 import pytest
-import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from seqrl.cli import main
 from seqrl.config import ConfigError
-from seqrl.run import jsonl
 from seqrl.run.errors import CheckpointError
 from seqrl.train import checkpoint as ckpt
 from seqrl.train.trainer import Trainer
-from tests.conftest import TINY, tiny_config
+from tests.conftest import tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from seqrl.config import Config, ConfigError, load_config, save_config, to_dict
+from seqrl.config import Config, ConfigError, load_config, to_dict
 from seqrl.config.resume import check_overrides, check_resume
 from seqrl.curriculum import plan as curriculum_plan
 from seqrl.estimators.value_head import ValueHead
@@ -25,7 +25,6 @@ from seqrl.rollout import strip
 from seqrl.tasks.text import TextTask
 from seqrl.run import jsonl
 from seqrl.run.errors import CheckpointError, RunError
-from seqrl.run.lock import RunLock
 from seqrl.run.progress import ProgressBar
 from seqrl.tasks import collate
 from seqrl.train import checkpoint as ckpt
@@ -33,6 +32,7 @@ from seqrl.train.build import build_data, build_policy, build_reward, build_task
 from seqrl.train.build_text import build_text
 from seqrl.train.distributed import init_world, step_seed
 from seqrl.train.reference import make_reference
+from seqrl.train.run_dir import RunDirectory
 from seqrl.train.state import TrainState
 from seqrl.vocab import specials_of
 from seqrl.train.step import StepContext, train_step
@@ -60,7 +60,7 @@ class Trainer:
             raise ConfigError(f"optim.batch_size ({cfg.optim.batch_size}) must be at least the number of "
                               f"processes ({self.world.size}): each rank takes a share of the inputs")
         self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
-        self._lock = RunLock(self.run_dir)
+        self.directory = RunDirectory(self.run_dir)
         self._pools: list[Any] = []  # reward worker pools, closed when fit() ends
         self.damaged: list[Path] = []  # newer checkpoints that failed verification on resume
         self._rewrite_config = False  # --resume with (safe) overrides: config.yaml is rewritten
@@ -139,7 +139,7 @@ class Trainer:
     # -- run directory -----------------------------------------------------------------------
     @property
     def checkpoint_dir(self) -> Path:
-        return self.run_dir / "checkpoints"
+        return self.directory.checkpoints
 
     @classmethod
     def resume(cls, run_dir: str | Path, step: Optional[int] = None,
@@ -304,46 +304,20 @@ class Trainer:
     def lock(self) -> None:
         """Take the run directory (created if missing) for this process: a second process is
         refused with RunDirBusy naming this one. fit() calls it; the CLI calls it first thing."""
-        if not self.world.is_main or self._lock.held:
-            return
-        try:
-            if self.run_dir.exists() and not self.run_dir.is_dir():
-                raise NotADirectoryError(20, "exists and is not a directory", str(self.run_dir))
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._lock.acquire()
-        except OSError as err:
-            raise RunError(f"cannot use run directory {self.run_dir}: {err.strerror or err}") from None
+        if self.world.is_main:
+            self.directory.take()
 
     def release(self) -> None:
         """Let go of the run directory and stop reward workers (fit() does this when it ends)."""
         for pool in self._pools:
             pool.close()
-        self._lock.release()
+        self.directory.release()
 
     def _prepare_dir(self) -> None:
-        if not self.world.is_main:
-            return
-        self.lock()
-        if self.state.step == 0 and ckpt.list_checkpoints(self.checkpoint_dir):
-            raise ConfigError(f"{self.run_dir} already holds a run with checkpoints; resume it with "
-                              f"`seqrl train --resume {self.run_dir}` or choose another run directory")
-        try:
-            if self.checkpoint_dir.exists() and not self.checkpoint_dir.is_dir():
-                raise NotADirectoryError(20, "exists and is not a directory", str(self.checkpoint_dir))
-            self.checkpoint_dir.mkdir(exist_ok=True)
-            ckpt.remove_temporary(self.checkpoint_dir)  # a killed writer's; nobody else writes here
-            for path in self.damaged:  # out of the series, kept for inspection
-                path.rename(path.with_name(path.name + ".corrupt"))
-                log.warning("renamed the damaged checkpoint %s to %s.corrupt", path, path.name)
+        if self.world.is_main:
+            self.lock()
+            self.directory.prepare(self.cfg, self.state.step, self.damaged, self._rewrite_config)
             self.damaged = []
-            if self.state.step == 0 or self._rewrite_config:
-                save_config(self.cfg, self.run_dir / "config.yaml")
-            # A resumed run forgets whatever the interrupted process logged after its checkpoint.
-            jsonl.truncate_after(self.run_dir / "metrics.jsonl", self.state.step)
-            jsonl.truncate_after(self.run_dir / "eval.jsonl", self.state.step)
-        except OSError as err:
-            where = err.filename or self.run_dir
-            raise RunError(f"cannot write to the run directory: {where}: {err.strerror or err}") from None
 
     def fit(self) -> dict[str, Any]:
         """Train until optim.steps (or run.stop_at); returns the final summary. A finished run
