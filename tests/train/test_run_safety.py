@@ -86,3 +86,23 @@ def test_a_reward_module_that_fails_to_import_is_named(tmp_path, capsys):
     assert main(["train", *TINY, "task.reward=tests.rewards.broken_import:reward", "--run-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "task.reward: importing module 'tests.rewards.broken_import'" in err and "model file is missing" in err
+
+
+def test_sigterm_is_not_held_up_by_a_stuck_reward_worker(tmp_path):
+    """The reward hangs (no timeout configured); one SIGTERM still ends the run within the grace
+    period, exit 130, keeping the last checkpoint."""
+    run = tmp_path / "run"
+    proc = _start(run, "task.reward=tests.rewards.pool_rewards:hangs_on_seven", "task.reward_workers=2",
+                  "task.reward_timeout=0", "run.checkpoint_every=2")
+    try:
+        _wait_for(run / "checkpoints" / "step-000000002.safetensors", proc)
+        time.sleep(0.5)  # the first REINFORCE step (step 2) is now stuck in the workers
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert time.monotonic() - began < 20 and "Traceback" not in err
+    assert "interrupted; the last checkpoint is kept" in err
+    assert [s for s, _ in ckpt.list_checkpoints(run / "checkpoints")] == [2]

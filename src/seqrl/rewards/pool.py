@@ -15,6 +15,9 @@ Failures:
 * a worker dies (`os._exit`, a segfault, the OOM killer) or a call outlives `timeout` seconds:
   every worker is killed and `WorkerFailure` names the samples of the chunk (the next call starts
   fresh workers).
+* the trainer is stopping (`should_stop()` turns true: Ctrl-C or SIGTERM) and the call is still
+  running STOP_GRACE seconds later: the workers are killed and KeyboardInterrupt is raised, so a
+  stuck reward cannot keep a stopping run alive.
 
 Workers are started with "spawn" (safe next to PyTorch's thread pools) on the first call, so
 `fn` must be picklable: a module-level function or a picklable object, not a lambda or closure.
@@ -37,6 +40,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 WATCHDOG_SECONDS = 0.5
+STOP_GRACE = 5.0  # seconds a call may still take once `should_stop` says the run is stopping
 
 
 class WorkerFailure(Exception):
@@ -169,6 +173,7 @@ class PooledReward:
             raise ValueError(f"a reward run in worker processes must be picklable (a module-level "
                              f"function, not a lambda or closure): {err}") from None
         self.fn, self.workers, self.group, self.timeout = fn, workers, group, timeout
+        self.should_stop: Optional[Callable[[], bool]] = None  # the trainer's "a stop signal came"
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self._pool: list[_Worker] = []
 
@@ -222,6 +227,7 @@ class PooledReward:
     def _collect(self, workers: list[_Worker], bounds: list[tuple[int, int]]) -> list[tuple[str, Any]]:
         """Every worker's reply, in order; raises WorkerFailure on a death or the timeout."""
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        stopping: Optional[float] = None
         replies: dict[int, tuple[str, Any]] = {}
         while len(replies) < len(workers):
             pending = [i for i in range(len(workers)) if i not in replies]
@@ -229,6 +235,12 @@ class PooledReward:
             if left is not None and left <= 0:
                 a, b = bounds[pending[0]]
                 raise WorkerFailure("timeout", a, b, f"did not return within task.reward_timeout={self.timeout:g} s")
+            if self.should_stop is not None and self.should_stop():
+                stopping = stopping or time.monotonic()
+                if time.monotonic() - stopping > STOP_GRACE:  # a stop signal must not wait on a stuck reward
+                    raise KeyboardInterrupt("stopped while reward workers were still scoring")
+            if self.should_stop is not None:  # look at the stop flag twice a second
+                left = 0.5 if left is None else min(left, 0.5)
             handles = [workers[i].conn for i in pending] + [workers[i].process.sentinel for i in pending]
             ready = set(wait(handles, left))
             for i in pending:

@@ -339,11 +339,15 @@ class Trainer:
         stop = self.state.stopped_early
         interrupted: list[int] = []
         restore = _trap_signals(interrupted)
+        for pool in self._pools:  # a stop signal also ends a wait on stuck reward workers
+            pool.should_stop = lambda: bool(interrupted)
         try:
             with ProgressBar(cfg.optim.steps, self.state.step, cfg.run.progress and self.world.is_main) as bar:
                 self._loop(bar, stop, interrupted)
         finally:
             restore()
+            for pool in self._pools:
+                pool.should_stop = None
         if interrupted:
             raise KeyboardInterrupt(f"interrupted at step {self.state.step}; checkpoint saved")
         summary = {"run_dir": str(self.run_dir), "step": self.state.step,
