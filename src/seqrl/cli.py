@@ -49,8 +49,7 @@ def _train(args: argparse.Namespace) -> int:
         if config is not None:
             raise ConfigError(f"--resume takes no config file ({config}): a run resumes with its own config.yaml; "
                               "key=value overrides may change optim.steps and run.* logging settings")
-        trainer = Trainer.resume(args.resume, overrides=overrides)
-        trainer.lock()  # before anything else: a second process on this directory is refused here
+        trainer = Trainer.resume(args.resume, overrides=overrides, lock=True)  # a second process is refused
         if trainer.finished:
             console.print(f"{trainer.run_dir} already finished at step {trainer.state.step} (optim.steps="
                           f"{trainer.cfg.optim.steps}); to train on: seqrl train --resume {trainer.run_dir} "

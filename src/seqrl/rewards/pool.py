@@ -270,5 +270,5 @@ class PooledReward:
                 pass
         _kill(pool, grace=1.0)
 
-    def __getstate__(self) -> dict[str, Any]:  # the workers themselves never travel
-        return {**self.__dict__, "_pool": []}
+    def __getstate__(self) -> dict[str, Any]:  # the workers (and the trainer's hook) never travel
+        return {**self.__dict__, "_pool": [], "should_stop": None}

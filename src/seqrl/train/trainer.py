@@ -143,9 +143,11 @@ class Trainer:
 
     @classmethod
     def resume(cls, run_dir: str | Path, step: Optional[int] = None,
-               reward_fn: Optional[Callable[..., Any]] = None, overrides: Sequence[str] = ()) -> "Trainer":
+               reward_fn: Optional[Callable[..., Any]] = None, overrides: Sequence[str] = (),
+               lock: bool = False) -> "Trainer":
         """Rebuild a run from its directory and load its latest (or given) checkpoint. `overrides`
-        (`key=value`) may change only the keys in config.resume.SAFE_ON_RESUME, e.g. optim.steps."""
+        (`key=value`) may change only the keys in config.resume.SAFE_ON_RESUME, e.g. optim.steps.
+        `lock=True` takes the run directory before reading any checkpoint (to train on)."""
         run_dir = Path(run_dir)
         cfg_path = run_dir / "config.yaml"
         if not cfg_path.is_file():
@@ -153,6 +155,8 @@ class Trainer:
         check_overrides(overrides)
         trainer = cls(load_config(cfg_path, overrides), run_dir, reward_fn, initialise=False)
         trainer._rewrite_config = bool(overrides)
+        if lock:
+            trainer.lock()
         trainer.load(step)
         return trainer
 
