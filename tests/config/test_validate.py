@@ -59,3 +59,15 @@ def test_scientific_notation_without_dot(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("optim:\n  lr: 1e-4\n")
     assert load_config(path).optim.lr == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("task.gamma=0.9", "task.gamma=0.9 < 1"),
+    ("reinforce.kl_coef=0.1", "kl_estimator=k1"),
+    ("task.per_token=true", "task.per_token=true"),
+])
+def test_self_critical_refuses_returns_that_are_not_the_sequence_reward(override, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(None, ["reinforce.baseline=self_critical", override])
+    load_config(None, ["reinforce.baseline=rloo", override])  # fine with another baseline
+    load_config(None, ["reinforce.baseline=self_critical", "reinforce.kl_coef=0.1", "reinforce.kl_estimator=k3"])

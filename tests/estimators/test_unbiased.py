@@ -1,6 +1,7 @@
 """Estimators against exact enumeration.
 
-A tiny GRU policy over a 5-token vocabulary with at most 3 tokens has 85 possible sequences,
+A tiny GRU policy over 4 content tokens plus EOS (PAD and BOS exist but are never output) with
+at most 3 tokens has 85 possible sequences,
 so the expected reward J = sum_y p(y) R(y) and its exact gradient are computable. The mean
 REINFORCE gradient over many samples must match it for every baseline that theory says is
 unbiased; group normalisation must show the (k-1)/k shrinkage and, with the std, at least the
@@ -19,18 +20,21 @@ from seqrl.estimators.returns import reward_to_go, terminal_rewards
 from seqrl.estimators.value_head import ValueHead
 from seqrl.policies.base import AutoregressivePolicy
 from seqrl.policies.rnn import RNNConfig, RNNSeq2Seq
-from seqrl.rollout import Batch, pad_sequences
-from seqrl.vocab import EOS
+from seqrl.rewards.checked import evaluate_token_rewards
+from seqrl.rewards.sequence import partial_credit_one, partial_credit_tokens
+from seqrl.rollout import Batch, pad_sequences, strip
+from seqrl.vocab import BOS, EOS, PAD
 
-V, L = 5, 3
+V, L = 7, 3
 COPIES = 40000  # identical inputs per batch: the estimator is averaged over COPIES * k samples
 
 
 def all_sequences() -> list[list[int]]:
     """Every row the sampler can produce: EOS-terminated before the budget, or any full row."""
-    body_tokens = [t for t in range(V) if t != EOS]
+    body_tokens = [t for t in range(V) if t not in (PAD, BOS, EOS)]
     seqs = [list(body) + [EOS] for n in range(1, L) for body in itertools.product(body_tokens, repeat=n - 1)]
-    seqs += [list(body) + [last] for body in itertools.product(body_tokens, repeat=L - 1) for last in range(V)]
+    seqs += [list(body) + [last] for body in itertools.product(body_tokens, repeat=L - 1)
+             for last in body_tokens + [EOS]]
     return seqs
 
 
@@ -156,3 +160,43 @@ def test_biased_baseline_is_detected(policy):
     adv = (r - 0.5 * r).unsqueeze(1).expand_as(scored.logprobs)  # baseline = half the own reward
     est = -_flat_grad(losses.reinforce_loss(scored.logprobs, adv, rollout.mask, r.shape[0]), policy)
     assert rel_err(est, exact) > 0.3
+
+
+REFERENCE = [3]  # [3] EOS scores 1, [3, x] EOS 0.5: the choice to stop after 3 is what the split must credit
+
+
+def _builtin_token_rewards(fn, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(N, T) per-token rewards of a built-in-style per-token reward, aligned as in training."""
+    completions = strip(tokens, mask, EOS)
+    refs = [REFERENCE] * len(completions)
+    return evaluate_token_rewards(fn, completions, refs, completions, None, step=0, width=tokens.shape[1]).values
+
+
+def _noncausal_partial_credit(completions, references, sources, **columns):
+    """The old split: each match earns 1/max(len(completion), len(reference)), EOS nothing. The
+    sum is right, but an early token's reward depends on the tokens after it."""
+    out = []
+    for c, r in zip(completions, references):
+        d = max(len(c), len(r))
+        out.append([1.0 / d if t < len(r) and x == r[t] else 0.0 for t, x in enumerate(c)] + [0.0] if d else [1.0])
+    return out
+
+
+@pytest.mark.parametrize("fn, unbiased", [(partial_credit_tokens, True), (_noncausal_partial_credit, False)])
+def test_builtin_per_token_partial_credit_is_unbiased_with_reward_to_go(policy, fn, unbiased):
+    seqs = all_sequences()
+    tokens, mask = pad_sequences(seqs)
+    lp = policy.score(_inputs(1), tokens, mask).logprobs.sum(dim=1)  # (M,)
+    r = torch.tensor([partial_credit_one(c, REFERENCE) for c in strip(tokens, mask, EOS)])
+    exact = _flat_grad((lp.exp() * r).sum(), policy)
+    assert torch.allclose(_builtin_token_rewards(fn, tokens, mask).sum(dim=1), r, atol=1e-6)  # same sums
+    inputs = _inputs(COPIES)
+    rollout = policy.sample(inputs, 2, L, generator=torch.Generator().manual_seed(1))
+    scored = policy.score(inputs, rollout.tokens, rollout.mask)
+    returns = reward_to_go(_builtin_token_rewards(fn, rollout.tokens, rollout.mask), rollout.mask, 1.0)
+    adv, _ = compute_advantages("none", returns, rollout.mask, torch.ones(returns.shape[0], dtype=torch.bool), 2)
+    est = -_flat_grad(losses.reinforce_loss(scored.logprobs, adv, rollout.mask, returns.shape[0]), policy)
+    if unbiased:
+        assert rel_err(est, exact) < 0.12, rel_err(est, exact)
+    else:  # the check can tell: the non-causal split is off (0.34 here, the causal one 0.01)
+        assert rel_err(est, exact) > 0.2, rel_err(est, exact)

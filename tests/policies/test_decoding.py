@@ -82,3 +82,31 @@ def test_dropping_finished_rows_changes_no_draw(monkeypatch, greedy) -> None:
     assert torch.equal(compacted.tokens, full.tokens) and torch.equal(compacted.mask, full.mask)
     assert torch.equal(compacted.forced, full.forced)
     assert (compacted.logprobs - full.logprobs).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("kind", ["gru", "transformer"])
+def test_pad_and_bos_are_never_output(kind) -> None:
+    """Even a network that strongly prefers PAD and BOS never samples, chooses or beams them, and
+    sampled log-probabilities still equal the teacher-forced ones (both renormalise without them)."""
+    from seqrl.config import load_config
+    from seqrl.rollout import Batch, pad_sequences
+    from seqrl.train.build import build_policy
+    from seqrl.vocab import BOS, PAD
+
+    extra = ["model.kind=transformer", "model.heads=2"] if kind == "transformer" else []
+    torch.manual_seed(0)
+    policy = build_policy(load_config(None, ["model.hidden_dim=16", "model.embed_dim=8", *extra]), 8, 32)
+    with torch.no_grad():  # push PAD and BOS up: rows of the output weight along the features
+        head = policy.network.out if kind == "gru" else policy.network.head
+        head.weight[PAD] = head.weight[3:].mean(0) * 20
+        head.weight[BOS] = head.weight[3:].mean(0) * 20
+    src, mask = pad_sequences([[3, 4, 5], [6, 7]])
+    inputs = Batch(src, mask)
+    rollout = policy.sample(inputs, 200, 6, generator=torch.Generator().manual_seed(0))
+    emitted = rollout.tokens[rollout.mask]
+    assert emitted.numel() > 1000 and not ((emitted == PAD) | (emitted == BOS)).any()
+    for decoded in (policy.greedy(inputs, 6), policy.beam(inputs, 6, 4)):
+        out = decoded.tokens[decoded.mask]
+        assert out.numel() and not ((out == PAD) | (out == BOS)).any()
+    teacher = policy.score(inputs, rollout.tokens, rollout.mask).logprobs
+    assert torch.allclose(rollout.logprobs, teacher, atol=1e-5)

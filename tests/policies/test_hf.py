@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from seqrl.policies.base import AutoregressivePolicy
+from seqrl.policies.decoding import output_logits
 from seqrl.policies.hf import HFCausalLM, HFSeq2Seq, left_align, wrap_hf
 from seqrl.rollout import Batch, pad_sequences
 
@@ -68,7 +69,8 @@ def test_gpt2_completion_logprobs_do_not_depend_on_the_batch_padding():
         completion = r.tokens[row][r.mask[row]].tolist()
         ids = torch.tensor([prompt + completion])
         with torch.no_grad():
-            logp = torch.log_softmax(model(input_ids=ids).logits[0], dim=-1)  # one unpadded row
+            logits = output_logits(policy.network, model(input_ids=ids).logits[0])  # one unpadded row, PAD banned
+            logp = torch.log_softmax(logits, dim=-1)
         expected = [float(logp[len(prompt) - 1 + t, tok]) for t, tok in enumerate(completion)]
         got = r.logprobs[row][r.mask[row]].tolist()
         assert max(abs(a - b) for a, b in zip(expected, got)) < 1e-5, row

@@ -100,7 +100,8 @@ def test_token_rewards_aligned_to_mask():
     assert res.values.shape == (3, 4)
     seq = torch.tensor(partial_credit(COMPS, REFS, SRCS))
     assert torch.allclose(res.values.sum(dim=1), seq)
-    assert res.values[2].tolist() == pytest.approx([1 / 3, 1 / 3, 0.0, 0.0])
+    # 3 tokens, 2 of them matching a 2-token reference: 1/2 each, and the length term at EOS
+    assert res.values[2].tolist() == pytest.approx([0.5, 0.5, 0.0, 2 / 3 - 1.0])
     eos = lambda c, r, s: [[0.0] * len(x) + [9.0] for x in c]  # noqa: E731
     res = run_tokens(eos, width=5)
     assert res.values.shape == (3, 5)

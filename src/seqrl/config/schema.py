@@ -248,3 +248,23 @@ class Config:
             raise ValueError("model.kind=hf uses the model's own tokenizer; data.shared_vocab=false does not apply")
         if self.task.name == "text" and self.task.per_token:
             raise ValueError("task.per_token is not available for task.name='text' (text rewards are sequence-level)")
+        self._check_self_critical()
+
+    def _check_self_critical(self) -> None:
+        """SCST's baseline is the greedy decode's whole sequence reward, subtracted from every
+        token's return: only consistent when each return equals the sequence reward."""
+        if self.reinforce.baseline != "self_critical":
+            return
+        why = "a sample identical to the greedy decode would get a non-zero advantage"
+        if self.task.gamma < 1:
+            raise ValueError(f"reinforce.baseline=self_critical with task.gamma={self.task.gamma} < 1: the baseline is "
+                             f"the greedy decode's undiscounted reward while the returns are discounted, so {why}; "
+                             "use task.gamma=1 or another baseline (rloo, value)")
+        if self.reinforce.kl_coef > 0 and self.reinforce.kl_estimator == "k1":
+            raise ValueError("reinforce.baseline=self_critical with reinforce.kl_estimator=k1: the k1 penalty is "
+                             f"subtracted from the samples' rewards but not from the greedy decode's, so {why}; use "
+                             "reinforce.kl_estimator=k3 (a loss term) or another baseline (rloo, value)")
+        if self.task.per_token:
+            raise ValueError("reinforce.baseline=self_critical with task.per_token=true: the baseline is the greedy "
+                             "decode's whole reward while each token's return is its reward-to-go, so "
+                             f"{why}; use per_token=false or another baseline (rloo, value)")

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from seqrl.policies.decoding import repeat_state, start_tokens
+from seqrl.policies.decoding import output_logits, repeat_state, start_tokens
 from seqrl.policies.protocol import State, StepModel
 from seqrl.rollout import Rollout
 from seqrl.vocab import specials_of
@@ -106,7 +106,7 @@ def beam_search(
 
     for t in range(max_len):
         logits, _, state = model.step(state, prev)
-        logp = F.log_softmax(logits.float(), dim=-1)  # (B*K, V)
+        logp = F.log_softmax(output_logits(model, logits), dim=-1)  # (B*K, V)
         v = logp.shape[-1]
         step_lp = logp.view(b, k * v)
         cand = (live.unsqueeze(2) + logp.view(b, k, v)).view(b, k * v)  # (B, K*V)

@@ -22,6 +22,23 @@ def start_tokens(model: StepModel, state: State) -> Tensor:
     return torch.full((first.shape[0],), specials_of(model).bos, dtype=torch.long, device=first.device)
 
 
+BANNED_LOGIT = -1e9  # exp underflows to exactly 0 in float32, and 0 * BANNED_LOGIT stays finite
+
+
+def output_logits(model: StepModel, logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """The logits of the output distribution: float32, divided by the temperature, with PAD and
+    BOS (when they are not also EOS) set to BANNED_LOGIT, so they are never sampled, chosen or
+    scored as content. Every decoding path (sampling, greedy, beam, teacher scoring) goes through
+    here, so sampled log-probabilities equal teacher-forced ones."""
+    logits = logits.float() if temperature == 1.0 else logits.float() / temperature
+    sp = specials_of(model)
+    banned = sorted({sp.pad, sp.bos} - {sp.eos})
+    banned = [i for i in banned if 0 <= i < logits.shape[-1]]
+    if not banned:
+        return logits
+    return logits.index_fill(-1, torch.tensor(banned, device=logits.device), BANNED_LOGIT)
+
+
 def repeat_state(state: State, k: int) -> State:
     """Repeat every row k times (row i -> rows i*k .. i*k+k-1)."""
     if k == 1:
@@ -120,7 +137,7 @@ def decode_scored(
 
     for t in range(max_len):
         logits, feat, state = model.step(state, prev)  # (M, V), (M, H)
-        logp = F.log_softmax(logits.float() / temperature, dim=-1)
+        logp = F.log_softmax(output_logits(model, logits, temperature), dim=-1)
         if greedy:
             sub = logp.argmax(dim=-1)
         else:  # every row's uniform is drawn, finished or not: the draws do not depend on `live`
@@ -184,8 +201,7 @@ def score(
     vocabulary its backward costs as much as the rest of the step's output layer.
     """
     logits, features = model.teacher(state, shift_right(tokens, start_tokens(model, state)))  # (N, T, V), (N, T, H)
-    logits = logits.float() if temperature == 1.0 else logits.float() / temperature
-    logp_all = F.log_softmax(logits, dim=-1)  # (N, T, V)
+    logp_all = F.log_softmax(output_logits(model, logits, temperature), dim=-1)  # (N, T, V)
     safe = torch.where(mask, tokens, torch.zeros_like(tokens))
     logp = logp_all.gather(2, safe.unsqueeze(2)).squeeze(2)
     with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):

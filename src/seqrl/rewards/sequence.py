@@ -49,15 +49,19 @@ def partial_credit_one(completion: Tokens, reference: Tokens) -> float:
 def partial_credit_tokens_one(completion: Tokens, reference: Tokens) -> list[float]:
     """Per-token partial credit: len(completion) + 1 entries (the last is EOS) summing to the sequence value.
 
-    Token t earns 1 / max(len(completion), len(reference)) when it matches the reference;
-    the EOS position earns nothing, except for the empty-vs-empty perfect match (1.0).
+    The split is causal, so reward-to-go over it is an unbiased estimator: token t earns
+    1 / len(reference) when it matches reference[t], which depends only on that token and the
+    reference, never on how many tokens come later. The length term arrives with EOS, the action
+    that fixes the length: partial_credit - (sum of the token terms), i.e. minus
+    matches * (1/len(reference) - 1/max(len(completion), len(reference))), zero unless the
+    completion is longer than the reference. The empty-vs-empty perfect match is [1.0].
     """
     denom = max(len(completion), len(reference))
     if denom == 0:
         return [1.0]
-    per = 1.0 / denom
+    per = 1.0 / len(reference) if reference else 0.0
     out = [per if t < len(reference) and c == reference[t] else 0.0 for t, c in enumerate(completion)]
-    out.append(0.0)
+    out.append(partial_credit_one(completion, reference) - sum(out))
     return out
 
 
