@@ -65,6 +65,18 @@ def test_all_references_reach_the_reward(tmp_path):
     assert text_rewards.SEEN["references"] and all(r == ["c b a", "C B A"] for r in text_rewards.SEEN["references"])
 
 
+def test_extra_data_fields_reach_the_reward_in_training_and_validation(tmp_path):
+    rows = [{"source": "a b c", "references": "c b a", "topic": "animals" if i % 2 else "plants"} for i in range(30)]
+    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    text_rewards.SEEN.pop("topic", None)
+    cfg = tiny_config("task.name=text", "data.format=jsonl", f"data.train={tmp_path / 'd.jsonl'}",
+                      f"data.valid={tmp_path / 'd.jsonl'}", "data.vocab_size=40", "optim.steps=10",
+                      "task.reward=tests.train.text_rewards:needs_topic", "run.eval_every=10")
+    summary = Trainer(cfg, tmp_path / "run").fit()
+    assert set(text_rewards.SEEN["topic"]) == {"animals", "plants"}
+    assert summary["reward"] == pytest.approx(0.5)  # validation's mean reward saw the field too
+
+
 def test_text_config_errors_before_compute(tmp_path):
     with pytest.raises(ConfigError, match="needs data.train and data.valid"):
         tiny_config("task.name=text")

@@ -5,3 +5,10 @@ SEEN = {"references": []}
 def count_references(completions, references, sources, **columns):
     SEEN["references"].extend(references)
     return [float(len(c.split()) == len(s.split())) for c, s in zip(completions, sources)]
+
+
+def needs_topic(completions, references, sources, topic=None, **columns):
+    """Scores by an extra data field: fails loudly if the field does not arrive."""
+    assert topic is not None and len(topic) == len(completions), "the extra field `topic` did not reach the reward"
+    SEEN.setdefault("topic", []).extend(topic)
+    return [1.0 if t == "animals" else 0.0 for t in topic]

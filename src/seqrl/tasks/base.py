@@ -7,8 +7,8 @@ BOS or PAD: `completions[i]` is what the policy generated before its EOS,
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Protocol, Sequence, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -24,6 +24,25 @@ class Example:
     source: tuple[int, ...]
     target: Optional[tuple[int, ...]] = None
     reference_texts: Optional[tuple[str, ...]] = None  # text tasks: every reference, detokenized
+    columns: Optional[dict[str, Any]] = field(default=None, hash=False)  # extra data fields, for rewards
+
+
+RESERVED_COLUMNS = ("completions", "references", "sources", "reference_texts")
+
+
+def example_columns(examples: Sequence[Example], k: int = 1) -> Optional[dict[str, list[Any]]]:
+    """Keyword arguments for a reward over `examples`, each sampled k times: `reference_texts`
+    (text tasks) and every extra data field (JSONL fields, dataset columns), one value per sample
+    (None where an example lacks the field). Fields named like the reward's own arguments are
+    left out (they would clash)."""
+    out: dict[str, list[Any]] = {}
+    texts = [e.reference_texts for e in examples]
+    if texts and all(t is not None for t in texts):
+        out["reference_texts"] = [t for t in texts for _ in range(k)]
+    keys = sorted({key for e in examples for key in (e.columns or {})} - set(RESERVED_COLUMNS))
+    for key in keys:
+        out[key] = [(e.columns or {}).get(key) for e in examples for _ in range(k)]
+    return out or None
 
 
 @runtime_checkable

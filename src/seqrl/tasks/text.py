@@ -87,12 +87,12 @@ class TextTask:
         raise TypeError("text rewards are sequence-level; set task.per_token=false")
 
     def metrics(self, completions: Sequence[Tokens], references: Sequence[Optional[Tokens]],
-                sources: Sequence[Tokens], reference_texts: Optional[Sequence[Sequence[str]]] = None
-                ) -> dict[str, float]:
+                sources: Sequence[Tokens], reference_texts: Optional[Sequence[Sequence[str]]] = None,
+                **columns: Any) -> dict[str, float]:
         """Corpus scores (self.corpus_metrics: sacreBLEU BLEU and chrF by default, detokenized) and
-        the mean sentence reward."""
+        the mean sentence reward (which gets the examples' extra fields, as in training)."""
         hyps, refs, srcs = self._texts(completions, references, sources, reference_texts)
-        values = [v for v in self.reward_fn(hyps, refs, srcs) if v is not None]
+        values = [v for v in self.reward_fn(hyps, refs, srcs, **columns) if v is not None]
         return {**corpus_scores(hyps, refs, self.corpus_metrics), "reward": sum(values) / max(len(values), 1)}
 
     def detokenize(self, completions: Sequence[Tokens]) -> list[str]:
@@ -124,7 +124,7 @@ def encode_examples(texts: Sequence[TextExample], tokenizer: SubwordTokenizer, m
     encode_sources = getattr(src_tok, "encode_sources", src_tok.encode_batch)  # a model's own convention
     sources = encode_sources([t.source for t in texts])
     targets = tokenizer.encode_batch([t.references[0] for t in texts])
-    return [Example(tuple(s[:max_tokens]), tuple(r[: max_tokens - 1]), tuple(t.references))
+    return [Example(tuple(s[:max_tokens]), tuple(r[: max_tokens - 1]), tuple(t.references), t.columns or None)
             for s, r, t in zip(sources, targets, texts)]
 
 

@@ -23,6 +23,7 @@ from seqrl.policies.base import AutoregressivePolicy
 from seqrl.rewards.checked import evaluate_rewards, evaluate_token_rewards
 from seqrl.rollout import Batch, Rollout, strip
 from seqrl.tasks import Example, Task
+from seqrl.tasks.base import example_columns
 from seqrl.train.distributed import World
 from seqrl.train.state import TrainState
 
@@ -79,8 +80,7 @@ def score_rollout(ctx: StepContext, examples: list[Example], rollout: Rollout, s
     completions = strip(rollout.tokens, rollout.mask, rollout.eos)
     refs = [list(e.target) if e.target is not None else None for e in examples for _ in range(k)]
     sources = [list(e.source) for e in examples for _ in range(k)]
-    texts = [e.reference_texts for e in examples for _ in range(k)]
-    columns = {"reference_texts": texts} if all(t is not None for t in texts) else None
+    columns = example_columns(examples, k)
     kwargs = dict(columns=columns, step=step, on_error=ctx.cfg.run.on_bad_reward, render=ctx.task.vocab.render)
     if ctx.cfg.task.per_token:
         return evaluate_token_rewards(ctx.reward_fn, completions, refs, sources, width=rollout.tokens.shape[1], **kwargs)

@@ -27,6 +27,7 @@ from seqrl.run import jsonl
 from seqrl.run.errors import CheckpointError, RunError
 from seqrl.run.progress import ProgressBar
 from seqrl.tasks import collate
+from seqrl.tasks.base import example_columns
 from seqrl.train import checkpoint as ckpt
 from seqrl.train.build import build_data, build_policy, build_reward, build_task, check_compatible
 from seqrl.train.build_text import build_text
@@ -278,8 +279,7 @@ class Trainer:
         outputs = self.decode(examples, beam, length_penalty, batch_size)
         sources = [list(e.source) for e in examples]
         refs = [list(e.target) if e.target is not None else None for e in examples]
-        texts = [e.reference_texts for e in examples]
-        extra = {"reference_texts": texts} if all(t is not None for t in texts) else {}
+        extra = example_columns(examples) or {}
         metrics = dict(self.task.metrics(outputs, refs, sources, **extra))
         render = self.task.vocab.render
         render_source = getattr(self.task, "render_source", render)  # text with its own source vocabulary
