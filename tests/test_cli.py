@@ -44,15 +44,19 @@ def test_eval_prints_metrics(run_dir, capsys):
     assert main(["eval", str(run_dir)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["step"] == 24 and 0.0 <= out["exact_match"] <= 1.0
-    saved = json.loads((run_dir / "eval" / "validation.greedy.json").read_text())
+    saved = json.loads((run_dir / "eval" / "validation.greedy.step24.json").read_text())
     assert saved["exact_match"] == out["exact_match"]
-    lines = (run_dir / "eval" / "validation.greedy.txt").read_text().splitlines()
+    lines = (run_dir / "eval" / "validation.greedy.step24.txt").read_text().splitlines()
     assert len(lines) == out["size"] == 32
     assert main(["eval", str(run_dir), "--beam", "4", "--checkpoint", "best"]) == 0
     beam = json.loads(capsys.readouterr().out)
     assert beam["decoding"] == "beam4" and 0.0 <= beam["exact_match"] <= 1.0
     assert main(["eval", str(run_dir), "--split", "test"]) == 2  # needs --data
-    assert main(["eval", str(run_dir), "--checkpoint", "worst"]) == 2
+    with pytest.raises(SystemExit) as bad:  # argparse: one usage line and the error, exit 2
+        main(["eval", str(run_dir), "--checkpoint", "worst"])
+    assert bad.value.code == 2
+    assert main(["eval", str(run_dir), "--checkpoint", "7"]) == 1
+    assert "no checkpoint at step 7; it has: 8, 16, 24" in capsys.readouterr().err
 
 
 def test_sample_and_greedy(run_dir, capsys):

@@ -26,14 +26,16 @@ def test_eval_writes_hypotheses_and_scores_any_split(text_run, capsys):
     assert main(["eval", str(run), "--data", str(text_run / "test"), "--split", "test", "--beam", "3",
                  "--checkpoint", "best"]) == 0
     out = json.loads(capsys.readouterr().out)
-    hyps = (run / "eval" / "test.beam3.txt").read_text().splitlines()
+    stem = f"test.beam3.step{out['step']}"  # the checkpoint evaluated names the files
+    assert out["hypotheses"].endswith(f"{stem}.txt")
+    hyps = (run / "eval" / f"{stem}.txt").read_text().splitlines()
     assert out["size"] == len(hyps) == 3 and out["reader"]["dropped_empty"] == 1  # the empty source
     from sacrebleu.metrics import BLEU
     refs = ["Stone river.", "Tree house blue.", "Green."]
     assert out["bleu"] == pytest.approx(BLEU().corpus_score(hyps, [refs]).score)  # the file is what was scored
     assert out["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert {"chrf", "chrf_signature", "rouge-l", "ter"} <= set(out)
-    assert json.loads((run / "eval" / "test.beam3.json").read_text())["bleu"] == out["bleu"]
+    assert json.loads((run / "eval" / f"{stem}.json").read_text())["bleu"] == out["bleu"]
 
 
 def test_hf_disk_runs_train_and_evaluate_their_splits(tmp_path, capsys):

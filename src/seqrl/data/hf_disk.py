@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from seqrl.data.readers import DataError, Limits, ReadStats, TextExample, bad_record, finish_example
+from seqrl.extras import install_hint
 
 
 def _get(row: dict[str, Any], key: str) -> Any:
@@ -29,7 +30,8 @@ def load_split(path: str | Path, split: Optional[str]):
     try:
         from datasets import DatasetDict, load_from_disk
     except ImportError as err:  # the optional extra
-        raise DataError(f"{path}: reading a saved Hugging Face dataset needs `pip install seqrl[datasets]` ({err})") from None
+        raise DataError(f"{path}: reading a saved Hugging Face dataset needs the datasets extra ({err}): "
+                        f"{install_hint('datasets')}") from None
     try:
         ds = load_from_disk(str(path))
     except (FileNotFoundError, ValueError) as err:

@@ -12,9 +12,15 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from typing import Any
 
+from seqrl.extras import require
 from seqrl.vocab import BOS, EOS, PAD, SPECIALS
+
+
+def _tokenizers() -> Any:
+    """The `tokenizers` package (the `text` extra), imported when a tokenizer is first needed."""
+    return require("tokenizers", "text", "text data (subword tokenizers)")
 
 KINDS = ("bpe", "unigram")
 UNK = "<unk>"
@@ -38,7 +44,7 @@ def cut_long_words(text: str) -> str:
 class SubwordTokenizer:
     """A trained or loaded `tokenizers.Tokenizer` with seqrl's special-token ids."""
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
+    def __init__(self, tokenizer: Any) -> None:  # a tokenizers.Tokenizer
         for token, expected in zip(SPECIALS, (PAD, BOS, EOS)):
             if tokenizer.token_to_id(token) != expected:
                 raise ValueError(f"tokenizer must map {token} to id {expected}, "
@@ -72,7 +78,7 @@ class SubwordTokenizer:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no tokenizer at {path}")
-        return cls(Tokenizer.from_file(str(path)))
+        return cls(_tokenizers().Tokenizer.from_file(str(path)))
 
 
 def _batches(texts: Iterable[str], size: int = 1000) -> Iterator[list[str]]:
@@ -93,6 +99,9 @@ def train_tokenizer(texts: Iterable[str], kind: str = "bpe", vocab_size: int = 8
     if kind not in KINDS:
         raise ValueError(f"tokenizer kind must be one of {KINDS}, got {kind!r}")
     specials = list(SPECIALS) + [UNK]
+    tk = _tokenizers()
+    Tokenizer, decoders, models = tk.Tokenizer, tk.decoders, tk.models  # noqa: N806
+    normalizers, pre_tokenizers, trainers = tk.normalizers, tk.pre_tokenizers, tk.trainers
     if kind == "bpe":
         tok = Tokenizer(models.BPE(unk_token=UNK))
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,

@@ -41,6 +41,8 @@ import unicodedata
 from collections import Counter
 from typing import Any, Callable, Optional, Sequence, Union
 
+from seqrl.extras import require
+
 Reference = Union[str, Sequence[str]]
 ScoreOne = Callable[[str, list[str]], float]
 
@@ -110,10 +112,7 @@ class TextReward:
 
 
 def _import(module: str) -> Any:
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError(f"{module} is needed for this reward: pip install 'seqrl[text]'") from e
+    return require(module, "text", "this reward")
 
 
 SMOOTH_METHODS = ("exp", "floor", "add-k", "none")

@@ -11,6 +11,7 @@ import torch
 from seqrl.config.schema import Config
 from seqrl.config.validate import ConfigError
 from seqrl.data.hf_tokenizer import HFTokenizer
+from seqrl.extras import install_hint
 from seqrl.policies.base import AutoregressivePolicy
 from seqrl.policies.hf import hf_specials, wrap_hf
 from seqrl.policies.hf_kernels import fuse_activations
@@ -22,7 +23,7 @@ def _transformers():
     try:
         import transformers
     except ImportError as err:
-        raise ConfigError(f"model.kind=hf needs `pip install 'seqrl[hf]'` ({err})") from None
+        raise ConfigError(f"model.kind=hf needs the hf extra ({err}): {install_hint('hf')}") from None
     return transformers
 
 
@@ -97,7 +98,7 @@ def _lora(cfg: Config, model: Any) -> Any:
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError as err:
-        raise ConfigError(f"model.lora_r > 0 needs `pip install 'seqrl[hf]'` (peft) ({err})") from None
+        raise ConfigError(f"model.lora_r > 0 needs peft, in the hf extra ({err}): {install_hint('hf')}") from None
     targets = [t.strip() for t in cfg.model.lora_targets.split(",")] if cfg.model.lora_targets else None
     try:
         return get_peft_model(model, LoraConfig(r=cfg.model.lora_r, lora_alpha=cfg.model.lora_alpha,

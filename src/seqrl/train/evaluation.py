@@ -1,7 +1,9 @@
 """`seqrl eval`: decode a split greedily or by beam search, write the hypotheses, score the corpus.
 
-Every run writes `RUN_DIR/eval/<split>.<decoding>.txt` (one hypothesis a line, in input order;
-detokenized text for text runs) and `.json` (the scores, the checkpoint's step, the decoding).
+Every run writes `RUN_DIR/eval/<split>.<decoding>.step<N>.txt` (one hypothesis a line, in input
+order; detokenized text for text runs) and `.json` (the scores, the checkpoint's step, the
+decoding); N is the step of the checkpoint evaluated, so evaluating another checkpoint never
+overwrites these.
 Text runs are scored by corpus metrics with their sacreBLEU signatures and can evaluate any file
 or saved dataset (`--data`); other tasks use their own validation set and metrics.
 """
@@ -14,8 +16,34 @@ from typing import Any, Optional
 from seqrl.config import ConfigError
 from seqrl.rewards.corpus import corpus_scores
 from seqrl.tasks.text import TextTask
+from seqrl.train import checkpoint as ckpt
 from seqrl.train.build_text import read_eval_split
 from seqrl.train.trainer import Trainer
+
+
+def resume_at(run_dir: str | Path, checkpoint: Optional[str] = None) -> tuple[Trainer, str]:
+    """A run at its latest checkpoint ('latest' or None), a step number, or 'best'
+    (checkpoints/best.safetensors); and the label of the checkpoint. A step that has no
+    checkpoint is a FileNotFoundError listing the ones that exist."""
+    if checkpoint in (None, "latest"):
+        trainer = Trainer.resume(run_dir)
+        return trainer, f"step{trainer.state.step}"
+    if checkpoint == "best":
+        trainer = Trainer.resume(run_dir)
+        best = trainer.checkpoint_dir / ckpt.BEST
+        if not best.exists():
+            raise FileNotFoundError(f"{run_dir} has no best checkpoint ({best})")
+        trainer.load_file(best)
+        return trainer, f"step{trainer.state.step}"
+    if not str(checkpoint).isdigit():
+        raise ConfigError(f"--checkpoint takes a step number, 'best' or 'latest', not {checkpoint!r}")
+    step = int(checkpoint)
+    found = [s for s, _ in ckpt.list_checkpoints(Path(run_dir) / "checkpoints")]
+    if step not in found:
+        have = ", ".join(str(s) for s in found) or "none"
+        raise FileNotFoundError(f"{run_dir} has no checkpoint at step {step}; it has: {have} (and 'best', 'latest')")
+    trainer = Trainer.resume(run_dir, step)
+    return trainer, f"step{step}"
 
 
 def eval_examples(trainer: Trainer, data: Optional[str], split: str) -> tuple[list, dict[str, int]]:
@@ -33,7 +61,7 @@ def eval_examples(trainer: Trainer, data: Optional[str], split: str) -> tuple[li
 
 def evaluate_run(trainer: Trainer, data: Optional[str] = None, split: str = "validation",
                  beam: Optional[int] = None, length_penalty: float = 1.0,
-                 out_dir: Optional[Path] = None) -> dict[str, Any]:
+                 out_dir: Optional[Path] = None, checkpoint: Optional[str] = None) -> dict[str, Any]:
     """Decode and score; for text runs also write the hypotheses and the result files."""
     examples, stats = eval_examples(trainer, data, split)
     decoding = f"beam{beam}" if beam else "greedy"
@@ -53,8 +81,9 @@ def evaluate_run(trainer: Trainer, data: Optional[str] = None, split: str = "val
         result["reader"] = stats
     out_dir = out_dir or trainer.run_dir / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
-    hyp_path = out_dir / f"{split}.{decoding}.txt"
+    stem = f"{split}.{decoding}.{checkpoint or f'step{trainer.state.step}'}"
+    hyp_path = out_dir / f"{stem}.txt"
     hyp_path.write_text("".join(h.replace("\n", " ") + "\n" for h in hyps), encoding="utf-8")
     result["hypotheses"] = str(hyp_path)
-    (out_dir / f"{split}.{decoding}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
