@@ -98,3 +98,13 @@ def test_a_path_that_is_a_file_is_named(tmp_path, capsys, which):
 def test_rewards_that_are_all_none_warn_of_no_learning_signal(tmp_path, caplog):
     Trainer(tiny_config("task.reward=tests.train.bad_rewards:always_none", "run.log_every=4"), tmp_path).fit()
     assert "steps 9..12: every reward was None" in caplog.text and "no learning signal" in caplog.text
+
+
+def test_validation_results_are_printed_without_the_progress_bar(tmp_path, capsys):
+    assert main(["train", *TINY, "optim.steps=8", "run.eval_every=8", "--run-dir", str(tmp_path / "r")]) == 0
+    assert "step 8 validation {'exact_match'" in capsys.readouterr().err  # TINY has run.progress=false
+
+
+def test_a_run_without_reinforce_steps_says_so(tmp_path, caplog):
+    Trainer(tiny_config("optim.steps=4", "curriculum.warmup_steps=8"), tmp_path)
+    assert "no REINFORCE step will run: curriculum.warmup_steps (8) >= optim.steps (4)" in caplog.text

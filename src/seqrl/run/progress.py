@@ -12,6 +12,7 @@ class ProgressBar:
 
     def __init__(self, total: int, start: int, enabled: bool, console: Optional[Console] = None) -> None:
         self.enabled = enabled
+        self._plain = console or Console(stderr=True, soft_wrap=True)
         self._progress = Progress(
             BarColumn(bar_width=20),
             MofNCompleteColumn(),
@@ -35,5 +36,7 @@ class ProgressBar:
         self._progress.update(self._task, completed=step, info=info)
 
     def log(self, message: str) -> None:
-        if self.enabled:
-            self._progress.console.print(message, highlight=False)
+        """A line above the bar; printed to stderr even with the bar switched off (run.progress:
+        false silences the bar, not validation results or warnings)."""
+        console = self._progress.console if self.enabled else self._plain
+        console.print(message, highlight=False, markup=False)

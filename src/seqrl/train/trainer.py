@@ -73,6 +73,11 @@ class Trainer:
             check_compatible(cfg, self.task)
             self.data = build_data(cfg, self.task)
         self.reward_fn = self._reward(reward_fn)
+        cur = cfg.curriculum
+        if cur.kind in ("warmup", "alternate") and cur.warmup_steps >= cfg.optim.steps:
+            log.warning("no REINFORCE step will run: curriculum.warmup_steps (%d) >= optim.steps (%d), so this run "
+                        "trains with cross-entropy only (curriculum.kind=xent says so explicitly)",
+                        cur.warmup_steps, cfg.optim.steps)
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
         longest = max(cfg.task.train_max_len, cfg.task.val_max_len)
@@ -355,7 +360,8 @@ class Trainer:
         if interrupted:
             raise KeyboardInterrupt(f"interrupted at step {self.state.step}; checkpoint saved")
         summary = {"run_dir": str(self.run_dir), "step": self.state.step,
-                   "train_seconds": time.perf_counter() - started, "total_seconds": self.state.seconds,
+                   "fit_wall_seconds": time.perf_counter() - started,  # this fit() call, everything included
+                   "train_seconds": self.state.seconds,  # training over every resume, as metrics' `seconds`
                    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
         if not self.world.is_main:  # rank 0 validates and writes the summary
             return {**summary, "rank": self.world.rank}
@@ -426,6 +432,7 @@ class Trainer:
 
 
 def _warn(bar: ProgressBar, text: str) -> None:
+    """A warning: above the live bar when there is one, else through logging (stderr by default)."""
     if bar.enabled:
         bar.log(f"warning: {text}")
     else:
