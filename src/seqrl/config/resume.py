@@ -15,7 +15,7 @@ from seqrl.config.validate import ConfigError
 SAFE_ON_RESUME = frozenset({
     "optim.steps", "run.dir", "run.log_every", "run.eval_every", "run.checkpoint_every",
     "run.keep_checkpoints", "run.eval_samples", "run.progress", "run.time_limit", "run.stop_at",
-    "run.dist_timeout", "run.init_from", "task.reward_workers", "task.reward_timeout",
+    "run.dist_timeout", "run.init_from", "run.trackers", "task.reward_workers", "task.reward_timeout",
 })
 
 

@@ -227,6 +227,17 @@ class RunConfig:
         "(covers rank 0's validations)", 1.0, 1e6, 1800.0)
     threads: Optional[int] = meta(
         "torch intra-op threads; small sequence models run fastest on 1 (null = torch's default)", 1, 1024, 1)
+    trackers: str = meta(
+        "live curves: 'auto' (TensorBoard in RUN_DIR/tensorboard when installed), 'none', or a comma-separated "
+        "list of tensorboard, wandb, mlflow; every metrics and validation row is mirrored", default="auto")
+
+    def __post_init__(self) -> None:
+        from seqrl.run.trackers import parse_trackers
+
+        try:
+            parse_trackers(self.trackers)
+        except ValueError as err:
+            raise ValueError(f"run.trackers: {err}") from None
 
 
 @dataclass(frozen=True)

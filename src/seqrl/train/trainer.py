@@ -25,6 +25,7 @@ from seqrl.rollout import strip
 from seqrl.tasks.text import TextTask
 from seqrl.run import jsonl
 from seqrl.run.errors import CheckpointError, RunError
+from seqrl.run.trackers import Trackers, check_installed, parse_trackers
 from seqrl.run.progress import ProgressBar
 from seqrl.tasks import collate
 from seqrl.tasks.base import example_columns
@@ -73,6 +74,11 @@ class Trainer:
             check_compatible(cfg, self.task)
             self.data = build_data(cfg, self.task)
         self.reward_fn = self._reward(reward_fn)
+        self.tracker_names = parse_trackers(cfg.run.trackers)
+        missing = check_installed(self.tracker_names) if self.world.is_main else None
+        if missing:
+            raise ConfigError(missing)
+        self.trackers: Optional[Trackers] = None  # opened by fit() on rank 0
         cur = cfg.curriculum
         if cur.kind in ("warmup", "alternate") and cur.warmup_steps >= cfg.optim.steps:
             log.warning("no REINFORCE step will run: curriculum.warmup_steps (%d) >= optim.steps (%d), so this run "
@@ -350,6 +356,8 @@ class Trainer:
         restore = _trap_signals(interrupted)
         for pool in self._pools:  # a stop signal also ends a wait on stuck reward workers
             pool.should_stop = lambda: bool(interrupted)
+        if self.world.is_main:
+            self.trackers = Trackers(self.tracker_names, self.run_dir, to_dict(cfg), self.state.step)
         try:
             with ProgressBar(cfg.optim.steps, self.state.step, cfg.run.progress and self.world.is_main) as bar:
                 self._loop(bar, stop, interrupted)
@@ -357,6 +365,9 @@ class Trainer:
             restore()
             for pool in self._pools:
                 pool.should_stop = None
+            if self.trackers is not None:
+                self.trackers.close()
+                self.trackers = None
         if interrupted:
             raise KeyboardInterrupt(f"interrupted at step {self.state.step}; checkpoint saved")
         summary = {"run_dir": str(self.run_dir), "step": self.state.step,
@@ -396,6 +407,8 @@ class Trainer:
             if self.world.is_main and (self.state.step % cfg.run.log_every == 0 or self.state.step == cfg.optim.steps):
                 row = {"step": self.state.step, "seconds": round(self.state.seconds, 3), **m}  # training seconds so far
                 jsonl.append(self.run_dir / "metrics.jsonl", row)
+                if self.trackers is not None:
+                    self.trackers.log("train", self.state.step, row)
                 if signal_steps[0] and not signal_steps[1]:
                     _warn(bar, f"steps {self.state.step - signal_steps[0] + 1}..{self.state.step}: every reward was "
                                "None (not applicable), so REINFORCE had no learning signal; check task.reward")
@@ -418,6 +431,8 @@ class Trainer:
         metrics = self.evaluate()
         row = {"step": self.state.step, "seconds": round(self.state.seconds, 3), **metrics}  # seconds before this validation
         jsonl.append(self.run_dir / "eval.jsonl", row)
+        if self.trackers is not None:
+            self.trackers.log("validation", self.state.step, row)
         score = self.headline(metrics)
         if score > self.state.best_exact:
             self.state.best_exact, self.state.best_step = score, self.state.step

@@ -1,0 +1,58 @@
+"""Trackers mirror every metrics and validation row, read back with each tool's own reader."""
+import importlib.util
+
+import pytest
+
+from seqrl.config import ConfigError, load_config
+from seqrl.run import jsonl
+from seqrl.run.trackers import parse_trackers
+from seqrl.train.trainer import Trainer
+from tests.conftest import fit_until_interrupted, tiny_config
+
+
+def test_tracker_names_are_validated():
+    assert parse_trackers("none") == ()
+    assert parse_trackers("tensorboard, mlflow,tensorboard") == ("tensorboard", "mlflow")
+    with pytest.raises(ConfigError, match="run.trackers: unknown tracker"):
+        load_config(None, ["run.trackers=tensorbored"])
+    if importlib.util.find_spec("wandb") is None:  # named but missing: the extra to install, before compute
+        with pytest.raises(ConfigError, match=r'run.trackers: wandb is not installed: pip install "seqrl\[wandb\]"'):
+            Trainer(tiny_config("run.trackers=wandb"), "unused")
+
+
+def _scalars(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    acc.Reload()
+    return acc, {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def test_tensorboard_mirrors_metrics_and_validation_and_resume_hides_the_lost_steps(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    assert parse_trackers("auto") == ("tensorboard",)
+    cfg = tiny_config("run.trackers=auto")
+    run = tmp_path / "run"
+    fit_until_interrupted(Trainer(cfg, run), monkeypatch, 13)  # checkpoint at 8; steps 9..12 logged, then lost
+    Trainer.resume(run).fit()
+    acc, tags = _scalars(run)
+    metrics = list(jsonl.read(run / "metrics.jsonl"))
+    assert tags["train/loss"] == [(r["step"], pytest.approx(r["loss"])) for r in metrics]  # 1..24, once each
+    evals = list(jsonl.read(run / "eval.jsonl"))
+    assert tags["validation/exact_match"] == [(r["step"], pytest.approx(r["exact_match"])) for r in evals]
+    assert "hparams" in acc.PluginTagToContent("hparams") or acc.PluginTagToContent("hparams")  # the config
+
+
+def test_mlflow_mirrors_rows_into_one_run_per_directory(tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())  # a local store, no server
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    run = tmp_path / "run"
+    fit_until_interrupted(Trainer(tiny_config("run.trackers=mlflow"), run), monkeypatch, 13)
+    Trainer.resume(run).fit()
+    (found,) = mlflow.search_runs(search_all_experiments=True, output_format="list")  # resumed into the same run
+    assert found.data.params["optim.lr"] == "0.002" and found.data.params["task.name"] == "reverse"
+    history = mlflow.MlflowClient().get_metric_history(found.info.run_id, "validation/exact_match")
+    evals = list(jsonl.read(run / "eval.jsonl"))
+    last = {h.step: h.value for h in history}  # a step logged before the interruption is logged again
+    assert last == {r["step"]: pytest.approx(r["exact_match"]) for r in evals}
