@@ -190,7 +190,7 @@ def test_builtin_per_token_partial_credit_is_unbiased_with_reward_to_go(policy, 
     r = torch.tensor([partial_credit_one(c, REFERENCE) for c in strip(tokens, mask, EOS)])
     exact = _flat_grad((lp.exp() * r).sum(), policy)
     assert torch.allclose(_builtin_token_rewards(fn, tokens, mask).sum(dim=1), r, atol=1e-6)  # same sums
-    inputs = _inputs(COPIES)
+    inputs = _inputs(COPIES // 4)  # the per-sample Python reward is the slow part; 0.03 vs 0.34 error still
     rollout = policy.sample(inputs, 2, L, generator=torch.Generator().manual_seed(1))
     scored = policy.score(inputs, rollout.tokens, rollout.mask)
     returns = reward_to_go(_builtin_token_rewards(fn, rollout.tokens, rollout.mask), rollout.mask, 1.0)
@@ -198,5 +198,5 @@ def test_builtin_per_token_partial_credit_is_unbiased_with_reward_to_go(policy, 
     est = -_flat_grad(losses.reinforce_loss(scored.logprobs, adv, rollout.mask, returns.shape[0]), policy)
     if unbiased:
         assert rel_err(est, exact) < 0.12, rel_err(est, exact)
-    else:  # the check can tell: the non-causal split is off (0.34 here, the causal one 0.01)
+    else:  # the check can tell: the non-causal split is off (0.34 here, the causal one 0.03)
         assert rel_err(est, exact) > 0.2, rel_err(est, exact)

@@ -1,6 +1,7 @@
 """Run by tests/train/test_distributed.py under torchrun: train a tiny config, save this rank's
 final weights. Env FAIL_RANK / FAIL_MODE (raise|hang) / FAIL_STEP make one rank misbehave."""
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,10 @@ if os.environ.get("FAIL_RANK") == str(rank):
     def failing(ctx, examples, batch, plan, step, state):
         if step == int(os.environ.get("FAIL_STEP", "3")):
             if os.environ.get("FAIL_MODE") == "hang":
+                # Stuck in user code. The trainer turns SIGTERM into a graceful stop that would wait
+                # for this step, so torchrun would wait its 30 s before SIGKILL: let SIGTERM end the
+                # simulated hang at once (what is tested is that rank 0 gives up after dist_timeout).
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 time.sleep(3600)
             raise RuntimeError(f"rank {rank} fails on purpose at step {step}")
         return real_step(ctx, examples, batch, plan, step, state)
