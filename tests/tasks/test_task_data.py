@@ -91,3 +91,18 @@ def test_hash_split_holds_out_a_fraction_of_small_spaces():
     assert 7 <= len(trained) <= 10
     frac = sum(d.held_out((i, j, k)) for i in range(3, 13) for j in range(3, 13) for k in range(3, 13)) / 1000
     assert 0.07 < frac < 0.13
+
+
+def test_encode_examples_keeps_the_start_or_the_end_of_long_sources_and_allows_prompt_only_data():
+    from seqrl.data.readers import TextExample
+    from seqrl.tasks.text import encode_examples
+
+    class Words:  # token i for the i-th word of a text
+        def encode_batch(self, texts):
+            return [[int(w) for w in t.split()] for t in texts]
+
+    texts = [TextExample("1 2 3 4 5", ("6 7",), "f:1"), TextExample("8 9", (), "f:2")]
+    start = encode_examples(texts, Words(), 3)
+    end = encode_examples(texts, Words(), 3, keep="end")
+    assert start[0].source == (1, 2, 3) and end[0].source == (3, 4, 5) and end[1].source == (8, 9)
+    assert start[0].target == (6, 7) and start[1].target is None and start[1].reference_texts is None

@@ -100,3 +100,26 @@ def test_attention_and_activation_settings_reach_the_model(tmp_path, models):
     assert sum(isinstance(m, NewGELUActivation) for m in plain.modules()) == 2
     with pytest.raises(ConfigError, match="model.hf_attention='no_such_kernel'"):
         Trainer(_cfg(tmp_path, models["gpt2"], "model.hf_attention=no_such_kernel"), tmp_path / "c")
+
+
+def test_a_model_folder_without_a_tokenizer_is_refused(tmp_path, models):
+    import shutil
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(models["gpt2"] / name, bare / name)
+    with pytest.raises(ConfigError, match=rf"model.hf_path: {bare} has no tokenizer \(none of tokenizer.json"):
+        Trainer(_cfg(tmp_path, bare), tmp_path / "run")
+
+
+def test_prompt_plus_completion_beyond_the_position_limit_is_refused_before_compute(tmp_path, models):
+    # the tiny GPT-2 has n_positions=64; corpus prompts are at most 6 words (+ specials)
+    with pytest.raises(ConfigError, match=r"the longest prompt \(\d+ tokens\) \+ reinforce.max_len \(60\) = \d+ "
+                                          r"exceeds the model's n_positions \(64\)"):
+        Trainer(_cfg(tmp_path, models["gpt2"], "reinforce.max_len=60"), tmp_path / "run")
+    Trainer(_cfg(tmp_path, models["gpt2"], "reinforce.max_len=40"), tmp_path / "ok")  # fits
+    # keeping the end of over-long prompts (data.keep_source=end) with a small data.max_tokens fits them
+    trainer = Trainer(_cfg(tmp_path, models["gpt2"], "reinforce.max_len=60", "data.max_tokens=3",
+                           "data.keep_source=end"), tmp_path / "cut")
+    assert max(len(e.source) for e in trainer.data.train) == 3

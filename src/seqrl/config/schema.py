@@ -76,6 +76,9 @@ class DataConfig:
     source_tokenizer_path: Optional[str] = meta("shared_vocab=false: load this source tokenizer.json",
                                                 default=None)
     max_tokens: int = meta("cut sources and targets to this many tokens", 2, 4096, 64)
+    keep_source: Literal["start", "end"] = meta(
+        "which part of an over-long source max_tokens keeps: its start, or its end (a prompt whose question "
+        "comes last; also the way to fit prompt + reinforce.max_len into a model's position limit)", default="start")
     max_chars: Optional[int] = meta("examples longer than this many characters are handled by too_long",
                                     1, 10**7, None)
     too_long: Literal["truncate", "drop", "raise"] = meta("what to do with over-long examples", default="truncate")

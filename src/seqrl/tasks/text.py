@@ -117,14 +117,18 @@ def read_text_examples(fmt: str, path: str, options: dict[str, Any], limits: Lim
 
 
 def encode_examples(texts: Sequence[TextExample], tokenizer: SubwordTokenizer, max_tokens: int,
-                    source_tokenizer: Optional[SubwordTokenizer] = None) -> list[Example]:
+                    source_tokenizer: Optional[SubwordTokenizer] = None, keep: str = "start") -> list[Example]:
     """Token ids for sources (source_tokenizer, if separate) and first references, cut to
-    max_tokens (EOS is added by collate)."""
+    max_tokens (EOS is added by collate); an over-long source keeps its first max_tokens tokens, or
+    with keep="end" its last (a prompt whose question comes last). Examples without references
+    (prompt-only data) get target None."""
     src_tok = source_tokenizer or tokenizer
     encode_sources = getattr(src_tok, "encode_sources", src_tok.encode_batch)  # a model's own convention
     sources = encode_sources([t.source for t in texts])
-    targets = tokenizer.encode_batch([t.references[0] for t in texts])
-    return [Example(tuple(s[:max_tokens]), tuple(r[: max_tokens - 1]), tuple(t.references), t.columns or None)
+    targets = tokenizer.encode_batch([t.references[0] if t.references else "" for t in texts])
+    cut = (lambda s: s[-max_tokens:]) if keep == "end" else (lambda s: s[:max_tokens])
+    return [Example(tuple(cut(s)), tuple(r[: max_tokens - 1]) if t.references else None, tuple(t.references) or None,
+                    t.columns or None)
             for s, r, t in zip(sources, targets, texts)]
 
 

@@ -17,6 +17,9 @@ from seqrl.policies.hf import hf_specials, wrap_hf
 from seqrl.policies.hf_kernels import fuse_activations
 
 TOKENIZER_DIR = "hf_tokenizer"
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "spiece.model", "tokenizer.model", "sentencepiece.bpe.model",
+                   "vocab.txt", "source.spm")  # what save_pretrained writes for the common tokenizers
+PROBE = "Hello world"
 
 
 def _transformers():
@@ -41,10 +44,18 @@ def load_hf_tokenizer(cfg: Config, run_dir: Path) -> HFTokenizer:
     config = hf_config(cfg)
     saved = run_dir / TOKENIZER_DIR
     source = saved if saved.exists() else Path(cfg.model.hf_path or "")
+    if not any((source / name).exists() for name in TOKENIZER_FILES):
+        raise ConfigError(f"model.hf_path: {source} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); save "
+                          "the model's tokenizer there with tokenizer.save_pretrained (README: a tokenizer for a "
+                          "model built from a config)")
     try:
         tokenizer = tr.AutoTokenizer.from_pretrained(str(source))
     except (OSError, ValueError) as err:
         raise ConfigError(f"model.hf_path: cannot load a tokenizer from {source}: {err}") from None
+    probe = tokenizer(PROBE, add_special_tokens=False)["input_ids"]
+    if len(tokenizer) < 2 or not probe:
+        raise ConfigError(f"model.hf_path: the tokenizer in {source} is empty ({len(tokenizer)} tokens; {PROBE!r} "
+                          "encodes to nothing): every text would be an empty string")
     wrapped = HFTokenizer(tokenizer, hf_specials(_ConfigOnly(config), tokenizer))
     if not saved.exists():
         wrapped.save(saved)
@@ -119,3 +130,27 @@ def export_hf(policy: AutoregressivePolicy, tokenizer: HFTokenizer, out: Path) -
     model.save_pretrained(str(out))
     tokenizer.save(out)
     return out
+
+
+def check_positions(model_config: Any, longest_prompt: int, max_len: int) -> None:
+    """Refuse, before compute, prompts + completions that overrun a model's learned positions
+    (GPT-2's n_positions, BART's max_position_embeddings); models with relative positions (T5)
+    have no such limit."""
+    cfg = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+    if cfg.is_encoder_decoder:
+        limit, name = getattr(cfg, "max_position_embeddings", None), "max_position_embeddings"
+        if limit is None:
+            return
+        for what, n in (("the longest source", longest_prompt), ("reinforce.max_len", max_len)):
+            if n > limit:
+                raise ConfigError(f"model.hf_path: {what} ({n} tokens) exceeds the model's {name} ({limit}); "
+                                  "lower data.max_tokens or reinforce.max_len")
+        return
+    name = next((a for a in ("n_positions", "max_position_embeddings") if getattr(cfg, a, None)), None)
+    if name is None:
+        return
+    limit = int(getattr(cfg, name))
+    if longest_prompt + max_len > limit:
+        raise ConfigError(f"model.hf_path: the longest prompt ({longest_prompt} tokens) + reinforce.max_len "
+                          f"({max_len}) = {longest_prompt + max_len} exceeds the model's {name} ({limit}); lower "
+                          "reinforce.max_len, or data.max_tokens (data.keep_source=end keeps the end of long prompts)")

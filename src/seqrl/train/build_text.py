@@ -133,12 +133,12 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData | Streami
         source_tokenizer = _tokenizer(cfg, run_dir, "source", _named(train, lambda ex: (ex.source,)))
     log.info("text data: train %s, valid %s", train_stats.as_dict(), valid_stats.as_dict())
     task = TextTask(tokenizer, text_reward(cfg), d.max_tokens, parse_metrics(d.metrics), source_tokenizer)
-    validation = tuple(encode_examples(valid, tokenizer, d.max_tokens, source_tokenizer))
+    validation = tuple(encode_examples(valid, tokenizer, d.max_tokens, source_tokenizer, d.keep_source))
     if d.stream:
-        encode = partial(encode_examples, tokenizer=tokenizer, max_tokens=d.max_tokens,
+        encode = partial(encode_examples, tokenizer=tokenizer, max_tokens=d.max_tokens, keep=d.keep_source,
                          source_tokenizer=source_tokenizer)
         return task, StreamingTextData(open_train, encode, validation, cfg.run.seed, d.shuffle_buffer)
-    return task, TextData(tuple(encode_examples(train, tokenizer, d.max_tokens, source_tokenizer)),
+    return task, TextData(tuple(encode_examples(train, tokenizer, d.max_tokens, source_tokenizer, d.keep_source)),
                           validation, cfg.run.seed)
 
 
@@ -170,4 +170,5 @@ def read_eval_split(cfg: Config, task: TextTask, path: str, split: str | None) -
     reader dropped or skipped (the data section's empty/too_long/on_error rules apply)."""
     stats = ReadStats()
     texts = _read(cfg, path, None, stats, split)
-    return encode_examples(texts, task.tokenizer, cfg.data.max_tokens, task.source_tokenizer), stats.as_dict()
+    return (encode_examples(texts, task.tokenizer, cfg.data.max_tokens, task.source_tokenizer, cfg.data.keep_source),
+            stats.as_dict())

@@ -95,9 +95,13 @@ class Trainer:
         if cfg.task.name == "text":
             src_len = max(src_len, cfg.data.max_tokens + 8)
         if cfg.model.kind == "hf":
-            from seqrl.train.build_hf import build_hf_policy
+            from seqrl.train.build_hf import build_hf_policy, check_positions
 
             self.policy = build_hf_policy(cfg)
+            train = getattr(self.data, "train", None)  # streamed data: sources are at most data.max_tokens long
+            sources = [len(e.source) for e in (*(train or ()), *self.data.validation)]
+            longest = max(sources) if train is not None else max(cfg.data.max_tokens, *sources)
+            check_positions(self.policy.network.model.config, longest, self.max_len)
             if self.task.vocab.size > self.policy.vocab_size:
                 raise ConfigError(f"model.hf_path: the tokenizer has {self.task.vocab.size} tokens but the "
                                   f"model's output layer only {self.policy.vocab_size}")
