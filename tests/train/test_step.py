@@ -113,3 +113,17 @@ def test_scoring_from_the_sampling_pass_takes_the_teachers_step(tmp_path, baseli
     assert metrics[0]["grad_norm"] > 0 and metrics[0]["grad_norm"] == pytest.approx(metrics[1]["grad_norm"], rel=1e-4)
     assert metrics[0]["entropy"] == pytest.approx(metrics[1]["entropy"], rel=1e-4)
     assert (weights[0] - weights[1]).abs().max() < 1e-5
+
+
+def test_reward_mean_is_the_task_reward_and_return_mean_carries_the_k1_penalty(tmp_path):
+    from seqrl.run import jsonl
+    from seqrl.train.trainer import Trainer
+    from tests.conftest import tiny_config
+
+    cfg = tiny_config("reinforce.kl_coef=5.0", "reinforce.kl_estimator=k1", "curriculum.warmup_steps=0",
+                      "curriculum.kind=reinforce", "optim.steps=6", "optim.rl_lr=0.05", "task.reward=exact_match")
+    Trainer(cfg, tmp_path).fit()
+    rows = [r for r in jsonl.read(tmp_path / "metrics.jsonl") if r["mode"] == "reinforce"]
+    assert all(0.0 <= r["reward_mean"] <= 1.0 for r in rows)  # exact match, never penalised
+    moved = [r for r in rows if r["kl"] > 1e-4]
+    assert moved and all(r["return_mean"] < r["reward_mean"] for r in moved)  # KL penalty in the returns only

@@ -149,10 +149,12 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         _lap(m, "time_baseline", clock)  # greedy decode + its reward
     adv, base = compute_advantages(rl.baseline, returns, rl_mask, valid, rollout.k, ema=state.ema,
                                    greedy_returns=greedy, predicted=predicted, use_std=rl.grpo_std)
-    seq_r = returns[:, 0][valid]
+    seq_g = returns[:, 0][valid]  # G_0: what the estimator optimises (discounted, k1-penalised)
+    raw = result.values if result.values.dim() == 1 else result.values.sum(dim=1)
+    seq_r = raw[valid]  # the task's own reward, as the user defined it
     # Counts and reward sums of the whole batch (every rank's share, in data-parallel training).
-    n_seq, n_rl, n_forced, r_sum, r_sq = _totals(ctx, [valid.sum(), rl_mask.sum(), forced_mask.sum(),
-                                                       seq_r.sum(), (seq_r ** 2).sum()])
+    n_seq, n_rl, n_forced, r_sum, r_sq, g_sum = _totals(ctx, [valid.sum(), rl_mask.sum(), forced_mask.sum(),
+                                                              seq_r.sum(), (seq_r ** 2).sum(), seq_g.sum()])
     loss = losses.reinforce_loss(scored.logprobs, adv, rl_mask, n_seq, rl.normalization, n_rl)
     if kl is not None:
         kl_mean = kl.sum() / max(n_rl, 1.0)
@@ -172,16 +174,18 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         ctx.world.all_sum_([p.grad for p in ctx.value_head.parameters() if p.grad is not None])
         ctx.value_optimizer.step()
     mean_r = r_sum / n_seq if n_seq else None
-    if rl.baseline == "ema" and mean_r is not None:
-        state.ema = ema_update(state.ema, mean_r, rl.ema_decay, state.ema_initialised)
+    mean_g = g_sum / n_seq if n_seq else None
+    if rl.baseline == "ema" and mean_g is not None:  # a baseline of the returns the loss weights
+        state.ema = ema_update(state.ema, mean_g, rl.ema_decay, state.ema_initialised)
         state.ema_initialised = True
     state.skipped_rewards += result.skipped
     n_rl, n_all = int(rl_mask.sum()), int(mask.sum())
     state.sequences += rollout.tokens.shape[0]
     state.tokens += n_all
     m.update(
-        reward_mean=mean_r,
+        reward_mean=mean_r,  # the task reward (no KL penalty, no discount): what the progress bar shows
         reward_std=max(r_sq / n_seq - mean_r ** 2, 0.0) ** 0.5 if mean_r is not None else None,
+        return_mean=mean_g,  # mean G_0 the estimator weights: minus the k1 KL penalty, discounted
         entropy=entropy.item() * ctx.world.size,  # this rank's share of the batch mean, scaled up
         baseline_error=float(((returns - base) ** 2)[rl_mask].mean()) if n_rl else None,
         reinforce_share=n_rl / max(n_all, 1),
