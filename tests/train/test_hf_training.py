@@ -23,7 +23,7 @@ def models(tmp_path_factory):
 
 def _cfg(tmp_path, model_dir, *extra):
     return tiny_config(*corpus(tmp_path, 120, 12), "model.kind=hf", f"model.hf_path={model_dir}",
-                       "optim.steps=10", "curriculum.warmup_steps=5", "optim.lr=0.001", *extra)
+                       "optim.steps=10", "curriculum.kind=warmup", "curriculum.warmup_steps=5", "optim.lr=0.001", *extra)
 
 
 @pytest.mark.parametrize("kind", ["gpt2", "t5"])
@@ -123,3 +123,13 @@ def test_prompt_plus_completion_beyond_the_position_limit_is_refused_before_comp
     trainer = Trainer(_cfg(tmp_path, models["gpt2"], "reinforce.max_len=60", "data.max_tokens=3",
                            "data.keep_source=end"), tmp_path / "cut")
     assert max(len(e.source) for e in trainer.data.train) == 3
+
+
+def test_hf_runs_default_to_reinforce_from_the_first_step(tmp_path, models):
+    from seqrl.config import load_config
+
+    data = corpus(tmp_path, 20, 4)
+    assert load_config(None, [*data, "model.kind=hf", f"model.hf_path={models['gpt2']}"]).curriculum.kind == "reinforce"
+    assert load_config(None, [*data, "model.kind=hf", f"model.hf_path={models['gpt2']}",
+                              "curriculum.kind=warmup"]).curriculum.kind == "warmup"  # asked for: kept
+    assert load_config(None, data).curriculum.kind == "warmup"  # other models keep the demo's default

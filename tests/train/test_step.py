@@ -86,8 +86,9 @@ def test_kl_reference_survives_resume_exactly(tmp_path, monkeypatch):
     full = Trainer(cfg, tmp_path / "full")
     full.fit()
     stopped = Trainer(cfg, tmp_path / "stopped")
-    fit_until_interrupted(stopped, monkeypatch, 13)
+    fit_until_interrupted(stopped, monkeypatch, 20)  # the checkpoint at 16 holds the reference taken at 8
     resumed = Trainer.resume(tmp_path / "stopped")
+    assert resumed.state.step == 16 and resumed.state.reference_step == 8
     ref_a, ref_b = full.reference.policy.state_dict(), resumed.reference.policy.state_dict()
     assert all(torch.equal(ref_a[k], ref_b[k]) for k in ref_a)
     resumed.fit()
@@ -127,3 +128,23 @@ def test_reward_mean_is_the_task_reward_and_return_mean_carries_the_k1_penalty(t
     assert all(0.0 <= r["reward_mean"] <= 1.0 for r in rows)  # exact match, never penalised
     moved = [r for r in rows if r["kl"] > 1e-4]
     assert moved and all(r["return_mean"] < r["reward_mean"] for r in moved)  # KL penalty in the returns only
+
+
+def test_kl_reference_is_the_policy_at_the_first_reinforce_step(tmp_path, monkeypatch):
+    from seqrl.train import trainer as trainer_module
+    from seqrl.train.trainer import Trainer
+    from tests.conftest import tiny_config
+
+    trainer = Trainer(tiny_config("reinforce.kl_coef=0.1", "curriculum.warmup_steps=8", "optim.steps=9"), tmp_path)
+    seen = {}
+    real = trainer_module.train_step
+
+    def spy(ctx, examples, batch, plan, step, state):
+        if step == 8:  # the first REINFORCE step: the reference equals the policy after 8 cross-entropy steps
+            ref, pol = ctx.reference.policy.state_dict(), ctx.policy.state_dict()
+            seen["equal"] = all(torch.equal(ref[k], pol[k]) for k in pol)
+        return real(ctx, examples, batch, plan, step, state)
+
+    monkeypatch.setattr(trainer_module, "train_step", spy)
+    trainer.fit()
+    assert seen["equal"] and trainer.state.reference_step == 8

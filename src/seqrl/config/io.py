@@ -134,7 +134,17 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
 def load_config(path: Optional[str | Path] = None, overrides: Iterable[str] = ()) -> Config:
     """Read a YAML config (or the defaults: the demo) and apply overrides; validated."""
     data = _read_yaml(Path(path)) if path is not None else {}
-    return from_dict(Config, apply_overrides(data, overrides))
+    return from_dict(Config, _hf_defaults(apply_overrides(data, overrides)))
+
+
+def _hf_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """model.kind=hf: a pretrained model starts with REINFORCE (curriculum.kind=reinforce) unless the
+    config names a curriculum; the demo's cross-entropy warm-up would first train it at optim.lr."""
+    model, cur = data.get("model"), data.get("curriculum")
+    if isinstance(model, dict) and model.get("kind") == "hf" and (cur is None or isinstance(cur, dict)):
+        if "kind" not in (cur or {}):
+            data = {**data, "curriculum": {**(cur or {}), "kind": "reinforce"}}
+    return data
 
 
 def save_config(cfg: Config, path: Path) -> None:

@@ -153,8 +153,8 @@ class ReinforceConfig:
     value_lr: float = meta("learning rate of the learned per-step baseline", 0.0, 10.0, 1e-2)
     value_hidden: int = meta("hidden units of the value regressor (0 = linear, as in MIXER)", 0, 4096, 0)
     entropy_coef: float = meta("entropy bonus coefficient", 0.0, 10.0, 0.0)
-    kl_coef: float = meta("weight of the per-token KL penalty to a frozen copy of the initial policy "
-                          "(0 = off)", 0.0, 100.0, 0.0)
+    kl_coef: float = meta("weight of the per-token KL penalty to a frozen copy of the policy at the first "
+                          "REINFORCE step (0 = off)", 0.0, 100.0, 0.0)
     kl_estimator: Literal["k1", "k3"] = meta(
         "k1: log p - log p_ref subtracted from each token's reward (as TRL's RLOO); k3: "
         "p_ref/p - 1 - log(p_ref/p) added to the loss, differentiable (as GRPO)", default="k1")

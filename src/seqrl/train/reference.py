@@ -1,8 +1,10 @@
-"""The frozen reference policy of the KL penalty: the policy as it was when training started.
+"""The frozen reference policy of the KL penalty: the policy as it was when REINFORCE started.
 
-`FrozenReference` keeps a copy of the initial network (saved in every checkpoint, so a resumed
-run compares against the same weights). With LoRA, the base model without its adapters is the
-initial model, so `AdapterOffReference` scores with the adapters switched off and needs no copy.
+`FrozenReference` keeps a copy of the network, taken again by `capture` at the first REINFORCE
+step (after any cross-entropy warm-up; saved in every checkpoint, so a resumed run compares
+against the same weights). With LoRA, the base model without its adapters is the reference, so
+`AdapterOffReference` scores with the adapters switched off and needs no copy (and `capture`
+changes nothing).
 """
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ class FrozenReference:
         """What the checkpoint must hold (None: nothing)."""
         return self.policy
 
+    @torch.no_grad()
+    def capture(self, policy: AutoregressivePolicy) -> None:
+        """The reference becomes a copy of `policy` as it is now."""
+        self.policy.load_state_dict(policy.state_dict())
+
 
 class AdapterOffReference:
     def __init__(self, policy: AutoregressivePolicy, peft: Any) -> None:
@@ -49,6 +56,9 @@ class AdapterOffReference:
     @property
     def module(self) -> Any:
         return None
+
+    def capture(self, policy: AutoregressivePolicy) -> None:
+        """Nothing to do: the reference is the base model without adapters."""
 
 
 def make_reference(policy: AutoregressivePolicy):

@@ -17,10 +17,12 @@ class TrainState:
     best_step: int = -1  # the step of checkpoints/best.safetensors
     stopped_early: bool = False
     seconds: float = 0.0  # wall seconds of training so far (steps, validations, checkpoints), over resumes
+    reference_step: int = -1  # the step whose policy the KL reference copied (-1: not yet)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrainState":
-        return cls(**data)
+        # checkpoints written before reference_step existed took their reference at the start
+        return cls(**{"reference_step": 0, **data})

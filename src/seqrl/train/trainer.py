@@ -118,7 +118,8 @@ class Trainer:
         self.state = TrainState()
         if cfg.run.init_from and initialise:
             self._load_init(cfg.run.init_from)
-        # The KL reference is the policy as training starts (resume loads its saved weights).
+        # The KL reference: a copy of the policy, taken again at the first REINFORCE step (resume
+        # loads its saved weights and the step it was taken at).
         self.reference = make_reference(self.policy) if cfg.reinforce.kl_coef > 0 else None
         scorer = None
         if self.world.distributed:  # DDP broadcasts rank 0's weights now and all-reduces gradients
@@ -402,6 +403,9 @@ class Trainer:
                 lo, hi = self.world.shard(len(examples))
                 examples = examples[lo:hi]
             p = curriculum_plan(cfg.curriculum, step, cfg.run.seed, self.full_length)
+            if p.reinforce and self.reference is not None and self.state.reference_step < 0:
+                self.reference.capture(self.policy)  # the KL reference: the policy REINFORCE starts from
+                self.state.reference_step = step
             m = train_step(self.ctx, examples, collate(examples, specials_of(self.task)), p, step, self.state)
             self.state.step = step + 1
             self.state.seconds += time.perf_counter() - began
