@@ -196,3 +196,28 @@ def test_streamed_data_reports_a_bad_line_before_training(tmp_path):
         f.write("one extra line\n")
     with pytest.raises(ConfigError, match=r"train.tgt:31: unaligned files"):
         Trainer(tiny_config(*data, "data.stream=true"), tmp_path / "run")
+
+
+def test_prompt_only_data_trains_with_a_reference_free_reward(tmp_path):
+    rows = [{"prompt": " ".join(WORDS[i % 7: i % 7 + 3])} for i in range(40)]
+    (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    data = ["task.name=text", "data.format=jsonl", f"data.train={tmp_path / 'p.jsonl'}",
+            f"data.valid={tmp_path / 'p.jsonl'}", "data.source_key=prompt", "data.reference_key=null",
+            "data.vocab_size=40", "optim.steps=6", "run.eval_every=6"]
+    with pytest.raises(ConfigError, match="task.reward='task' compares outputs with references"):
+        tiny_config(*data)
+    cfg = tiny_config(*data, "task.reward=tests.train.text_rewards:short_answers", "curriculum.kind=reinforce")
+    summary = Trainer(cfg, tmp_path / "run").fit()
+    assert set(summary) >= {"reward"} and "bleu" not in summary and 0.0 <= summary["reward"] <= 1.0
+    rl = [r for r in jsonl.read(tmp_path / "run" / "metrics.jsonl") if r["mode"] == "reinforce"]
+    assert len(rl) == 6 and all(r["reward_mean"] is not None for r in rl)
+
+
+def test_a_reward_module_in_the_working_directory_is_found(tmp_path, monkeypatch):
+    (tmp_path / "myrewards_cwd.py").write_text(
+        "def score(completions, references, sources, **columns):\n    return [1.0] * len(completions)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", str(tmp_path))])
+    from seqrl.train.build import load_callable
+
+    assert load_callable("myrewards_cwd:score", "task.reward")([[1]], [None], [[1]]) == [1.0]

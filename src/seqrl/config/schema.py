@@ -62,7 +62,9 @@ class DataConfig:
     target_ext: str = meta("parallel: suffix of the target files, e.g. .en.gz", default=".tgt")
     source_key: str = meta("tsv/jsonl/hf_disk: column or field of the source (hf_disk: dotted for nested, "
                            "e.g. translation.de)", default="source")
-    reference_key: str = meta("tsv/jsonl/hf_disk: column or field of the reference(s)", default="references")
+    reference_key: Optional[str] = meta(
+        "tsv/jsonl/hf_disk: column or field of the reference(s); null: prompt-only data (no references, every "
+        "format; needs a reward of your own, module:function, and curriculum.kind=reinforce)", default="references")
     train_split: Optional[str] = meta("hf_disk: split of data.train (null: the only split)", default="train")
     valid_split: Optional[str] = meta("hf_disk: split of data.valid (null: the only split)", default="validation")
     tokenizer: Literal["bpe", "unigram"] = meta("subword tokenizer trained on the training text", default="bpe")
@@ -260,6 +262,10 @@ class Config:
             raise ValueError("model.kind=hf needs task.name=text (the model's tokenizer reads the data)")
         if self.model.kind == "hf" and not self.data.shared_vocab:
             raise ValueError("model.kind=hf uses the model's own tokenizer; data.shared_vocab=false does not apply")
+        if self.task.name == "text" and self.data.reference_key is None and ":" not in self.task.reward:
+            raise ValueError(f"task.reward={self.task.reward!r} compares outputs with references, which prompt-only "
+                             "data (data.reference_key: null) does not have; use a reward of your own "
+                             "(task.reward: module:function)")
         if self.task.name == "text" and self.task.per_token:
             raise ValueError("task.per_token is not available for task.name='text' (text rewards are sequence-level)")
         self._check_self_critical()

@@ -93,7 +93,10 @@ class TextTask:
         the mean sentence reward (which gets the examples' extra fields, as in training)."""
         hyps, refs, srcs = self._texts(completions, references, sources, reference_texts)
         values = [v for v in self.reward_fn(hyps, refs, srcs, **columns) if v is not None]
-        return {**corpus_scores(hyps, refs, self.corpus_metrics), "reward": sum(values) / max(len(values), 1)}
+        mean = {"reward": sum(values) / max(len(values), 1)}
+        if not self.has_reference:  # prompt-only data: the reward is the only score
+            return mean
+        return {**corpus_scores(hyps, refs, self.corpus_metrics), **mean}
 
     def detokenize(self, completions: Sequence[Tokens]) -> list[str]:
         return [self.tokenizer.decode(c) for c in completions]
@@ -103,12 +106,14 @@ def read_text_examples(fmt: str, path: str, options: dict[str, Any], limits: Lim
                        stats: ReadStats) -> Iterator[TextExample]:
     """TextExamples of one split; `path` is a file, a prefix for parallel files, or a saved
     dataset (options["split"] picks its split)."""
+    refs = options["reference_key"]  # None: prompt-only data
     if fmt == "parallel":
         return read_examples("parallel", source_path=path + options["source_ext"],
-                             target_path=path + options["target_ext"], limits=limits, stats=stats)
+                             target_path=None if refs is None else path + options["target_ext"], limits=limits,
+                             stats=stats)
     if fmt == "tsv":
         return read_examples("tsv", path=path, source_column=options["source_key"],
-                             reference_columns=[options["reference_key"]], header=True, limits=limits, stats=stats)
+                             reference_columns=[] if refs is None else [refs], header=True, limits=limits, stats=stats)
     if fmt == "hf_disk":
         return read_examples("hf_disk", path=path, split=options["split"], source_field=options["source_key"],
                              references_field=options["reference_key"], limits=limits, stats=stats)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
+import sys
 from typing import Any, Callable
 
 from torch import nn
@@ -72,6 +74,8 @@ def load_callable(spec: str, key: str) -> Callable[..., Any]:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ConfigError(f"{key}: {spec!r} must look like 'module:function'")
+    if os.getcwd() not in sys.path and "" not in sys.path:  # a module beside the user, as `python -m` finds it
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:

@@ -132,7 +132,8 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData | Streami
         tokenizer = _tokenizer(cfg, run_dir, "target", _named(train, lambda ex: ex.references))
         source_tokenizer = _tokenizer(cfg, run_dir, "source", _named(train, lambda ex: (ex.source,)))
     log.info("text data: train %s, valid %s", train_stats.as_dict(), valid_stats.as_dict())
-    task = TextTask(tokenizer, text_reward(cfg), d.max_tokens, parse_metrics(d.metrics), source_tokenizer)
+    task = TextTask(tokenizer, text_reward(cfg), d.max_tokens, parse_metrics(d.metrics), source_tokenizer,
+                    has_reference=d.reference_key is not None)
     validation = tuple(encode_examples(valid, tokenizer, d.max_tokens, source_tokenizer, d.keep_source))
     if d.stream:
         encode = partial(encode_examples, tokenizer=tokenizer, max_tokens=d.max_tokens, keep=d.keep_source,

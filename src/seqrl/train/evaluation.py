@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from seqrl.config import ConfigError
 from seqrl.rewards.corpus import corpus_scores
+from seqrl.tasks.base import example_columns
 from seqrl.tasks.text import TextTask
 from seqrl.train import checkpoint as ckpt
 from seqrl.train.build_text import read_eval_split
@@ -71,12 +72,13 @@ def evaluate_run(trainer: Trainer, data: Optional[str] = None, split: str = "val
         result["length_penalty"] = length_penalty
     outputs = trainer.decode(examples, beam, length_penalty)
     hyps = [trainer.task.vocab.render(o) for o in outputs]
-    if isinstance(trainer.task, TextTask):
+    if isinstance(trainer.task, TextTask) and trainer.task.has_reference:
         refs = [list(e.reference_texts or ()) for e in examples]
         result.update(corpus_scores(hyps, refs, trainer.task.corpus_metrics, signatures=True))
     else:
         refs_ids = [list(e.target) if e.target is not None else None for e in examples]
-        result.update(trainer.task.metrics(outputs, refs_ids, [list(e.source) for e in examples]))
+        result.update(trainer.task.metrics(outputs, refs_ids, [list(e.source) for e in examples],
+                                           **(example_columns(examples) or {})))
     if stats:
         result["reader"] = stats
     out_dir = out_dir or trainer.run_dir / "eval"
