@@ -123,7 +123,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     trainer, _ = resume_at(args.run_dir, args.checkpoint)
     examples = list(trainer.data.validation[: args.n])
-    batch = collate(examples, specials_of(trainer.task))
+    batch = collate(examples, specials_of(trainer.task)).to(trainer.device)
     trainer.policy.eval()
     if args.greedy:
         rollout = trainer.policy.greedy(batch, trainer.max_len)

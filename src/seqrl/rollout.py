@@ -27,6 +27,10 @@ class Batch(NamedTuple):
     def size(self) -> int:
         return self.src.shape[0]
 
+    def to(self, device: torch.device) -> "Batch":
+        """The same batch on `device` (a no-op where it already is)."""
+        return Batch(*(None if t is None else t.to(device, non_blocking=True) for t in self))
+
 
 class Rollout(NamedTuple):
     """k sampled sequences for each of B inputs, flattened to N = B * k rows.

@@ -2,7 +2,9 @@
 
 A resumed run continues the experiment its checkpoint belongs to, so every key must match
 except the ones in `SAFE_ON_RESUME`: they change how long the run goes on, how often it logs,
-validates and checkpoints, and how rewards are computed, never what the next step computes.
+validates and checkpoints, how rewards are computed and on which device, never what the next
+step computes (a device rounds differently: a run moved between devices is not bit-identical to
+one that stayed).
 Change them explicitly with `seqrl train --resume RUN_DIR optim.steps=2000` (or
 `Trainer.resume(run_dir, overrides=[...])`); any other difference is refused, listing the keys.
 """
@@ -15,7 +17,7 @@ from seqrl.config.validate import ConfigError
 SAFE_ON_RESUME = frozenset({
     "optim.steps", "run.dir", "run.log_every", "run.eval_every", "run.checkpoint_every",
     "run.keep_checkpoints", "run.eval_samples", "run.progress", "run.time_limit", "run.stop_at",
-    "run.dist_timeout", "run.init_from", "run.trackers", "task.reward_workers", "task.reward_timeout",
+    "run.dist_timeout", "run.init_from", "run.trackers", "run.device", "task.reward_workers", "task.reward_timeout",
 })
 
 

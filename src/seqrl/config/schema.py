@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
@@ -15,6 +16,9 @@ def meta(doc: str, lo: float | None = None, hi: float | None = None, default: An
     if factory is not None:
         return field(default_factory=factory, metadata=md)
     return field(default=default, metadata=md)
+
+
+DEVICE_SPEC = r"^(auto|cpu|mps|cuda(:\d+)?)$"  # run.device
 
 
 @dataclass(frozen=True)
@@ -232,12 +236,20 @@ class RunConfig:
         "(covers rank 0's validations)", 1.0, 1e6, 1800.0)
     threads: Optional[int] = meta(
         "torch intra-op threads; small sequence models run fastest on 1 (null = torch's default)", 1, 1024, 1)
+    device: str = meta("where the run computes: auto (CUDA when available, else CPU), cpu, cuda, cuda:N, mps",
+                       default="auto")
+    precision: Literal["fp32", "bf16", "fp16"] = meta(
+        "fp32, or autocast to bf16/fp16 around forward passes (fp16 with a gradient scaler); log-probabilities, "
+        "advantages and losses stay float32", default="fp32")
     trackers: str = meta(
         "live curves: 'auto' (TensorBoard in RUN_DIR/tensorboard when installed), 'none', or a comma-separated "
         "list of tensorboard, wandb, mlflow; every metrics and validation row is mirrored", default="auto")
 
     def __post_init__(self) -> None:
         from seqrl.run.trackers import parse_trackers
+
+        if not re.match(DEVICE_SPEC, self.device):
+            raise ValueError(f"run.device: {self.device!r} is not one of auto, cpu, cuda, cuda:N, mps")
 
         try:
             parse_trackers(self.trackers)

@@ -8,7 +8,7 @@ from torch import Tensor
 def terminal_rewards(rewards: Tensor, mask: Tensor) -> Tensor:
     """Place each sequence reward (N,) on the row's last unmasked token -> (N, T)."""
     last = (mask.long().cumsum(dim=1) == mask.sum(dim=1, keepdim=True)) & mask  # (N, T)
-    return torch.where(last, rewards.unsqueeze(1).to(torch.float32), torch.zeros(mask.shape))
+    return torch.where(last, rewards.unsqueeze(1).to(torch.float32), torch.zeros(mask.shape, device=mask.device))
 
 
 def reward_to_go(token_rewards: Tensor, mask: Tensor, gamma: float = 1.0) -> Tensor:

@@ -48,13 +48,18 @@ def repeat_state(state: State, k: int) -> State:
 
 def draw_uniforms(n: int, generator: Optional[torch.Generator] = None,
                   rows: Optional[tuple[int, int]] = None, device: Optional[torch.device] = None) -> Tensor:
-    """(n, 1) float64 uniforms for one draw per row. rows=(offset, total): these n rows are rows
-    offset.. of a batch of `total` (a data-parallel shard): the uniforms of all `total` rows are
-    drawn and this shard's slice is used, so a shard draws what the whole batch would."""
+    """(n, 1) float64 uniforms for one draw per row, on `device`. rows=(offset, total): these n rows
+    are rows offset.. of a batch of `total` (a data-parallel shard): the uniforms of all `total`
+    rows are drawn and this shard's slice is used, so a shard draws what the whole batch would.
+    They are drawn on the generator's device (seqrl's sampling generators are CPU ones, seeded by
+    (seed, step)) and moved, so a GPU run draws exactly a CPU run's uniforms."""
+    where = generator.device if generator is not None else device  # drawn where the generator lives
     if rows is None:
-        return torch.rand(n, 1, dtype=torch.float64, generator=generator, device=device)
-    offset, total = rows
-    return torch.rand(total, 1, dtype=torch.float64, generator=generator, device=device)[offset : offset + n]
+        u = torch.rand(n, 1, dtype=torch.float64, generator=generator, device=where)
+    else:
+        offset, total = rows
+        u = torch.rand(total, 1, dtype=torch.float64, generator=generator, device=where)[offset : offset + n]
+    return u if device is None else u.to(device)
 
 
 def sample_categorical(logp: Tensor, generator: Optional[torch.Generator] = None,

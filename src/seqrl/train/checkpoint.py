@@ -250,6 +250,9 @@ def rng_snapshot() -> tuple[dict[str, Tensor], dict[str, Any]]:
         "rng.torch": torch.get_rng_state(),
         "rng.numpy_keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
     }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout on a GPU draws from its own RNG
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = state
     meta = {
         "numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
         "python": [py_state[0], list(py_state[1]), py_state[2]],
@@ -259,6 +262,10 @@ def rng_snapshot() -> tuple[dict[str, Tensor], dict[str, Any]]:
 
 def restore_rng(tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
     torch.set_rng_state(tensors["rng.torch"])
+    cuda = sorted((int(k.rsplit(".", 1)[1]), v) for k, v in tensors.items() if k.startswith("rng.cuda."))
+    if cuda and torch.cuda.is_available():  # a GPU run's; on a CPU (or fewer GPUs) the rest is unused
+        for i, state in cuda[: torch.cuda.device_count()]:
+            torch.cuda.set_rng_state(state, i)
     name, pos, has_gauss, cached = meta["numpy"]
     keys = tensors["rng.numpy_keys"].numpy().astype(np.uint32)
     np.random.set_state((name, keys, pos, has_gauss, cached))

@@ -29,6 +29,7 @@ import torch.distributed as dist
 class World:
     rank: int = 0
     size: int = 1
+    device: torch.device = torch.device("cpu")  # where this rank computes (and its collectives run)
 
     @property
     def is_main(self) -> bool:
@@ -49,7 +50,7 @@ class World:
         """Sum of `value` over ranks (the value itself in one process)."""
         if not self.distributed:
             return float(value)
-        t = torch.tensor([float(value)], dtype=torch.float64)
+        t = torch.tensor([float(value)], dtype=torch.float64, device=self.device)
         dist.all_reduce(t)
         return float(t.item())
 
@@ -60,15 +61,18 @@ class World:
                 dist.all_reduce(t)
 
 
-def init_world(timeout_s: float) -> World:
-    """The World of a process started by torchrun (WORLD_SIZE > 1), else a single process."""
+def init_world(timeout_s: float, device: torch.device = torch.device("cpu")) -> World:
+    """The World of a process started by torchrun (WORLD_SIZE > 1), else a single process: NCCL
+    between GPUs (one process per GPU, LOCAL_RANK's), gloo between CPU processes."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
-        return World()
+        return World(device=device)
     if not dist.is_initialized():
-        # seqrl trains on CPU (no device placement yet), so the gloo backend
-        dist.init_process_group(backend="gloo", timeout=timedelta(seconds=timeout_s))
-    return World(dist.get_rank(), dist.get_world_size())
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
+    return World(dist.get_rank(), dist.get_world_size(), device)
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:

@@ -24,6 +24,7 @@ from seqrl.rewards.checked import evaluate_rewards, evaluate_token_rewards
 from seqrl.rollout import Batch, Rollout, strip
 from seqrl.tasks import Example, Task
 from seqrl.tasks.base import example_columns
+from seqrl.train.device import autocast
 from seqrl.train.distributed import World
 from seqrl.train.state import TrainState
 
@@ -48,6 +49,7 @@ class StepContext:
     reference: Optional[Any] = None  # train.reference: the KL penalty's frozen initial policy
     world: World = field(default_factory=World)  # data-parallel rank and size (train.distributed)
     scorer: Optional[torch.nn.Module] = None  # the policy wrapped in DistributedDataParallel
+    scaler: Optional[Any] = None  # torch.amp.GradScaler for run.precision=fp16
 
     def score(self, batch: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0,
               entropy_grad: bool = True):
@@ -83,8 +85,12 @@ def score_rollout(ctx: StepContext, examples: list[Example], rollout: Rollout, s
     columns = example_columns(examples, k)
     kwargs = dict(columns=columns, step=step, on_error=ctx.cfg.run.on_bad_reward, render=ctx.task.vocab.render)
     if ctx.cfg.task.per_token:
-        return evaluate_token_rewards(ctx.reward_fn, completions, refs, sources, width=rollout.tokens.shape[1], **kwargs)
-    return evaluate_rewards(ctx.reward_fn, completions, refs, sources, **kwargs)
+        result = evaluate_token_rewards(ctx.reward_fn, completions, refs, sources, width=rollout.tokens.shape[1],
+                                        **kwargs)
+    else:
+        result = evaluate_rewards(ctx.reward_fn, completions, refs, sources, **kwargs)
+    device = rollout.tokens.device  # rewards are computed in Python on the CPU; the loss is where the rollout is
+    return result._replace(values=result.values.to(device), valid=result.valid.to(device))
 
 
 def greedy_returns(ctx: StepContext, examples: list[Example], batch: Batch, step: int,
@@ -241,30 +247,38 @@ def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: St
         group["lr"] = lr
     ctx.policy.train()
     m: dict[str, Any] = {"mode": "reinforce" if plan.reinforce else "xent", "lr": lr}
-    if plan.reinforce:
-        loss = _reinforce_loss(ctx, examples, batch, plan, step, state, m)
-    else:
-        assert batch.tgt is not None and batch.tgt_mask is not None
-        clock = time.perf_counter()
-        scored = ctx.score(batch, batch.tgt, batch.tgt_mask, entropy_grad=False)
-        _lap(m, "time_score", clock)
-        _check_scores(scored.logprobs, batch.tgt_mask, batch.tgt, ctx, step)
-        (n_tok,) = _totals(ctx, [batch.tgt_mask.sum()])
-        xent = losses.token_xent(scored.logprobs, batch.tgt_mask, n_tok)
-        loss = xent * ctx.world.size  # DDP averages gradients over ranks
-        m.update(xent=xent.item() * ctx.world.size,
-                 entropy=losses.mean_entropy(scored.entropy, batch.tgt_mask, n_tok).item() * ctx.world.size,
-                 reinforce_share=0.0, tokens=int(batch.tgt_mask.sum()), sequences=batch.size)
+    with autocast(ctx.world.device, cfg.run.precision):  # forward passes; log-probs and losses stay float32
+        if plan.reinforce:
+            loss = _reinforce_loss(ctx, examples, batch, plan, step, state, m)
+        else:
+            assert batch.tgt is not None and batch.tgt_mask is not None
+            clock = time.perf_counter()
+            scored = ctx.score(batch, batch.tgt, batch.tgt_mask, entropy_grad=False)
+            _lap(m, "time_score", clock)
+            _check_scores(scored.logprobs, batch.tgt_mask, batch.tgt, ctx, step)
+            (n_tok,) = _totals(ctx, [batch.tgt_mask.sum()])
+            xent = losses.token_xent(scored.logprobs, batch.tgt_mask, n_tok)
+            loss = xent * ctx.world.size  # DDP averages gradients over ranks
+            m.update(xent=xent.item() * ctx.world.size,
+                     entropy=losses.mean_entropy(scored.entropy, batch.tgt_mask, n_tok).item() * ctx.world.size,
+                     reinforce_share=0.0, tokens=int(batch.tgt_mask.sum()), sequences=batch.size)
     _check_finite(loss, step, "loss")
     ctx.optimizer.zero_grad(set_to_none=True)
     clock = time.perf_counter()
-    loss.backward()
+    (loss if ctx.scaler is None else ctx.scaler.scale(loss)).backward()
     clock = _lap(m, "time_backward", clock)
+    if ctx.scaler is not None:
+        ctx.scaler.unscale_(ctx.optimizer)  # clip the true gradients
     params = [p for p in ctx.policy.parameters() if p.grad is not None]
     clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
     grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
-    _check_finite(grad_norm, step, "gradient norm")
-    ctx.optimizer.step()
+    if ctx.scaler is None:
+        _check_finite(grad_norm, step, "gradient norm")
+        ctx.optimizer.step()
+    else:  # fp16: an overflowing step is skipped and the loss scale lowered, as the scaler is built to do
+        ctx.scaler.step(ctx.optimizer)
+        ctx.scaler.update()
+        m["loss_scale"] = float(ctx.scaler.get_scale())
     _lap(m, "time_optim", clock)  # clipping + optimizer step
     elapsed = time.perf_counter() - started
     m.update(loss=loss.item() / ctx.world.size, grad_norm=float(grad_norm), step_time=elapsed,

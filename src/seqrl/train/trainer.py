@@ -32,6 +32,7 @@ from seqrl.tasks.base import example_columns
 from seqrl.train import checkpoint as ckpt
 from seqrl.train.build import build_data, build_policy, build_reward, build_task, check_compatible
 from seqrl.train.build_text import build_text
+from seqrl.train.device import grad_scaler, resolve_device
 from seqrl.train.distributed import init_world, step_seed
 from seqrl.train.reference import make_reference
 from seqrl.train.run_dir import RunDirectory
@@ -57,7 +58,8 @@ class Trainer:
         again to `resume`: a callable cannot be written into config.yaml). `initialise=False`
         skips run.init_from (resume loads its own checkpoint instead)."""
         self.cfg = cfg
-        self.world = init_world(cfg.run.dist_timeout)
+        self.device = resolve_device(cfg.run.device)
+        self.world = init_world(cfg.run.dist_timeout, self.device)
         if cfg.optim.batch_size < self.world.size:
             raise ConfigError(f"optim.batch_size ({cfg.optim.batch_size}) must be at least the number of "
                               f"processes ({self.world.size}): each rank takes a share of the inputs")
@@ -108,12 +110,13 @@ class Trainer:
         else:
             self.policy = build_policy(cfg, self.task.vocab.size, src_len + self.max_len + 8,
                                        getattr(self.task, "source_vocab_size", None))
+        self.policy.to(self.device)  # built (and seeded) on the CPU, so every device starts from the same weights
         self.optimizer = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad], lr=cfg.optim.lr,
                                            weight_decay=cfg.optim.weight_decay)
         self.value_head: Optional[ValueHead] = None
         self.value_optimizer: Optional[torch.optim.Optimizer] = None
         if cfg.reinforce.baseline == "value":
-            self.value_head = ValueHead(self.policy.feature_dim, cfg.reinforce.value_hidden)
+            self.value_head = ValueHead(self.policy.feature_dim, cfg.reinforce.value_hidden).to(self.device)
             self.value_optimizer = torch.optim.Adam(self.value_head.parameters(), lr=cfg.reinforce.value_lr)
         self.state = TrainState()
         if cfg.run.init_from and initialise:
@@ -125,9 +128,11 @@ class Trainer:
         if self.world.distributed:  # DDP broadcasts rank 0's weights now and all-reduces gradients
             from torch.nn.parallel import DistributedDataParallel
 
-            scorer = DistributedDataParallel(self.policy, find_unused_parameters=True)
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            scorer = DistributedDataParallel(self.policy, device_ids=ids, find_unused_parameters=True)
+        self.scaler = grad_scaler(self.device, cfg.run.precision)
         self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
-                               self.value_head, self.value_optimizer, self.reference, self.world, scorer)
+                               self.value_head, self.value_optimizer, self.reference, self.world, scorer, self.scaler)
 
     def _reward(self, reward_fn: Optional[Callable[..., Any]]) -> Callable[..., Any]:
         """The training reward: the given callable or task.reward, in a worker pool when
@@ -222,6 +227,8 @@ class Trainer:
             if self.reference is not None and self.reference.module is not None:
                 ckpt.load_module("reference", self.reference.module, tensors)
             ckpt.restore_rng(tensors, meta["rng"])
+            if self.scaler is not None and "scaler" in meta:
+                self.scaler.load_state_dict(meta["scaler"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
             first = (str(err).splitlines() or [""])[0][:300]
             raise CheckpointError(f"{path}: does not fit this run ({type(err).__name__}: {first})") from None
@@ -255,6 +262,8 @@ class Trainer:
         tensors.update(rng_t)
         meta: dict[str, Any] = {"state": self.state.to_json(), "optim": opt_m, "rng": rng_m,
                                 "config": to_dict(self.cfg)}
+        if self.scaler is not None:
+            meta["scaler"] = self.scaler.state_dict()
         if self.value_head is not None and self.value_optimizer is not None:
             tensors.update(ckpt.module_tensors("value", self.value_head))
             v_t, v_m = ckpt.optimizer_flat("value_optim", self.value_optimizer)
@@ -281,7 +290,7 @@ class Trainer:
         self.policy.eval()
         outputs: list[list[int]] = []
         for i in range(0, len(examples), batch_size):
-            batch = collate(examples[i : i + batch_size], specials_of(self.task))
+            batch = collate(examples[i : i + batch_size], specials_of(self.task)).to(self.device)
             rollout = (self.policy.beam(batch, self.max_len, beam, length_penalty) if beam
                        else self.policy.greedy(batch, self.max_len))
             outputs.extend(strip(rollout.tokens, rollout.mask, rollout.eos))
@@ -406,7 +415,8 @@ class Trainer:
             if p.reinforce and self.reference is not None and self.state.reference_step < 0:
                 self.reference.capture(self.policy)  # the KL reference: the policy REINFORCE starts from
                 self.state.reference_step = step
-            m = train_step(self.ctx, examples, collate(examples, specials_of(self.task)), p, step, self.state)
+            batch = collate(examples, specials_of(self.task)).to(self.device)
+            m = train_step(self.ctx, examples, batch, p, step, self.state)
             self.state.step = step + 1
             self.state.seconds += time.perf_counter() - began
             if m["mode"] == "reinforce":
