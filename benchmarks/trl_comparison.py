@@ -259,11 +259,8 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
     if variant == "posfix":
         with_mask_positions(model)
     tok = tokenizer()
-    common = dict(output_dir=str(work / f"trl-{kind}"), learning_rate=LR, per_device_train_batch_size=PROMPTS_PER_STEP * SAMPLES,
-                  num_generations=SAMPLES, max_completion_length=MAX_NEW, temperature=1.0, beta=0.0,
-                  max_steps=1000000, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True,
-                  bf16=False, max_grad_norm=1.0, seed=0, lr_scheduler_type="constant", warmup_steps=0,
-                  disable_dropout=True, dataloader_num_workers=0)
+    common = dict(output_dir=str(work / f"trl-{kind}"), per_device_train_batch_size=PROMPTS_PER_STEP * SAMPLES,
+                  **TRL_SETTINGS)
     from measure import Timers  # beside this script
 
     curve: list[dict[str, Any]] = []
@@ -311,6 +308,16 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
     return {"curve": curve, "completions": len(curve) * PROMPTS_PER_STEP * SAMPLES,
             "tokens": sum(p["tokens"] for p in curve), "train_seconds": seconds, "profile": profile,
             "greedy_exact_match": greedy_exact_match(trainer.model, work)}
+
+
+# Every TRL setting the runs use, written into the results. TRL's defaults that slow a tiny model
+# needlessly are off, as its documentation recommends when memory is not the constraint:
+# gradient checkpointing (recomputes activations in the backward) and the progress bar.
+TRL_SETTINGS: dict[str, Any] = dict(
+    learning_rate=LR, num_generations=SAMPLES, max_completion_length=MAX_NEW, temperature=1.0, beta=0.0,
+    max_steps=1000000, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, bf16=False,
+    max_grad_norm=1.0, seed=0, lr_scheduler_type="constant", warmup_steps=0, disable_dropout=True,
+    dataloader_num_workers=0, gradient_checkpointing=False, disable_tqdm=True)
 
 
 def run_plain(work: Path, budget: float) -> dict[str, Any]:
@@ -440,7 +447,8 @@ def main() -> int:
     report = {"mode": "quick" if args.quick else "full", "budget_s": budget, "warm_start": warm, "rows": rows,
               "ratios": ratios(rows), "same_update": {o: same_curve(curves, "seqrl_rloo", o) for o in ("trl_rloo", "trl_rloo_posfix", "plain")},
               "environment": environment(), "curves": curves,
-              "settings": {"prompts_per_step": PROMPTS_PER_STEP, "samples_per_prompt": SAMPLES, "lr": LR,
+              "settings": {"trl": {k: v for k, v in TRL_SETTINGS.items() if k != "report_to"},
+                           "prompts_per_step": PROMPTS_PER_STEP, "samples_per_prompt": SAMPLES, "lr": LR,
                            "max_new_tokens": MAX_NEW, "target": TARGET, "skip_profile": SKIP_PROFILE}}
     out = (ROOT / args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
