@@ -100,13 +100,18 @@ def tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
 
 
+SIZES = {"tiny": dict(n_embd=128, n_layer=2, n_head=4),  # the task's model
+         "small": dict(n_embd=768, n_layer=12, n_head=12)}  # GPT-2-small-sized: compute, not Python overhead
+
+
 def make_base_model(path: Path) -> None:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(0)
-    cfg = GPT2Config(vocab_size=14, n_positions=32, n_embd=128, n_layer=2, n_head=4, bos_token_id=1,
-                     eos_token_id=2, pad_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    size = SIZES[os.environ.get("SEQRL_TRL_MODEL", "tiny")]
+    cfg = GPT2Config(vocab_size=14, n_positions=32, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **size)
     GPT2LMHeadModel(cfg).save_pretrained(str(path))
     tokenizer().save_pretrained(str(path))
 
@@ -407,8 +412,12 @@ def main() -> int:
     p.add_argument("--out", default="benchmarks/results/trl.json")
     p.add_argument("--runs", default=",".join(RUNS))
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the results in --work")
+    p.add_argument("--model", choices=sorted(SIZES), default="tiny",
+                   help="tiny: the 2-layer task model; small: GPT-2-small-sized (12 layers, width 768), random "
+                        "weights plus the same short warm start, for throughput on a model dominated by compute")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
+    os.environ["SEQRL_TRL_MODEL"] = args.model  # children inherit it
     if args.child:
         return child(args)
     budget = args.budget if args.budget is not None else (10.0 if args.quick else 300.0)
@@ -444,7 +453,8 @@ def main() -> int:
 
     rows = [summarise(name, res) for name, res in results.items()]
     curves = {n: r["curve"] for n, r in results.items()}
-    report = {"mode": "quick" if args.quick else "full", "budget_s": budget, "warm_start": warm, "rows": rows,
+    report = {"mode": "quick" if args.quick else "full", "model": {"size": args.model, **SIZES[args.model]},
+              "budget_s": budget, "warm_start": warm, "rows": rows,
               "ratios": ratios(rows), "same_update": {o: same_curve(curves, "seqrl_rloo", o) for o in ("trl_rloo", "trl_rloo_posfix", "plain")},
               "environment": environment(), "curves": curves,
               "settings": {"trl": {k: v for k, v in TRL_SETTINGS.items() if k != "report_to"},
@@ -454,7 +464,7 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
-    plot(report, out.with_suffix(".png") if args.quick else ROOT / "docs" / "trl_curves.png")
+    plot(report, out.with_suffix(".png") if args.quick or args.model != "tiny" else ROOT / "docs" / "trl_curves.png")
     print(markdown(report))
     return 0
 
