@@ -417,9 +417,9 @@ def main() -> int:
                         "weights plus the same short warm start, for throughput on a model dominated by compute")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
-    os.environ["SEQRL_TRL_MODEL"] = args.model  # children inherit it
-    if args.child:
+    if args.child:  # the model size comes from the parent, through SEQRL_TRL_MODEL
         return child(args)
+    os.environ["SEQRL_TRL_MODEL"] = args.model  # children inherit it
     budget = args.budget if args.budget is not None else (10.0 if args.quick else 300.0)
     work = (ROOT / args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
