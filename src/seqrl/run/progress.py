@@ -1,6 +1,7 @@
 """A live progress bar: step, reward, throughput and time left."""
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 from rich.console import Console
@@ -40,3 +41,13 @@ class ProgressBar:
         false silences the bar, not validation results or warnings)."""
         console = self._progress.console if self.enabled else self._plain
         console.print(message, highlight=False, markup=False)
+
+
+def step_summary(m: dict[str, Any]) -> str:
+    """Compact progress text of a step's metrics: mode, task reward (or cross-entropy), throughput."""
+    reward = m.get("reward_mean")
+    if m["mode"] == "reinforce" and reward is not None and math.isfinite(reward):
+        head = f"RL reward {reward:.3f}"
+    else:
+        head = f"XE loss {m.get('xent', 0.0):.3f}"
+    return f"{head} {m['seq_per_s'] / 1000:.1f}k seq/s {m['tok_per_s'] / 1000:.0f}k tok/s"

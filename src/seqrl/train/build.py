@@ -5,7 +5,7 @@ import dataclasses
 import importlib
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from torch import nn
 
@@ -14,8 +14,11 @@ from seqrl.config.validate import ConfigError
 from seqrl.policies.base import AutoregressivePolicy
 from seqrl.policies.rnn import RNNConfig, RNNSeq2Seq
 from seqrl.policies.transformer import TransformerConfig, TransformerLM, TransformerSeq2Seq
+from seqrl.rewards.deadline import TimedReward
+from seqrl.rewards.pool import PooledReward
 from seqrl.rewards.sequence import exact_match
 from seqrl.tasks import Task, TaskData, make_task
+from seqrl.tasks.text import TextTask
 
 POLICIES = {
     "gru": "GRU encoder-decoder with attention",
@@ -110,3 +113,31 @@ def check_compatible(cfg: Config, task: Task) -> None:
         raise ConfigError(
             f"curriculum.kind: {cfg.curriculum.kind!r} trains on reference answers, which task "
             f"{task.name!r} does not have; use curriculum.kind=reinforce")
+
+
+POOL_TIMEOUT = 300.0  # task.reward_timeout=null with reward workers
+
+
+def training_reward(cfg: Config, task: Task, reward_fn: Optional[Callable[..., Any]] = None
+                    ) -> tuple[Task, Callable[..., Any], list[PooledReward]]:
+    """The training reward: `reward_fn` or task.reward, in worker processes when
+    task.reward_workers > 0, under task.reward_timeout. Text rewards score detokenized strings,
+    so for text the string reward inside the task is replaced (and pooled); the task decodes ids
+    before calling it. Returns the task (replaced for text), the reward and the pools to close."""
+    pools: list[PooledReward] = []
+
+    def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+        t = cfg.task
+        if t.reward_workers == 0:
+            return TimedReward(fn, t.reward_timeout) if t.reward_timeout else fn
+        timeout = POOL_TIMEOUT if t.reward_timeout is None else (t.reward_timeout or None)
+        try:
+            pools.append(PooledReward(fn, t.reward_workers, cfg.reinforce.samples_per_input, timeout))
+        except ValueError as err:
+            raise ConfigError(f"task.reward_workers: {err}") from None
+        return pools[-1]
+
+    if isinstance(task, TextTask):
+        task = dataclasses.replace(task, reward_fn=guarded(reward_fn if reward_fn is not None else task.reward_fn))
+        return task, task.reward, pools
+    return task, guarded(reward_fn if reward_fn is not None else build_reward(cfg, task)), pools

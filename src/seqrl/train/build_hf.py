@@ -154,3 +154,17 @@ def check_positions(model_config: Any, longest_prompt: int, max_len: int) -> Non
         raise ConfigError(f"model.hf_path: the longest prompt ({longest_prompt} tokens) + reinforce.max_len "
                           f"({max_len}) = {longest_prompt + max_len} exceeds the model's {name} ({limit}); lower "
                           "reinforce.max_len, or data.max_tokens (data.keep_source=end keeps the end of long prompts)")
+
+
+def build_hf_run_policy(cfg: Config, task: Any, data: Any, max_len: int) -> AutoregressivePolicy:
+    """The policy of a model.kind=hf run, refused before compute when the run's data cannot fit
+    it: prompts + max_len beyond its positions, or a tokenizer larger than its output layer."""
+    policy = build_hf_policy(cfg)
+    train = getattr(data, "train", None)  # streamed data: sources are at most data.max_tokens long
+    sources = [len(e.source) for e in (*(train or ()), *data.validation)]
+    longest = max(sources) if train is not None else max(cfg.data.max_tokens, *sources)
+    check_positions(policy.network.model.config, longest, max_len)
+    if task.vocab.size > policy.vocab_size:
+        raise ConfigError(f"model.hf_path: the tokenizer has {task.vocab.size} tokens but the "
+                          f"model's output layer only {policy.vocab_size}")
+    return policy

@@ -1,12 +1,8 @@
 """Trainer: owns the run directory, the objects of a run, evaluation and checkpoints."""
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import resource
-import signal
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -16,32 +12,30 @@ import numpy as np
 import torch
 
 from seqrl.config import Config, ConfigError, load_config, to_dict
-from seqrl.config.resume import check_overrides, check_resume
+from seqrl.config.resume import check_overrides
 from seqrl.curriculum import plan as curriculum_plan
 from seqrl.estimators.value_head import ValueHead
-from seqrl.rewards.deadline import TimedReward
-from seqrl.rewards.pool import PooledReward
 from seqrl.rollout import strip
-from seqrl.tasks.text import TextTask
 from seqrl.run import jsonl
 from seqrl.run.errors import CheckpointError, RunError
 from seqrl.run.trackers import Trackers, check_installed, parse_trackers
-from seqrl.run.progress import ProgressBar
+from seqrl.run.progress import ProgressBar, step_summary
+from seqrl.run.signals import trap_stop_signals
 from seqrl.tasks import collate
 from seqrl.tasks.base import example_columns
 from seqrl.train import checkpoint as ckpt
-from seqrl.train.build import build_data, build_policy, build_reward, build_task, check_compatible
+from seqrl.train.build import build_data, build_policy, build_task, check_compatible, training_reward
 from seqrl.train.build_text import build_text
 from seqrl.train.device import grad_scaler, resolve_device
 from seqrl.train.distributed import init_world, step_seed
 from seqrl.train.reference import make_reference
+from seqrl.train.snapshot import restore, snapshot
 from seqrl.train.run_dir import RunDirectory
 from seqrl.train.state import TrainState
 from seqrl.vocab import specials_of
 from seqrl.train.step import StepContext, train_step
 
 log = logging.getLogger("seqrl")
-POOL_TIMEOUT = 300.0  # task.reward_timeout=null with reward workers
 
 
 def default_run_dir(cfg: Config) -> Path:
@@ -65,7 +59,6 @@ class Trainer:
                               f"processes ({self.world.size}): each rank takes a share of the inputs")
         self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
         self.directory = RunDirectory(self.run_dir)
-        self._pools: list[Any] = []  # reward worker pools, closed when fit() ends
         self.damaged: list[Path] = []  # newer checkpoints that failed verification on resume
         self._rewrite_config = False  # --resume with (safe) overrides: config.yaml is rewritten
         if cfg.task.name == "text":
@@ -75,7 +68,7 @@ class Trainer:
             self.task = build_task(cfg)
             check_compatible(cfg, self.task)
             self.data = build_data(cfg, self.task)
-        self.reward_fn = self._reward(reward_fn)
+        self.task, self.reward_fn, self._pools = training_reward(cfg, self.task, reward_fn)
         self.tracker_names = parse_trackers(cfg.run.trackers)
         missing = check_installed(self.tracker_names) if self.world.is_main else None
         if missing:
@@ -97,16 +90,9 @@ class Trainer:
         if cfg.task.name == "text":
             src_len = max(src_len, cfg.data.max_tokens + 8)
         if cfg.model.kind == "hf":
-            from seqrl.train.build_hf import build_hf_policy, check_positions
+            from seqrl.train.build_hf import build_hf_run_policy
 
-            self.policy = build_hf_policy(cfg)
-            train = getattr(self.data, "train", None)  # streamed data: sources are at most data.max_tokens long
-            sources = [len(e.source) for e in (*(train or ()), *self.data.validation)]
-            longest = max(sources) if train is not None else max(cfg.data.max_tokens, *sources)
-            check_positions(self.policy.network.model.config, longest, self.max_len)
-            if self.task.vocab.size > self.policy.vocab_size:
-                raise ConfigError(f"model.hf_path: the tokenizer has {self.task.vocab.size} tokens but the "
-                                  f"model's output layer only {self.policy.vocab_size}")
+            self.policy = build_hf_run_policy(cfg, self.task, self.data, self.max_len)
         else:
             self.policy = build_policy(cfg, self.task.vocab.size, src_len + self.max_len + 8,
                                        getattr(self.task, "source_vocab_size", None))
@@ -133,30 +119,6 @@ class Trainer:
         self.scaler = grad_scaler(self.device, cfg.run.precision)
         self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
                                self.value_head, self.value_optimizer, self.reference, self.world, scorer, self.scaler)
-
-    def _reward(self, reward_fn: Optional[Callable[..., Any]]) -> Callable[..., Any]:
-        """The training reward: the given callable or task.reward, in a worker pool when
-        task.reward_workers > 0. Text rewards score detokenized strings, so for text the string
-        reward inside the task is replaced (and pooled); the task decodes ids before calling it."""
-        cfg = self.cfg
-        if isinstance(self.task, TextTask):
-            fn = self._pooled(reward_fn if reward_fn is not None else self.task.reward_fn)
-            self.task = dataclasses.replace(self.task, reward_fn=fn)
-            return self.task.reward
-        return self._pooled(reward_fn if reward_fn is not None else build_reward(cfg, self.task))
-
-    def _pooled(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """`fn` in worker processes (task.reward_workers), under task.reward_timeout."""
-        t = self.cfg.task
-        if t.reward_workers == 0:
-            return TimedReward(fn, t.reward_timeout) if t.reward_timeout else fn
-        timeout = POOL_TIMEOUT if t.reward_timeout is None else (t.reward_timeout or None)
-        try:
-            pool = PooledReward(fn, t.reward_workers, self.cfg.reinforce.samples_per_input, timeout)
-        except ValueError as err:
-            raise ConfigError(f"task.reward_workers: {err}") from None
-        self._pools.append(pool)
-        return pool
 
     # -- run directory -----------------------------------------------------------------------
     @property
@@ -210,29 +172,7 @@ class Trainer:
     def load_file(self, path: Path) -> int:
         """Load one checkpoint file (e.g. checkpoints/best.safetensors); returns its step.
         Raises CheckpointError for a damaged file, ConfigError when it belongs to another config."""
-        tensors, meta = ckpt.load_checkpoint(path)
-        if isinstance(meta.get("config"), dict):
-            for key, old, new in check_resume(meta["config"], to_dict(self.cfg), str(path)):
-                log.info("resumed with %s changed from %r to %r", key, old, new)
-        try:
-            state = TrainState.from_json(meta["state"])
-            named = ckpt.step_of(path)
-            if named is not None and named != state.step:
-                raise ValueError(f"its name says step {named} but it holds step {state.step}")
-            ckpt.load_module("policy", self.policy, tensors)
-            ckpt.load_optimizer("optim", self.optimizer, tensors, meta["optim"])
-            if self.value_head is not None and self.value_optimizer is not None:
-                ckpt.load_module("value", self.value_head, tensors)
-                ckpt.load_optimizer("value_optim", self.value_optimizer, tensors, meta["value_optim"])
-            if self.reference is not None and self.reference.module is not None:
-                ckpt.load_module("reference", self.reference.module, tensors)
-            ckpt.restore_rng(tensors, meta["rng"])
-            if self.scaler is not None and "scaler" in meta:
-                self.scaler.load_state_dict(meta["scaler"])
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
-            first = (str(err).splitlines() or [""])[0][:300]
-            raise CheckpointError(f"{path}: does not fit this run ({type(err).__name__}: {first})") from None
-        self.state = state
+        self.state = restore(self, path)
         return self.state.step
 
     def _load_init(self, init_from: str) -> None:
@@ -253,22 +193,7 @@ class Trainer:
         """Write a checkpoint (rank 0 only in data-parallel runs); returns its path."""
         if not self.world.is_main:
             return None
-        tensors = ckpt.module_tensors("policy", self.policy)
-        opt_t, opt_m = ckpt.optimizer_flat("optim", self.optimizer)
-        rng_t, rng_m = ckpt.rng_snapshot()
-        if self.reference is not None and self.reference.module is not None:
-            tensors.update(ckpt.module_tensors("reference", self.reference.module))
-        tensors.update(opt_t)
-        tensors.update(rng_t)
-        meta: dict[str, Any] = {"state": self.state.to_json(), "optim": opt_m, "rng": rng_m,
-                                "config": to_dict(self.cfg)}
-        if self.scaler is not None:
-            meta["scaler"] = self.scaler.state_dict()
-        if self.value_head is not None and self.value_optimizer is not None:
-            tensors.update(ckpt.module_tensors("value", self.value_head))
-            v_t, v_m = ckpt.optimizer_flat("value_optim", self.value_optimizer)
-            tensors.update(v_t)
-            meta["value_optim"] = v_m
+        tensors, meta = snapshot(self)
         series = path is None  # else e.g. the best checkpoint: outside the pruned step-N series
         path = ckpt.checkpoint_path(self.checkpoint_dir, self.state.step) if path is None else path
         try:
@@ -367,7 +292,7 @@ class Trainer:
         started = time.perf_counter()
         stop = self.state.stopped_early
         interrupted: list[int] = []
-        restore = _trap_signals(interrupted)
+        restore = trap_stop_signals(interrupted)
         for pool in self._pools:  # a stop signal also ends a wait on stuck reward workers
             pool.should_stop = lambda: bool(interrupted)
         if self.world.is_main:
@@ -443,7 +368,7 @@ class Trainer:
                 stop = self.world.total(float(stop) + float(bool(interrupted))) > 0
             if self.state.step % cfg.run.checkpoint_every == 0 or stop or self.state.step == cfg.optim.steps:
                 self.save()
-            bar.update(self.state.step, _bar_info(m))
+            bar.update(self.state.step, step_summary(m))
 
     def _validate(self, bar: ProgressBar) -> bool:
         metrics = self.evaluate()
@@ -470,29 +395,3 @@ def _warn(bar: ProgressBar, text: str) -> None:
         bar.log(f"warning: {text}")
     else:
         log.warning(text)
-
-
-def _trap_signals(flag: list[int]):
-    """Turn SIGINT/SIGTERM into a flag checked between steps; returns a function that undoes it."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def handler(signum, frame):  # noqa: ARG001
-        if flag:  # a second signal: stop now (the last checkpoint on disk stays valid)
-            raise KeyboardInterrupt
-        flag.append(signum)
-
-    for sig in previous:
-        signal.signal(sig, handler)
-    return lambda: [signal.signal(sig, h) for sig, h in previous.items()]
-
-
-def _bar_info(m: dict[str, Any]) -> str:
-    """Compact progress text: mode, reward (or cross-entropy) and throughput."""
-    reward = m.get("reward_mean")
-    if m["mode"] == "reinforce" and reward is not None and math.isfinite(reward):
-        head = f"RL reward {reward:.3f}"
-    else:
-        head = f"XE loss {m.get('xent', 0.0):.3f}"
-    return f"{head} {m['seq_per_s'] / 1000:.1f}k seq/s {m['tok_per_s'] / 1000:.0f}k tok/s"
