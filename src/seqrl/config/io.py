@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import yaml
 
 from seqrl.config.schema import Config
+from seqrl.run.atomic import temporary_name
 from seqrl.config.validate import ConfigError, from_dict, short, to_dict
 
 
@@ -149,7 +149,7 @@ def _hf_defaults(data: dict[str, Any]) -> dict[str, Any]:
 
 def save_config(cfg: Config, path: Path) -> None:
     """Write the config as YAML atomically (a temporary file unique to this writer, then rename)."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    tmp = temporary_name(path)
     try:
         tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
         os.replace(tmp, path)

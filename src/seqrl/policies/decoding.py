@@ -1,7 +1,7 @@
 """Batched autoregressive decoding over any StepModel: sampling, greedy, teacher-forced scoring."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -31,12 +31,21 @@ def output_logits(model: StepModel, logits: Tensor, temperature: float = 1.0) ->
     scored as content. Every decoding path (sampling, greedy, beam, teacher scoring) goes through
     here, so sampled log-probabilities equal teacher-forced ones."""
     logits = logits.float() if temperature == 1.0 else logits.float() / temperature
-    sp = specials_of(model)
-    banned = sorted({sp.pad, sp.bos} - {sp.eos})
-    banned = [i for i in banned if 0 <= i < logits.shape[-1]]
-    if not banned:
-        return logits
-    return logits.index_fill(-1, torch.tensor(banned, device=logits.device), BANNED_LOGIT)
+    banned = _banned_ids(specials_of(model), logits.shape[-1], logits.device)
+    return logits if banned is None else logits.index_fill(-1, banned, BANNED_LOGIT)
+
+
+_BANNED: dict[tuple[Any, ...], Optional[Tensor]] = {}
+
+
+def _banned_ids(sp: Any, vocab: int, device: torch.device) -> Optional[Tensor]:
+    """PAD and BOS ids (unless one is also EOS) as a tensor on `device`, made once per
+    (ids, vocabulary, device): output_logits runs at every decoding step."""
+    key = (sp.pad, sp.bos, sp.eos, vocab, device)
+    if key not in _BANNED:
+        ids = [i for i in sorted({sp.pad, sp.bos} - {sp.eos}) if 0 <= i < vocab]
+        _BANNED[key] = torch.tensor(ids, device=device) if ids else None
+    return _BANNED[key]
 
 
 def repeat_state(state: State, k: int) -> State:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Iterator
 
+from seqrl.run.atomic import temporary_name
 from seqrl.run.errors import RunError
 
 
@@ -57,7 +57,7 @@ def truncate_after(path: Path, step: int) -> None:
     if not path.exists():
         return
     kept = [r for r in read(path) if r.get("step", 0) <= step]
-    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    tmp = temporary_name(path)
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             for r in kept:

@@ -18,7 +18,6 @@ import logging
 import os
 import random
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from seqrl.run.atomic import temporary_name
 from seqrl.run.errors import CheckpointError
 
 log = logging.getLogger("seqrl")
@@ -85,11 +85,6 @@ def digest(tensors: dict[str, Tensor], meta_json: str) -> str:
             h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     h.update(meta_json.encode())
     return h.hexdigest()
-
-
-def temporary_name(path: Path) -> Path:
-    """A temporary file next to `path`, unique to this writer (pid + random)."""
-    return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
 def save_checkpoint(path: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
