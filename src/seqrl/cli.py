@@ -102,8 +102,8 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from seqrl.train.evaluation import evaluate_run, resume_at
 
-    trainer, label = resume_at(args.run_dir, args.checkpoint)
-    result = evaluate_run(trainer, args.data, args.split, args.beam, args.length_penalty, checkpoint=label)
+    trainer = resume_at(args.run_dir, args.checkpoint)
+    result = evaluate_run(trainer, args.data, args.split, args.beam, args.length_penalty)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -121,7 +121,7 @@ def _sample(args: argparse.Namespace) -> int:
     from seqrl.train.step import sampling_generator
     from seqrl.vocab import specials_of
 
-    trainer, _ = resume_at(args.run_dir, args.checkpoint)
+    trainer = resume_at(args.run_dir, args.checkpoint)
     examples = list(trainer.data.validation[: args.n])
     batch = collate(examples, specials_of(trainer.task)).to(trainer.device)
     trainer.policy.eval()

@@ -56,3 +56,14 @@ def test_mlflow_mirrors_rows_into_one_run_per_directory(tmp_path, monkeypatch):
     evals = list(jsonl.read(run / "eval.jsonl"))
     last = {h.step: h.value for h in history}  # a step logged before the interruption is logged again
     assert last == {r["step"]: pytest.approx(r["exact_match"]) for r in evals}
+
+
+def test_a_tracker_that_cannot_start_is_one_line_before_the_first_step(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+    from seqrl.run.errors import RunError
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://nowhere")
+    trainer = Trainer(tiny_config("run.trackers=mlflow"), tmp_path)
+    with pytest.raises(RunError, match=r"run.trackers: mlflow could not start \(") as err:
+        trainer.fit()
+    assert "\n" not in str(err.value) and trainer.state.step == 0

@@ -15,7 +15,9 @@ import numbers
 from pathlib import Path
 from typing import Any, Optional, Protocol, Sequence
 
-from seqrl.extras import install_hint, require
+from seqrl.config.resume import flatten
+from seqrl.extras import MissingExtra, install_hint, require
+from seqrl.run.errors import RunError
 
 KNOWN = ("tensorboard", "wandb", "mlflow")
 
@@ -46,15 +48,9 @@ def scalars(row: dict[str, Any]) -> dict[str, float]:
             if isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))}
 
 
-def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict):
-            out.update(flat_config(value, name))
-        else:
-            out[name] = value if isinstance(value, (bool, int, float, str)) else str(value)
-    return out
+def flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    """`section.key` -> value, as the trackers' hyper-parameter tables take them (None as text)."""
+    return {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in flatten(config).items()}
 
 
 class TensorBoardTracker:
@@ -135,7 +131,16 @@ class Trackers:
     """Every configured tracker behind one log/close (rank 0 only)."""
 
     def __init__(self, names: Sequence[str], run_dir: Path, config: dict[str, Any], start_step: int) -> None:
-        self.items: list[Tracker] = [TRACKERS[n](run_dir, config, start_step) for n in names]
+        self.items: list[Tracker] = []
+        for name in names:  # before the first step: a tracker that cannot start is one line, not a traceback
+            try:
+                self.items.append(TRACKERS[name](run_dir, config, start_step))
+            except MissingExtra:
+                raise
+            except Exception as err:  # noqa: BLE001 - the tracker's own errors (a server, a login)
+                self.close()
+                first = (str(err).splitlines() or [""])[0][:300]
+                raise RunError(f"run.trackers: {name} could not start ({type(err).__name__}: {first})") from None
 
     def log(self, section: str, step: int, row: dict[str, Any]) -> None:
         for tracker in self.items:

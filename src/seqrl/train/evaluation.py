@@ -22,20 +22,19 @@ from seqrl.train.build_text import read_eval_split
 from seqrl.train.trainer import Trainer
 
 
-def resume_at(run_dir: str | Path, checkpoint: Optional[str] = None) -> tuple[Trainer, str]:
+def resume_at(run_dir: str | Path, checkpoint: Optional[str] = None) -> Trainer:
     """A run at its latest checkpoint ('latest' or None), a step number, or 'best'
-    (checkpoints/best.safetensors); and the label of the checkpoint. A step that has no
-    checkpoint is a FileNotFoundError listing the ones that exist."""
+    (checkpoints/best.safetensors). A step that has no checkpoint is a FileNotFoundError listing
+    the ones that exist."""
     if checkpoint in (None, "latest"):
-        trainer = Trainer.resume(run_dir)
-        return trainer, f"step{trainer.state.step}"
+        return Trainer.resume(run_dir)
     if checkpoint == "best":
         trainer = Trainer.resume(run_dir)
         best = trainer.checkpoint_dir / ckpt.BEST
         if not best.exists():
             raise FileNotFoundError(f"{run_dir} has no best checkpoint ({best})")
         trainer.load_file(best)
-        return trainer, f"step{trainer.state.step}"
+        return trainer
     if not str(checkpoint).isdigit():
         raise ConfigError(f"--checkpoint takes a step number, 'best' or 'latest', not {checkpoint!r}")
     step = int(checkpoint)
@@ -43,8 +42,7 @@ def resume_at(run_dir: str | Path, checkpoint: Optional[str] = None) -> tuple[Tr
     if step not in found:
         have = ", ".join(str(s) for s in found) or "none"
         raise FileNotFoundError(f"{run_dir} has no checkpoint at step {step}; it has: {have} (and 'best', 'latest')")
-    trainer = Trainer.resume(run_dir, step)
-    return trainer, f"step{step}"
+    return Trainer.resume(run_dir, step)
 
 
 def eval_examples(trainer: Trainer, data: Optional[str], split: str) -> tuple[list, dict[str, int]]:
@@ -62,7 +60,7 @@ def eval_examples(trainer: Trainer, data: Optional[str], split: str) -> tuple[li
 
 def evaluate_run(trainer: Trainer, data: Optional[str] = None, split: str = "validation",
                  beam: Optional[int] = None, length_penalty: float = 1.0,
-                 out_dir: Optional[Path] = None, checkpoint: Optional[str] = None) -> dict[str, Any]:
+                 out_dir: Optional[Path] = None) -> dict[str, Any]:
     """Decode and score; for text runs also write the hypotheses and the result files."""
     examples, stats = eval_examples(trainer, data, split)
     decoding = f"beam{beam}" if beam else "greedy"
@@ -83,7 +81,7 @@ def evaluate_run(trainer: Trainer, data: Optional[str] = None, split: str = "val
         result["reader"] = stats
     out_dir = out_dir or trainer.run_dir / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{split}.{decoding}.{checkpoint or f'step{trainer.state.step}'}"
+    stem = f"{split}.{decoding}.step{trainer.state.step}"  # the checkpoint's step: others never overwrite it
     hyp_path = out_dir / f"{stem}.txt"
     hyp_path.write_text("".join(h.replace("\n", " ") + "\n" for h in hyps), encoding="utf-8")
     result["hypotheses"] = str(hyp_path)
