@@ -1,6 +1,8 @@
-"""seqrl against TRL's RLOOTrainer and GRPOTrainer on identical work, on this machine's CPU.
+"""seqrl against TRL's RLOOTrainer and GRPOTrainer on identical work, on this machine's CPU or a GPU.
 
     python benchmarks/trl_comparison.py [--budget 300] [--quick] [--out benchmarks/results/trl.json]
+    python benchmarks/trl_comparison.py --model small --device cuda --runs seqrl_rloo,trl_rloo \
+        --out benchmarks/results/gpu.json          # what benchmarks/gpu_check.sh runs
 
 The work (issue 4): a GPT-2 config with 2 layers, 4 heads, width 128 and a 14-token vocabulary
 (PAD, BOS, EOS, digits 0-9, '=') reverses digit strings: prompt `<s> d1 .. dL =` (L = 3..6),
@@ -20,7 +22,11 @@ forward gets position ids from the attention mask, see `padding_check`), `seqrl_
 update).
 Each logs the mean training reward of every step against wall time; reported: completions/s,
 generated tokens/s, wall time until the 10-step mean reward first reaches 0.8, held-out greedy
-exact match after the budget (the same seqrl greedy decoder on every final model), peak RSS.
+exact match after the budget (the same seqrl greedy decoder on every final model), peak RSS and,
+on CUDA, peak GPU memory (`torch.cuda.max_memory_allocated`, each run in its own process).
+
+`--device cuda` puts both peers on the GPU (seqrl `run.device=cuda`, TRL `use_cpu=False`);
+`--precision bf16` asks both for bf16 autocast (seqrl `run.precision=bf16`, TRL `bf16=True`).
 """
 from __future__ import annotations
 
@@ -100,6 +106,15 @@ def tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
 
 
+def device() -> str:
+    """The device every run uses: --device, passed to the children through SEQRL_TRL_DEVICE."""
+    return os.environ.get("SEQRL_TRL_DEVICE", "cpu")
+
+
+def precision() -> str:
+    return os.environ.get("SEQRL_TRL_PRECISION", "fp32")
+
+
 SIZES = {"tiny": dict(n_embd=128, n_layer=2, n_head=4),  # the task's model
          "small": dict(n_embd=768, n_layer=12, n_head=12)}  # GPT-2-small-sized: compute, not Python overhead
 
@@ -121,7 +136,8 @@ def seqrl_overrides(work: Path, model: Path) -> list[str]:
             f"data.train={work / 'train.jsonl'}", f"data.valid={work / 'valid.jsonl'}", "data.max_tokens=16",
             "model.kind=hf", f"model.hf_path={model}", "data.metrics=bleu", "run.progress=false",
             "run.threads=2", f"optim.batch_size={PROMPTS_PER_STEP}", f"reinforce.samples_per_input={SAMPLES}",
-            f"reinforce.max_len={MAX_NEW}", "optim.grad_clip=1.0", "run.log_every=1"]
+            f"reinforce.max_len={MAX_NEW}", "optim.grad_clip=1.0", "run.log_every=1", f"run.device={device()}",
+            f"run.precision={precision()}"]
 
 
 # -- runs (each in its own process) -------------------------------------------------------------
@@ -144,7 +160,7 @@ def run_warm(work: Path) -> dict[str, Any]:
     from seqrl.tasks import collate
 
     examples = list(trainer.data.validation)
-    batch = collate(examples, trainer.task.specials)
+    batch = collate(examples, trainer.task.specials).to(trainer.device)
     trainer.policy.eval()
     rollout = trainer.policy.sample(batch, SAMPLES, MAX_NEW, 1.0, torch.Generator().manual_seed(0))
     from seqrl.rollout import strip
@@ -168,8 +184,9 @@ def greedy_exact_match(model: Any, work: Path) -> float:
     ids = [tok(r["source"], add_special_tokens=False)["input_ids"] for r in rows]
     src, mask = pad_sequences(ids, pad=0)
     policy = AutoregressivePolicy(wrap_hf(model)).eval()
+    at = next(model.parameters()).device
     with torch.no_grad():
-        rollout = policy.greedy(Batch(src, mask), MAX_NEW)
+        rollout = policy.greedy(Batch(src, mask).to(at), MAX_NEW)
     outs = [tok.decode(o, skip_special_tokens=True) for o in strip(rollout.tokens, rollout.mask, rollout.eos)]
     return sum(o.split() == r["references"].split() for o, r in zip(outs, rows)) / len(rows)
 
@@ -265,7 +282,7 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
         with_mask_positions(model)
     tok = tokenizer()
     common = dict(output_dir=str(work / f"trl-{kind}"), per_device_train_batch_size=PROMPTS_PER_STEP * SAMPLES,
-                  **TRL_SETTINGS)
+                  **trl_settings())
     from measure import Timers  # beside this script
 
     curve: list[dict[str, Any]] = []
@@ -323,6 +340,11 @@ TRL_SETTINGS: dict[str, Any] = dict(
     max_steps=1000000, logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, bf16=False,
     max_grad_norm=1.0, seed=0, lr_scheduler_type="constant", warmup_steps=0, disable_dropout=True,
     dataloader_num_workers=0, gradient_checkpointing=False, disable_tqdm=True)
+
+
+def trl_settings() -> dict[str, Any]:
+    """TRL_SETTINGS on this run's device and precision."""
+    return {**TRL_SETTINGS, "use_cpu": device() == "cpu", "bf16": precision() == "bf16"}
 
 
 def run_plain(work: Path, budget: float) -> dict[str, Any]:
@@ -386,7 +408,8 @@ def summarise(name: str, res: dict[str, Any]) -> dict[str, Any]:
             "tokens_per_s": res["tokens"] / res["train_seconds"],
             "final_reward_10": sum(rewards[-10:]) / max(len(rewards[-10:]), 1),
             "to_target": reach, "greedy_exact_match": res["greedy_exact_match"],
-            "peak_rss_mib": res.get("peak_rss_mib"), "profile": res.get("profile")}
+            "peak_rss_mib": res.get("peak_rss_mib"), "peak_gpu_mib": res.get("peak_gpu_mib"),
+            "profile": res.get("profile")}
 
 
 def child(args: argparse.Namespace) -> int:
@@ -400,6 +423,10 @@ def child(args: argparse.Namespace) -> int:
     else:
         res = run_plain(work, args.budget)
     res["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if device().startswith("cuda"):
+        import torch
+
+        res["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
     (work / f"{args.child}.json").write_text(json.dumps(res))
     return 0
 
@@ -415,11 +442,22 @@ def main() -> int:
     p.add_argument("--model", choices=sorted(SIZES), default="tiny",
                    help="tiny: the 2-layer task model; small: GPT-2-small-sized (12 layers, width 768), random "
                         "weights plus the same short warm start, for throughput on a model dominated by compute")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N: where both peers train (default cpu)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="fp32, or bf16 autocast for both peers (default fp32)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.child:  # the model size comes from the parent, through SEQRL_TRL_MODEL
+    if args.child:  # model size, device and precision come from the parent, through the environment
         return child(args)
-    os.environ["SEQRL_TRL_MODEL"] = args.model  # children inherit it
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SystemExit(f"--device {args.device}: this torch ({torch.__version__}) sees no CUDA GPU")
+    if "plain" in args.runs.split(",") and args.device != "cpu":
+        raise SystemExit("--runs: 'plain' runs on the CPU only; leave it out with --device " + args.device)
+    # children inherit these
+    os.environ.update(SEQRL_TRL_MODEL=args.model, SEQRL_TRL_DEVICE=args.device, SEQRL_TRL_PRECISION=args.precision)
     budget = args.budget if args.budget is not None else (10.0 if args.quick else 300.0)
     work = (ROOT / args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -454,17 +492,19 @@ def main() -> int:
     rows = [summarise(name, res) for name, res in results.items()]
     curves = {n: r["curve"] for n, r in results.items()}
     report = {"mode": "quick" if args.quick else "full", "model": {"size": args.model, **SIZES[args.model]},
+              "device": args.device, "precision": args.precision,
               "budget_s": budget, "warm_start": warm, "rows": rows,
               "ratios": ratios(rows), "same_update": {o: same_curve(curves, "seqrl_rloo", o) for o in ("trl_rloo", "trl_rloo_posfix", "plain")},
               "environment": environment(), "curves": curves,
-              "settings": {"trl": {k: v for k, v in TRL_SETTINGS.items() if k != "report_to"},
+              "settings": {"trl": {k: v for k, v in trl_settings().items() if k != "report_to"},
                            "prompts_per_step": PROMPTS_PER_STEP, "samples_per_prompt": SAMPLES, "lr": LR,
                            "max_new_tokens": MAX_NEW, "target": TARGET, "skip_profile": SKIP_PROFILE}}
     out = (ROOT / args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
-    plot(report, out.with_suffix(".png") if args.quick or args.model != "tiny" else ROOT / "docs" / "trl_curves.png")
+    default_run = not args.quick and args.model == "tiny" and args.device == "cpu"
+    plot(report, ROOT / "docs" / "trl_curves.png" if default_run else out.with_suffix(".png"))
     print(markdown(report))
     return 0
 

@@ -46,20 +46,36 @@ def same_curve(curves: dict[str, list[dict[str, Any]]], a: str, b: str) -> Optio
     return {"steps_compared": n + 9, "mean_abs_diff_10step_reward": sum(abs(u - v) for u, v in zip(x, y)) / n}
 
 
+def where(report: dict[str, Any]) -> str:
+    """The machine the runs trained on, in words."""
+    env, model = report["environment"], report.get("model") or {"size": "tiny"}
+    size = {"tiny": "the task's 2-layer GPT-2", "small": "a GPT-2-small-sized model (12 layers, width 768, "
+            "random weights from the config plus the warm start)"}.get(model["size"], model["size"])
+    device = report.get("device", "cpu")
+    if device == "cpu":
+        machine = f"{env['cpu_model']} ({env['cores']} cores, 2 torch threads per run)"
+    else:
+        machine = f"{env.get('gpu') or device} ({device}, {report.get('precision', 'fp32')})"
+    return f"{size} on {machine}"
+
+
 def markdown(report: dict[str, Any]) -> str:
     rows, env = report["rows"], report["environment"]
-    lines = [f"{env['cpu_model']} ({env['cores']} cores, 2 torch threads per run), torch {env['torch']}, "
+    gpu = any(r.get("peak_gpu_mib") is not None for r in rows)
+    lines = [f"{where(report)}, torch {env['torch']}, "
              f"transformers {env['transformers']}, TRL {env['trl']}, {env['date']}. Each run trains for "
              f"{report['budget_s']:.0f} s of wall time from the same warm start (sampled reward "
              f"{report['warm_start']['sampled_reward']:.3f}); 32 prompts x 8 samples per step, lr 1e-4, "
              "at most 8 new tokens, temperature 1.", "",
              "| run | steps | completions/s | tokens/s | reward, last 10 steps | time to 10-step mean 0.8 "
-             "| greedy exact match (held out) | peak RSS |", "|---|---|---|---|---|---|---|---|"]
+             "| greedy exact match (held out) | peak RSS |" + (" peak GPU memory |" if gpu else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if gpu else "")]
     for r in rows:
         t = r["to_target"]
         reach = f"{t['seconds']:.0f} s (step {t['step']})" if t else "not reached"
         lines.append(f"| {r['run']} | {r['steps']} | {r['completions_per_s']:,.0f} | {r['tokens_per_s']:,.0f} | "
-                     f"{r['final_reward_10']:.3f} | {reach} | {r['greedy_exact_match']:.3f} | {r['peak_rss_mib']:.0f} MiB |")
+                     f"{r['final_reward_10']:.3f} | {reach} | {r['greedy_exact_match']:.3f} | {r['peak_rss_mib']:.0f} MiB |"
+                     + (f" {r['peak_gpu_mib']:,.0f} MiB |" if gpu else ""))
     profiled = [r for r in rows if r.get("profile")]
     if profiled:
         phases = ("sample", "reward", "logprobs_forward", "backward", "optimizer")
@@ -97,13 +113,14 @@ def plot(report: dict[str, Any], path: Path) -> None:
         smooth = [sum(r[max(0, i - 9) : i + 1]) / len(r[max(0, i - 9) : i + 1]) for i in range(len(r))]
         axes[0].plot([p["seconds"] for p in curve], smooth, label=name)
         axes[1].plot([p["step"] for p in curve], smooth, label=name)
-    for ax, xlabel in zip(axes, ("training wall time (s, 2-core CPU)", "step")):
+    on = "2-core CPU" if report.get("device", "cpu") == "cpu" else report["device"]
+    for ax, xlabel in zip(axes, (f"training wall time (s, {on})", "step")):
         ax.axhline(report["settings"]["target"], color="grey", lw=0.8, ls=":")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("training reward (10-step mean)")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle("digit reversal, tiny GPT-2: seqrl vs TRL on identical work")
+    fig.suptitle(f"digit reversal, {where(report)}: seqrl vs TRL on identical work", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -123,4 +140,5 @@ def environment() -> dict[str, Any]:
         trl_version = None
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "python": platform.python_version(),
             "torch": torch.__version__, "transformers": transformers.__version__, "trl": trl_version,
-            "cpu_model": cpu_model(), "cores": os.cpu_count()}
+            "cpu_model": cpu_model(), "cores": os.cpu_count(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from seqrl.config import Config, load_config
-from seqrl.train import trainer as trainer_module
 
 TINY = [
     "task.train_max_len=4", "task.val_max_len=4", "task.val_size=32",
@@ -30,17 +29,17 @@ def _single_thread():
 
 def fit_until_interrupted(trainer, monkeypatch, at_step: int) -> None:
     """Run `trainer.fit()` as if the process died at the start of step `at_step`."""
-    real_step = trainer_module.train_step
+    real_step = trainer.source.train_step
 
-    def crash(ctx, examples, batch, plan, step, state):
+    def crash(step, state):
         if step == at_step:
             raise KeyboardInterrupt
-        return real_step(ctx, examples, batch, plan, step, state)
+        return real_step(step, state)
 
-    monkeypatch.setattr(trainer_module, "train_step", crash)
+    monkeypatch.setattr(trainer.source, "train_step", crash)
     with pytest.raises(KeyboardInterrupt):
         trainer.fit()
-    monkeypatch.setattr(trainer_module, "train_step", real_step)
+    monkeypatch.setattr(trainer.source, "train_step", real_step)
 
 
 def process_running(pid: int | str) -> bool:

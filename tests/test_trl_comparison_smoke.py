@@ -88,3 +88,30 @@ def test_ratios_bound_the_time_of_a_run_that_never_reached_the_target() -> None:
     assert out["seqrl_grpo_time_to_target_over_trl_grpo_at_most"] == 0.25  # 50 s / its whole 200 s run
     assert out["seqrl_grpo_time_to_target_over_trl_grpo_posfix"] == 0.5
     assert "seqrl_grpo_time_to_target_over_trl_grpo" not in out
+
+
+def test_a_gpu_report_names_the_gpu_and_shows_peak_gpu_memory() -> None:
+    report = _benchmark_module("trl_report")
+    rows = [{"run": name, "steps": 10, "completions_per_s": cps, "tokens_per_s": 5 * cps, "final_reward_10": 0.5,
+             "to_target": None, "greedy_exact_match": 0.0, "peak_rss_mib": 900.0, "peak_gpu_mib": gpu}
+            for name, cps, gpu in (("seqrl_rloo", 400.0, 2048.0), ("trl_rloo", 100.0, 6144.0))]
+    env = {"torch": "2.13.0", "transformers": "5", "trl": "1", "date": "2026-12-03", "cpu_model": "x", "cores": 16,
+           "gpu": "NVIDIA H200"}
+    text = report.markdown({"rows": rows, "environment": env, "budget_s": 120, "warm_start": {"sampled_reward": 0.1},
+                            "ratios": report.ratios(rows), "settings": {"skip_profile": 3},
+                            "model": {"size": "small"}, "device": "cuda", "precision": "bf16"})
+    assert "GPT-2-small-sized" in text and "NVIDIA H200 (cuda, bf16)" in text
+    assert "| peak GPU memory |" in text and "| 2,048 MiB |" in text and "| 6,144 MiB |" in text
+    assert "seqrl_rloo_completions_per_s_over_trl_rloo = 4.00" in text
+
+
+def test_the_gpu_benchmark_refuses_a_machine_without_cuda_in_one_line() -> None:
+    import pytest
+
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the refusal cannot be shown here")
+    proc = subprocess.run([sys.executable, "benchmarks/trl_comparison.py", "--device", "cuda", "--runs", "seqrl_rloo"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "--device cuda: this torch" in proc.stderr and "sees no CUDA GPU" in proc.stderr

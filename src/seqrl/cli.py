@@ -100,9 +100,18 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from seqrl.config import ConfigError
     from seqrl.train.evaluation import evaluate_run, resume_at
 
     trainer = resume_at(args.run_dir, args.checkpoint)
+    if trainer.cfg.env.id is not None:
+        from seqrl.envs.play import evaluate_env_run
+
+        if args.data or args.beam or args.split not in ("validation", "valid"):
+            raise ConfigError("--data, --split and --beam are for sequence runs; an environment run is evaluated "
+                              "on its greedy validation episodes")
+        print(json.dumps(evaluate_env_run(trainer), indent=2))
+        return 0
     result = evaluate_run(trainer, args.data, args.split, args.beam, args.length_penalty)
     print(json.dumps(result, indent=2))
     return 0
@@ -113,6 +122,7 @@ def _sample(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
+    from seqrl.config import ConfigError
     from seqrl.rewards.checked import evaluate_rewards
     from seqrl.rollout import strip
     from seqrl.tasks import collate
@@ -122,6 +132,10 @@ def _sample(args: argparse.Namespace) -> int:
     from seqrl.vocab import specials_of
 
     trainer = resume_at(args.run_dir, args.checkpoint)
+    if trainer.cfg.env.id is not None:
+        return _sample_env(trainer, args)
+    if args.video:
+        raise ConfigError("--video is for environment runs")
     examples = list(trainer.data.validation[: args.n])
     batch = collate(examples, specials_of(trainer.task)).to(trainer.device)
     trainer.policy.eval()
@@ -144,6 +158,27 @@ def _sample(args: argparse.Namespace) -> int:
         table.add_row(escape(render_source(ex.source)), escape(render(ex.target)) if ex.target is not None else "-",
                       escape(render(out)), f"{float(scored.values[i]):.3f}" if scored.valid[i] else "-")
     Console().print(table)
+    return 0
+
+
+def _sample_env(trainer: Any, args: argparse.Namespace) -> int:
+    """Play --n episodes (sampled, or --greedy) and print their returns; --video writes one as a GIF."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from seqrl.envs.play import sample_episodes, write_gif
+
+    rows = sample_episodes(trainer.source, args.n, args.greedy, args.seed)
+    table = Table("episode", "return", "length", title=f"{trainer.cfg.env.id} at step {trainer.state.step}")
+    for r in rows:
+        table.add_row(str(r["episode"]), f"{r['return']:.2f}", str(r["length"]))
+    Console().print(table)
+    returns = [r["return"] for r in rows]
+    _say(f"mean return {sum(returns) / len(returns):.2f} over {len(rows)} "
+         f"{'greedy' if args.greedy else 'sampled'} episodes")
+    if args.video:
+        shown = write_gif(trainer.source, Path(args.video), args.greedy, args.seed)
+        _say(f"wrote {shown['video']}: one episode, return {shown['return']:.2f}, {shown['length']} steps")
     return 0
 
 
@@ -223,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--length-penalty", type=_finite_float, default=1.0,
                    help="beam search: GNMT length-penalty exponent alpha (0 = raw log-probability)")
     e.set_defaults(fn=_eval)
-    s = sub.add_parser("sample", help="show sampled or greedy outputs of a run on validation inputs",
+    s = sub.add_parser("sample", help="show sampled or greedy outputs of a run on validation inputs (an "
+                                      "environment run: play --n episodes and print their returns)",
                        formatter_class=fmt)
     s.add_argument("run_dir")
     s.add_argument("--n", type=_at_least(1), default=5, help="validation inputs")
@@ -232,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--greedy", action="store_true")
     s.add_argument("--seed", type=_at_least(0), default=0)
     s.add_argument("--checkpoint", type=_checkpoint, default="latest", help="a step, 'best' or 'latest'")
+    s.add_argument("--video", metavar="GIF", help="environment runs: also write one episode as an animated GIF")
     s.set_defaults(fn=_sample)
     pl = sub.add_parser("plot", help="reward and validation curves of runs as a PNG", formatter_class=fmt)
     pl.add_argument("run_dirs", nargs="+")

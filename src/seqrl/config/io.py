@@ -134,7 +134,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
 def load_config(path: Optional[str | Path] = None, overrides: Iterable[str] = ()) -> Config:
     """Read a YAML config (or the defaults: the demo) and apply overrides; validated."""
     data = _read_yaml(Path(path)) if path is not None else {}
-    return from_dict(Config, _hf_defaults(apply_overrides(data, overrides)))
+    return from_dict(Config, _env_defaults(_hf_defaults(apply_overrides(data, overrides))))
 
 
 def _hf_defaults(data: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +145,23 @@ def _hf_defaults(data: dict[str, Any]) -> dict[str, Any]:
         if "kind" not in (cur or {}):
             data = {**data, "curriculum": {**(cur or {}), "kind": "reinforce"}}
     return data
+
+
+def _env_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """env.id set: the keys whose sequence defaults have no meaning for an environment default to
+    model.kind=mlp, curriculum.kind=reinforce, reinforce.baseline=value and optim.rl_lr=null (every
+    step is a REINFORCE step at optim.lr), unless the config names them."""
+    env = data.get("env")
+    if not (isinstance(env, dict) and env.get("id") is not None):
+        return data
+    out = dict(data)
+    for section, key, value in (("model", "kind", "mlp"), ("curriculum", "kind", "reinforce"),
+                                ("reinforce", "baseline", "value"), ("optim", "rl_lr", None)):
+        current = out.get(section)
+        if current is None or isinstance(current, dict):
+            if key not in (current or {}):
+                out[section] = {**(current or {}), key: value}
+    return out
 
 
 def save_config(cfg: Config, path: Path) -> None:

@@ -111,9 +111,11 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    kind: Literal["gru", "lstm", "transformer", "transformer_lm", "hf"] = meta(
-        "policy network: GRU/LSTM attention seq2seq, Transformer encoder-decoder, decoder-only LM, or a "
-        "Hugging Face causal / encoder-decoder model (model.hf_path)", default="gru")
+    kind: Literal["gru", "lstm", "transformer", "transformer_lm", "hf", "mlp", "cnn"] = meta(
+        "policy network: GRU/LSTM attention seq2seq, Transformer encoder-decoder, decoder-only LM, a "
+        "Hugging Face causal / encoder-decoder model (model.hf_path); for environments: mlp (vector "
+        "observations: model.layers hidden layers of model.hidden_dim) or cnn (images: the Atari DQN "
+        "torso, then model.hidden_dim)", default="gru")
     hf_path: Optional[str] = meta("kind=hf: a local model directory (config, weights, tokenizer)", default=None)
     hf_init: Literal["pretrained", "config"] = meta(
         "kind=hf: load the weights, or build the model from its config with fresh (seeded) weights",
@@ -137,6 +139,7 @@ class ModelConfig:
     ff_dim: int = meta("Transformer feed-forward size", 4, 32768, 256)
     dropout: float = meta("dropout probability (kind=hf: replaces every dropout of the model; 0 = off, "
                           "as RL fine-tuning usually runs)", 0.0, 0.9, 0.0)
+    activation: Literal["tanh", "relu"] = meta("mlp/cnn: activation of the hidden layers", default="tanh")
 
     def __post_init__(self) -> None:
         if self.kind == "hf" and not self.hf_path:
@@ -204,7 +207,10 @@ class OptimConfig:
     lr_warmup: int = meta("linear learning-rate warm-up steps", 0, 10**8, 0)
     lr_decay: Literal["constant", "linear", "cosine"] = meta("learning-rate decay after warm-up",
                                                              default="constant")
-    weight_decay: float = meta("AdamW weight decay", 0.0, 10.0, 0.0)
+    weight_decay: float = meta("weight decay (AdamW's decoupled one; RMSprop's L2 term)", 0.0, 10.0, 0.0)
+    optimizer: Literal["adamw", "rmsprop"] = meta(
+        "adamw, or rmsprop (the classic Pong agent's: decay optim.rmsprop_decay)", default="adamw")
+    rmsprop_decay: float = meta("rmsprop: decay of the squared-gradient average (torch's alpha)", 0.0, 0.9999, 0.99)
     grad_clip: float = meta("clip the global gradient norm to this (0 = off)", 0.0, 1e6, 1.0)
 
 
@@ -219,7 +225,7 @@ class RunConfig:
     eval_samples: int = meta("sample outputs shown per validation", 0, 1000, 4)
     stop_at: Optional[float] = meta(
         "stop once the validation headline reaches this (exact match or success rate in [0, 1]; "
-        "corpus BLEU in [0, 100] for text)", 0.0, 100.0, None)
+        "corpus BLEU in [0, 100] for text; the mean greedy episode return for environments)", -1e9, 1e9, None)
     init_from: Optional[str] = meta(
         "start the policy from a checkpoint file, or from a run directory's best validation "
         "checkpoint (else its latest); optimizer, step and RNG start fresh, text runs reuse its "
@@ -258,6 +264,43 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class EnvConfig:
+    id: Optional[str] = meta("a gymnasium environment id (e.g. CartPole-v1, ALE/Pong-v5): an episode run instead of a "
+                             "sequence task (needs `pip install 'seqrl[envs]'`)", default=None)
+    kwargs: dict = meta("keyword arguments of gymnasium.make, e.g. {is_slippery: false}", factory=dict)
+    algo: Literal["reinforce"] = meta("reinforce: the score-function estimator on whole episodes",
+                                      default="reinforce")
+    num_envs: int = meta("environments stepped side by side (a gymnasium vector env)", 1, 4096, 8)
+    vectorization: Literal["sync", "async"] = meta(
+        "sync: every environment in this process; async: one subprocess each (slow environments)", default="sync")
+    episodes_per_step: int = meta(
+        "reinforce: whole episodes collected per update, split evenly over the environments", 1, 10**6, 16)
+    max_episode_steps: Optional[int] = meta(
+        "truncate episodes at this many steps (null: the environment's own limit)", 1, 10**9, None)
+    gamma: float = meta("discount of the return", 0.0, 1.0, 0.99)
+    standardize_returns: bool = meta(
+        "reinforce: standardise the advantages of each batch to mean 0, std 1 (the classic agents' trick)",
+        default=False)
+    reset_on_reward: bool = meta(
+        "reinforce: restart the discounted return at every non-zero reward (Pong: each point is its own game)",
+        default=False)
+    reward_scale: float = meta("multiply every reward by this before returns are computed", 1e-9, 1e9, 1.0)
+    continuous: Literal["clip", "tanh"] = meta(
+        "continuous actions: a Gaussian sample clipped to the action bounds (log-prob of the unclipped sample), "
+        "or squashed by tanh and scaled to them (log-prob with the tanh correction)", default="clip")
+    preprocess: Literal["none", "pong"] = meta(
+        "observation pre-processing: pong = the classic agent's (crop, 80x80, background erased, binary, "
+        "difference of consecutive frames)", default="none")
+    frame_stack: int = meta("stack this many consecutive observations (gymnasium's FrameStackObservation)",
+                            1, 64, 1)
+    eval_episodes: int = meta("greedy episodes of every validation", 1, 10**6, 20)
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(k, str) for k in self.kwargs):
+            raise ValueError(f"env.kwargs: keys must be strings, got {list(self.kwargs)!r:.200}")
+
+
+@dataclass(frozen=True)
 class Config:
     task: TaskConfig = meta("what to learn", factory=TaskConfig)
     data: DataConfig = meta("text data files (task.name: text)", factory=DataConfig)
@@ -266,8 +309,13 @@ class Config:
     curriculum: CurriculumConfig = meta("from cross-entropy to REINFORCE", factory=CurriculumConfig)
     optim: OptimConfig = meta("optimisation", factory=OptimConfig)
     run: RunConfig = meta("run directory, logging, checkpoints", factory=RunConfig)
+    env: EnvConfig = meta("a gymnasium environment (episode runs; env.id null: a sequence task)",
+                          factory=EnvConfig)
 
     def __post_init__(self) -> None:
+        if self.env.id is not None:
+            self._check_env()
+            return
         if self.task.name == "text" and (self.data.train is None or self.data.valid is None):
             raise ValueError("task.name='text' needs data.train and data.valid")
         if self.model.kind == "hf" and self.task.name != "text":
@@ -281,6 +329,20 @@ class Config:
         if self.task.name == "text" and self.task.per_token:
             raise ValueError("task.per_token is not available for task.name='text' (text rewards are sequence-level)")
         self._check_self_critical()
+
+    def _check_env(self) -> None:
+        """Episode runs: the settings that have a meaning for a policy acting in an environment."""
+        if self.reinforce.baseline not in ("none", "ema", "value"):
+            raise ValueError(f"reinforce.baseline={self.reinforce.baseline!r} compares samples of one input; an "
+                             "environment run uses none, ema or value (a learned state-value function)")
+        if self.curriculum.kind != "reinforce":
+            raise ValueError(f"curriculum.kind={self.curriculum.kind!r}: an environment has no references to "
+                             "train on with cross-entropy; use curriculum.kind=reinforce")
+        if self.model.kind not in ("mlp", "cnn"):
+            raise ValueError(f"model.kind={self.model.kind!r} is a sequence model; an environment run uses "
+                             "mlp (vector observations) or cnn (images)")
+        if self.reinforce.kl_coef > 0:
+            raise ValueError("reinforce.kl_coef: the KL penalty is for sequence runs; set it to 0")
 
     def _check_self_critical(self) -> None:
         """SCST's baseline is the greedy decode's whole sequence reward, subtracted from every

@@ -82,6 +82,9 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
     elif tp is str:
         if isinstance(value, str):
             return value
+    elif tp is dict:  # a free mapping (env.kwargs): string keys, values checked by their consumer
+        if isinstance(value, dict):
+            return dict(value)
     elif dataclasses.is_dataclass(tp):
         return from_dict(tp, value, prefix=key)
     else:  # pragma: no cover - schema uses only the types above

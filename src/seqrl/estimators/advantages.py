@@ -56,3 +56,12 @@ def compute_advantages(
     keep = mask & valid.unsqueeze(1)
     zero = torch.zeros_like(adv)
     return torch.where(keep, adv, zero), torch.where(keep, baseline, zero)
+
+
+def standardize(adv: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:
+    """Advantages (N, T) shifted and scaled to mean 0, std 1 over the masked entries (the classic
+    agents' per-batch normalisation); 0 outside `mask`."""
+    count = mask.sum().clamp(min=1)
+    mean = torch.where(mask, adv, torch.zeros_like(adv)).sum() / count
+    var = torch.where(mask, (adv - mean) ** 2, torch.zeros_like(adv)).sum() / count
+    return torch.where(mask, (adv - mean) / (var.sqrt() + eps), torch.zeros_like(adv))

@@ -16,6 +16,7 @@ import yaml
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from seqrl.config.validate import ConfigError  # noqa: E402
 from seqrl.run import jsonl  # noqa: E402
 
 VALIDATION_KEYS = ("exact_match", "success_rate", "partial_credit", "reward")
@@ -38,6 +39,24 @@ def _config(run: Path) -> dict[str, Any]:
     except (OSError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _plot_env(ax_r: Any, ax_v: Any, rows: list[dict[str, Any]], evals: list[dict[str, Any]], colour: str,
+              label: str, smooth: int) -> None:
+    """An environment run: mean training episode return and greedy validation return against the
+    environment steps trained on (validation rows take the steps of the last logged step before them)."""
+    x = [r["env_steps_total"] for r in rows if "env_steps_total" in r]
+    if x:
+        ax_r.plot(x, _smooth([r["reward_mean"] for r in rows if "env_steps_total" in r], smooth), color=colour,
+                  label=label)
+    at = {r["step"]: r["env_steps_total"] for r in rows if "env_steps_total" in r}
+    pts = []
+    for e in evals:
+        before = [s for s in at if s <= e["step"]]
+        if before and e.get("return_mean") is not None:
+            pts.append((at[max(before)], e["return_mean"]))
+    if pts:
+        ax_v.plot(*zip(*pts), "-", marker="o", markersize=3, color=colour, label=f"{label}: greedy return")
 
 
 def reinforce_start(config: dict[str, Any], records: list[dict[str, Any]]) -> Optional[int]:
@@ -72,7 +91,7 @@ def reward_label(configs: list[dict[str, Any]]) -> str:
 def plot_runs(run_dirs: Sequence[str | Path], output: str | Path, smooth: int = 5) -> Path:
     """Draw training reward and validation metrics against step for each run; returns the PNG path."""
     fig, (ax_r, ax_v) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    configs, text = [], False
+    configs, text, episodic = [], False, False
     for i, run in enumerate(map(Path, run_dirs)):
         if not (run / "metrics.jsonl").exists():
             raise FileNotFoundError(f"{run} is not a run directory (no metrics.jsonl)")
@@ -81,6 +100,10 @@ def plot_runs(run_dirs: Sequence[str | Path], output: str | Path, smooth: int = 
         configs.append(config)
         records = list(jsonl.read(run / "metrics.jsonl"))
         rows = [r for r in records if r.get("reward_mean") is not None]
+        if (config.get("env") or {}).get("id"):  # an environment: returns against environment steps
+            episodic = True
+            _plot_env(ax_r, ax_v, rows, list(jsonl.read(run / "eval.jsonl")), colour, label, smooth)
+            continue
         start = reinforce_start(config, records)
         if start is not None and start > 0:
             for ax in (ax_r, ax_v):
@@ -98,10 +121,16 @@ def plot_runs(run_dirs: Sequence[str | Path], output: str | Path, smooth: int = 
             pts = [(e["step"], e[key]) for e in evals if e.get(key) is not None]
             if pts:
                 ax_v.plot(*zip(*pts), style, marker="o", markersize=3, color=colour, label=f"{label}: {key}")
-    ax_r.set(title="training reward (REINFORCE steps)", xlabel="step", ylabel=reward_label(configs))
-    ax_v.set(title="greedy validation (dotted: REINFORCE starts)", xlabel="step",
-             ylabel="corpus score (0-100)" if text else "score")
-    ax_v.set_ylim(bottom=0, top=None if text else 1.02)
+    if episodic and len(configs) == sum(bool((c.get("env") or {}).get("id")) for c in configs):
+        ax_r.set(title="training episodes", xlabel="environment steps", ylabel="mean episode return")
+        ax_v.set(title="greedy validation episodes", xlabel="environment steps", ylabel="mean episode return")
+    elif episodic:
+        raise ConfigError("seqrl plot: environment runs and sequence runs have different axes; plot them apart")
+    else:
+        ax_r.set(title="training reward (REINFORCE steps)", xlabel="step", ylabel=reward_label(configs))
+        ax_v.set(title="greedy validation (dotted: REINFORCE starts)", xlabel="step",
+                 ylabel="corpus score (0-100)" if text else "score")
+        ax_v.set_ylim(bottom=0, top=None if text else 1.02)
     for ax in (ax_r, ax_v):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

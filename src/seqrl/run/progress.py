@@ -46,6 +46,8 @@ class ProgressBar:
 def step_summary(m: dict[str, Any]) -> str:
     """Compact progress text of a step's metrics: mode, task reward (or cross-entropy), throughput."""
     reward = m.get("reward_mean")
+    if "env_steps" in m:  # an environment: the mean episode return, environment steps per second
+        return f"return {reward:.2f} {m['tok_per_s']:,.0f} env steps/s"
     if m["mode"] == "reinforce" and reward is not None and math.isfinite(reward):
         head = f"RL reward {reward:.3f}"
     else:

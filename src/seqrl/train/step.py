@@ -27,13 +27,10 @@ from seqrl.tasks.base import example_columns
 from seqrl.train.device import autocast
 from seqrl.train.distributed import World
 from seqrl.train.state import TrainState
+from seqrl.train.update import TrainingError, apply_update
 
 
 SAMPLING_GRAPH_MAX_LEN = 64  # reinforce.scoring=auto keeps the sampling graph up to this decoding budget
-
-
-class TrainingError(RuntimeError):
-    """Training cannot continue (non-finite loss or gradient); names the step and sample."""
 
 
 @dataclass
@@ -232,11 +229,6 @@ def _check_scores(logprobs: Tensor, mask: Tensor, tokens: Tensor, ctx: StepConte
                             "stopping (the last checkpoint is kept)")
 
 
-def _check_finite(loss: Tensor, step: int, what: str) -> None:
-    if not torch.isfinite(loss):
-        raise TrainingError(f"step {step}: the {what} is {loss.item()}; stopping (the last checkpoint is kept)")
-
-
 def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: StepPlan, step: int,
                state: TrainState) -> dict[str, Any]:
     """Run one optimisation step and return its metrics."""
@@ -262,25 +254,9 @@ def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: St
             m.update(xent=xent.item() * ctx.world.size,
                      entropy=losses.mean_entropy(scored.entropy, batch.tgt_mask, n_tok).item() * ctx.world.size,
                      reinforce_share=0.0, tokens=int(batch.tgt_mask.sum()), sequences=batch.size)
-    _check_finite(loss, step, "loss")
-    ctx.optimizer.zero_grad(set_to_none=True)
-    clock = time.perf_counter()
-    (loss if ctx.scaler is None else ctx.scaler.scale(loss)).backward()
-    clock = _lap(m, "time_backward", clock)
-    if ctx.scaler is not None:
-        ctx.scaler.unscale_(ctx.optimizer)  # clip the true gradients
-    params = [p for p in ctx.policy.parameters() if p.grad is not None]
-    clip = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
-    grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
-    if ctx.scaler is None:
-        _check_finite(grad_norm, step, "gradient norm")
-        ctx.optimizer.step()
-    else:  # fp16: an overflowing step is skipped and the loss scale lowered, as the scaler is built to do
-        ctx.scaler.step(ctx.optimizer)
-        ctx.scaler.update()
-        m["loss_scale"] = float(ctx.scaler.get_scale())
-    _lap(m, "time_optim", clock)  # clipping + optimizer step
+    grad_norm = apply_update(loss, ctx.optimizer, list(ctx.policy.parameters()), cfg.optim.grad_clip, step, m,
+                             ctx.scaler)
     elapsed = time.perf_counter() - started
-    m.update(loss=loss.item() / ctx.world.size, grad_norm=float(grad_norm), step_time=elapsed,
+    m.update(loss=loss.item() / ctx.world.size, grad_norm=grad_norm, step_time=elapsed,
              seq_per_s=m["sequences"] / elapsed, tok_per_s=m["tokens"] / elapsed)
     return m

@@ -1,4 +1,5 @@
-"""Trainer: owns the run directory, the objects of a run, evaluation and checkpoints."""
+"""Trainer: owns the run directory, the loop, validation and checkpoints of any source of
+rollouts (a sequence task: train.sequences; an environment: envs.source)."""
 from __future__ import annotations
 
 import logging
@@ -8,39 +9,31 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-import numpy as np
 import torch
 
 from seqrl.config import Config, ConfigError, load_config, to_dict
 from seqrl.config.resume import check_overrides
-from seqrl.curriculum import plan as curriculum_plan
-from seqrl.estimators.value_head import ValueHead
-from seqrl.rollout import strip
 from seqrl.run import jsonl
 from seqrl.run.errors import CheckpointError, RunError
 from seqrl.run.trackers import Trackers, check_installed, parse_trackers
 from seqrl.run.progress import ProgressBar, step_summary
 from seqrl.run.signals import trap_stop_signals
-from seqrl.tasks import collate
-from seqrl.tasks.base import example_columns
 from seqrl.train import checkpoint as ckpt
-from seqrl.train.build import build_data, build_policy, build_task, check_compatible, training_reward
-from seqrl.train.build_text import build_text
-from seqrl.train.device import grad_scaler, resolve_device
-from seqrl.train.distributed import init_world, step_seed
-from seqrl.train.reference import make_reference
+from seqrl.train.device import resolve_device
+from seqrl.train.distributed import init_world
 from seqrl.train.snapshot import restore, snapshot
+from seqrl.train.source import Source, build_source
 from seqrl.train.run_dir import RunDirectory
 from seqrl.train.state import TrainState
-from seqrl.vocab import specials_of
-from seqrl.train.step import StepContext, train_step
 
 log = logging.getLogger("seqrl")
 
 
 def default_run_dir(cfg: Config) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{cfg.task.name}-{cfg.curriculum.kind}-{stamp}"
+    stem = (f"{cfg.task.name}-{cfg.curriculum.kind}" if cfg.env.id is None
+            else f"{cfg.env.id.replace('/', '-')}-{cfg.env.algo}")
+    return Path("runs") / f"{stem}-{stamp}"
 
 
 class Trainer:
@@ -54,71 +47,28 @@ class Trainer:
         self.cfg = cfg
         self.device = resolve_device(cfg.run.device)
         self.world = init_world(cfg.run.dist_timeout, self.device)
-        if cfg.optim.batch_size < self.world.size:
-            raise ConfigError(f"optim.batch_size ({cfg.optim.batch_size}) must be at least the number of "
-                              f"processes ({self.world.size}): each rank takes a share of the inputs")
         self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
         self.directory = RunDirectory(self.run_dir)
         self.damaged: list[Path] = []  # newer checkpoints that failed verification on resume
         self._rewrite_config = False  # --resume with (safe) overrides: config.yaml is rewritten
-        if cfg.task.name == "text":
-            self.task, self.data = build_text(cfg, self.run_dir)
-            check_compatible(cfg, self.task)
-        else:
-            self.task = build_task(cfg)
-            check_compatible(cfg, self.task)
-            self.data = build_data(cfg, self.task)
-        self.task, self.reward_fn, self._pools = training_reward(cfg, self.task, reward_fn)
         self.tracker_names = parse_trackers(cfg.run.trackers)
         missing = check_installed(self.tracker_names) if self.world.is_main else None
         if missing:
             raise ConfigError(missing)
         self.trackers: Optional[Trackers] = None  # opened by fit() on rank 0
-        cur = cfg.curriculum
-        if cur.kind in ("warmup", "alternate") and cur.warmup_steps >= cfg.optim.steps:
-            log.warning("no REINFORCE step will run: curriculum.warmup_steps (%d) >= optim.steps (%d), so this run "
-                        "trains with cross-entropy only (curriculum.kind=xent says so explicitly)",
-                        cur.warmup_steps, cfg.optim.steps)
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
-        longest = max(cfg.task.train_max_len, cfg.task.val_max_len)
-        self.max_len = cfg.reinforce.max_len or self.task.max_target_len(longest) + 1
-        self.full_length = self.task.max_target_len(cfg.task.train_max_len) + 1  # EOS included
-        torch.manual_seed(cfg.run.seed)
-        np.random.seed(cfg.run.seed)
-        src_len = max(len(e.source) for e in self.data.validation) + 2 * longest + 8
-        if cfg.task.name == "text":
-            src_len = max(src_len, cfg.data.max_tokens + 8)
-        if cfg.model.kind == "hf":
-            from seqrl.train.build_hf import build_hf_run_policy
-
-            self.policy = build_hf_run_policy(cfg, self.task, self.data, self.max_len)
-        else:
-            self.policy = build_policy(cfg, self.task.vocab.size, src_len + self.max_len + 8,
-                                       getattr(self.task, "source_vocab_size", None))
-        self.policy.to(self.device)  # built (and seeded) on the CPU, so every device starts from the same weights
-        self.optimizer = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad], lr=cfg.optim.lr,
-                                           weight_decay=cfg.optim.weight_decay)
-        self.value_head: Optional[ValueHead] = None
-        self.value_optimizer: Optional[torch.optim.Optimizer] = None
-        if cfg.reinforce.baseline == "value":
-            self.value_head = ValueHead(self.policy.feature_dim, cfg.reinforce.value_hidden).to(self.device)
-            self.value_optimizer = torch.optim.Adam(self.value_head.parameters(), lr=cfg.reinforce.value_lr)
+        init = self._load_init if cfg.run.init_from and initialise else None
+        self.source: Source = build_source(cfg, self.device, self.world, self.run_dir, reward_fn, init)
         self.state = TrainState()
-        if cfg.run.init_from and initialise:
-            self._load_init(cfg.run.init_from)
-        # The KL reference: a copy of the policy, taken again at the first REINFORCE step (resume
-        # loads its saved weights and the step it was taken at).
-        self.reference = make_reference(self.policy) if cfg.reinforce.kl_coef > 0 else None
-        scorer = None
-        if self.world.distributed:  # DDP broadcasts rank 0's weights now and all-reduces gradients
-            from torch.nn.parallel import DistributedDataParallel
 
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            scorer = DistributedDataParallel(self.policy, device_ids=ids, find_unused_parameters=True)
-        self.scaler = grad_scaler(self.device, cfg.run.precision)
-        self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
-                               self.value_head, self.value_optimizer, self.reference, self.world, scorer, self.scaler)
+    def __getattr__(self, name: str) -> Any:
+        """What the source built is the trainer's too: policy, optimizer, value_head, reference,
+        scaler; for sequences task, data, max_len, decode, ...; for environments envs, spaces."""
+        source = self.__dict__.get("source")
+        if source is None:
+            raise AttributeError(name)
+        return getattr(source, name)
 
     # -- run directory -----------------------------------------------------------------------
     @property
@@ -175,12 +125,13 @@ class Trainer:
         self.state = restore(self, path)
         return self.state.step
 
-    def _load_init(self, init_from: str) -> None:
+    def _load_init(self, policy: torch.nn.Module) -> None:
         """run.init_from: the policy's weights only, from another run's checkpoint."""
+        init_from = str(self.cfg.run.init_from)
         try:
             path, _ = ckpt.resolve_init(init_from)
             tensors, _ = ckpt.load_checkpoint(path)
-            ckpt.load_module("policy", self.policy, tensors)
+            ckpt.load_module("policy", policy, tensors)
         except (FileNotFoundError, CheckpointError) as err:
             raise ConfigError(f"run.init_from: {err}") from None
         except RuntimeError as err:  # shape mismatch: show the first offending tensor
@@ -207,45 +158,10 @@ class Trainer:
         return path
 
     # -- evaluation --------------------------------------------------------------------------
-    @torch.no_grad()
-    def decode(self, examples: list, beam: Optional[int] = None, length_penalty: float = 1.0,
-               batch_size: int = 256) -> list[list[int]]:
-        """Greedy (or beam-search) outputs of `examples` in order, EOS and padding stripped."""
-        was_training = self.policy.training
-        self.policy.eval()
-        outputs: list[list[int]] = []
-        for i in range(0, len(examples), batch_size):
-            batch = collate(examples[i : i + batch_size], specials_of(self.task)).to(self.device)
-            rollout = (self.policy.beam(batch, self.max_len, beam, length_penalty) if beam
-                       else self.policy.greedy(batch, self.max_len))
-            outputs.extend(strip(rollout.tokens, rollout.mask, rollout.eos))
-        self.policy.train(was_training)
-        return outputs
-
-    def evaluate(self, examples: Optional[list] = None, batch_size: int = 256,
-                 beam: Optional[int] = None, length_penalty: float = 1.0) -> dict[str, Any]:
-        """Greedy (or beam-search) decoding on the validation set: the task's metrics and a few samples."""
-        examples = list(self.data.validation if examples is None else examples)
-        outputs = self.decode(examples, beam, length_penalty, batch_size)
-        sources = [list(e.source) for e in examples]
-        refs = [list(e.target) if e.target is not None else None for e in examples]
-        extra = example_columns(examples) or {}
-        metrics = dict(self.task.metrics(outputs, refs, sources, **extra))
-        render = self.task.vocab.render
-        render_source = getattr(self.task, "render_source", render)  # text with its own source vocabulary
-        metrics["samples"] = [
-            {"source": render_source(s), "reference": render(r) if r is not None else None, "output": render(o)}
-            for s, r, o in list(zip(sources, refs, outputs))[: self.cfg.run.eval_samples]
-        ]
-        return metrics
-
-    def headline(self, metrics: dict[str, Any]) -> float:
-        """The number `run.stop_at` and the best checkpoint track: exact match, success rate for
-        reference-free tasks, corpus BLEU for text."""
-        for key in ("exact_match", "success_rate", "bleu", "reward"):
-            if key in metrics:
-                return float(metrics[key])
-        raise KeyError(f"task {self.task.name!r} reports none of exact_match, success_rate, reward")
+    def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The source's validation: greedy decoding and the task's metrics for sequences, greedy
+        episodes for an environment."""
+        return self.source.evaluate(*args, **kwargs)
 
     # -- training ----------------------------------------------------------------------------
     @property
@@ -263,8 +179,7 @@ class Trainer:
 
     def release(self) -> None:
         """Let go of the run directory and stop reward workers (fit() does this when it ends)."""
-        for pool in self._pools:
-            pool.close()
+        self.source.close()
         self.directory.release()
 
     def _prepare_dir(self) -> None:
@@ -293,8 +208,7 @@ class Trainer:
         stop = self.state.stopped_early
         interrupted: list[int] = []
         restore = trap_stop_signals(interrupted)
-        for pool in self._pools:  # a stop signal also ends a wait on stuck reward workers
-            pool.should_stop = lambda: bool(interrupted)
+        self.source.on_stop_signal(lambda: bool(interrupted))
         if self.world.is_main:
             self.trackers = Trackers(self.tracker_names, self.run_dir, to_dict(cfg), self.state.step)
         try:
@@ -302,8 +216,7 @@ class Trainer:
                 self._loop(bar, stop, interrupted)
         finally:
             restore()
-            for pool in self._pools:
-                pool.should_stop = None
+            self.source.on_stop_signal(None)
             if self.trackers is not None:
                 self.trackers.close()
                 self.trackers = None
@@ -331,17 +244,7 @@ class Trainer:
                 return
             step = self.state.step
             began = time.perf_counter()
-            examples = self.data.train_batch(step, cfg.optim.batch_size)
-            if self.world.distributed:  # this rank's share; dropout draws a (seed, step, rank) stream
-                torch.manual_seed(step_seed(cfg.run.seed, step, self.world.rank))
-                lo, hi = self.world.shard(len(examples))
-                examples = examples[lo:hi]
-            p = curriculum_plan(cfg.curriculum, step, cfg.run.seed, self.full_length)
-            if p.reinforce and self.reference is not None and self.state.reference_step < 0:
-                self.reference.capture(self.policy)  # the KL reference: the policy REINFORCE starts from
-                self.state.reference_step = step
-            batch = collate(examples, specials_of(self.task)).to(self.device)
-            m = train_step(self.ctx, examples, batch, p, step, self.state)
+            m = self.source.train_step(step, self.state)
             self.state.step = step + 1
             self.state.seconds += time.perf_counter() - began
             if m["mode"] == "reinforce":
@@ -376,7 +279,7 @@ class Trainer:
         jsonl.append(self.run_dir / "eval.jsonl", row)
         if self.trackers is not None:
             self.trackers.log("validation", self.state.step, row)
-        score = self.headline(metrics)
+        score = self.source.headline(metrics)
         if score > self.state.best_exact:
             self.state.best_exact, self.state.best_step = score, self.state.step
             self.save(self.checkpoint_dir / ckpt.BEST)

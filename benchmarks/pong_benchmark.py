@@ -1,0 +1,127 @@
+"""Pong from pixels with seqrl's REINFORCE for a fixed wall budget on this machine.
+
+    python benchmarks/pong_benchmark.py [--config configs/pong.yaml] [--minutes 60] [--quick]
+
+Trains `--config` (through the same Trainer as `seqrl train`) with run.time_limit set to the
+budget and writes, to benchmarks/results/pong.{json,md,png}: the running mean episode return
+(EMA 0.99 over episodes, as the classic agent reports it, started at the first episode's return)
+against episodes, environment frames (agent steps x the ALE frameskip of 4) and wall time; the
+frames per second; the peak RSS; and whether the target (running mean >= -10) was reached, and when.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+TARGET, EMA, FRAMESKIP = -10.0, 0.99, 4
+
+
+def curve(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """One point per episode: (episodes, frames, seconds, running mean return)."""
+    points, running, episodes = [], None, 0
+    for r in rows:
+        frames = r["env_steps_total"] * FRAMESKIP
+        for ret in r["episode_returns"]:
+            running = ret if running is None else EMA * running + (1 - EMA) * ret
+            episodes += 1
+            points.append({"episodes": episodes, "frames": frames, "seconds": r["seconds"], "running_return": running,
+                           "return": ret})
+    return points
+
+
+def report(points: list[dict[str, float]], summary: dict[str, Any], args: argparse.Namespace,
+           config: dict[str, Any]) -> dict[str, Any]:
+    from measure import cpu_model  # beside this script
+
+    reach = next((p for p in points if p["running_return"] >= TARGET), None)
+    last = points[-1] if points else None
+    return {"config": args.config, "budget_minutes": args.minutes, "target": TARGET,
+            "reached": reach, "final": last, "best_running_return": max((p["running_return"] for p in points),
+                                                                           default=None),
+            "episodes": len(points), "frames": last["frames"] if last else 0,
+            "train_seconds": summary["train_seconds"],
+            "frames_per_s": (last["frames"] / summary["train_seconds"]) if last else 0.0,
+            "peak_rss_mib": summary["peak_rss_mib"], "greedy_validation": {k: summary.get(k) for k in
+                                                                           ("return_mean", "episodes")},
+            "machine": f"{cpu_model()} ({os.cpu_count()} cores)", "date": time.strftime("%Y-%m-%d"),
+            "settings": config, "curve": points}
+
+
+def markdown(res: dict[str, Any]) -> str:
+    fin, reach = res["final"], res["reached"]
+    when = (f"yes, after {reach['episodes']} episodes, {reach['frames']:,} frames, {reach['seconds'] / 60:.1f} min"
+            if reach else "no")
+    return "\n".join([
+        f"{res['machine']}, {res['date']}: `{res['config']}` for {res['budget_minutes']:g} minutes of training.", "",
+        "| episodes | frames | frames/s | running mean return (EMA 0.99) | best | reached -10 | peak RSS |",
+        "|---|---|---|---|---|---|---|",
+        f"| {res['episodes']:,} | {res['frames']:,} | {res['frames_per_s']:,.0f} | "
+        f"{fin['running_return']:.2f} | {res['best_running_return']:.2f} | {when} | {res['peak_rss_mib']:,.0f} MiB |",
+        "", f"Greedy validation at the end: mean return {res['greedy_validation']['return_mean']} over "
+            f"{res['greedy_validation']['episodes']} episodes.", ""])
+
+
+def plot(res: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), sharey=True)
+    pts = res["curve"]
+    for ax, key, label in zip(axes, ("episodes", "frames", "seconds"),
+                              ("episodes", "environment frames", "training wall time (s)")):
+        ax.plot([p[key] for p in pts], [p["return"] for p in pts], ".", color="0.8", markersize=2)
+        ax.plot([p[key] for p in pts], [p["running_return"] for p in pts], color="C0")
+        ax.axhline(TARGET, color="C3", lw=0.8, ls=":")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("episode return (grey), running mean (EMA 0.99)")
+    fig.suptitle(f"Pong from pixels, seqrl REINFORCE ({res['config']}, {res['machine']})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="configs/pong.yaml")
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--quick", action="store_true", help="a smoke test: 1 minute, results beside --run-dir")
+    p.add_argument("--run-dir", default="runs/pong-benchmark")
+    p.add_argument("--out", default="benchmarks/results/pong.json")
+    p.add_argument("overrides", nargs="*", help="section.key=value config overrides")
+    args = p.parse_args()
+    if args.quick:
+        args.minutes = min(args.minutes, 1.0)
+    import shutil
+
+    from seqrl.config import load_config, to_dict
+    from seqrl.run import jsonl
+    from seqrl.train.trainer import Trainer
+
+    run_dir = (ROOT / args.run_dir).resolve()
+    shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run every time
+    cfg = load_config(ROOT / args.config, [*args.overrides, f"run.time_limit={args.minutes * 60}",
+                                           "optim.steps=1000000000", "run.progress=false", "run.eval_every=1000000000"])
+    summary = Trainer(cfg, run_dir).fit()
+    res = report(curve(list(jsonl.read(run_dir / "metrics.jsonl"))), summary, args, to_dict(cfg))
+    out = run_dir / "pong.json" if args.quick else (ROOT / args.out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(res))
+    plot(res, out.with_suffix(".png"))
+    print(markdown(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Playing whole episodes on a vector env into the `(N, T)` layout of the estimator core.
+
+Each environment plays a fixed quota of whole episodes per call (the quotas sum to the episodes
+asked for), so which episodes enter a batch does not depend on their length: the first N to
+finish would favour short ones. An environment that has played its quota idles (its steps are
+discarded) until the others finish theirs. Every call starts by resetting each environment
+with its own seed, so a call is a pure function of (seeds, policy weights, generator).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from seqrl.envs.policy import encode
+from seqrl.run.errors import RunError
+
+
+class EnvFailure(RunError):
+    """An environment raised, or returned a NaN/inf observation or reward; names the step, the
+    environment index and the episode."""
+
+
+class Episodes(NamedTuple):
+    """N whole episodes, T = the longest. Steps are stored flat in (episode, t) order, which is the
+    order `mask` selects them in: `torch.zeros(N, T).masked_scatter(mask, per_step)` lays any (M,)
+    per-step quantity out as (N, T)."""
+
+    obs: Tensor  # (M, *obs) observations the actions were taken at, in the environment's dtype
+    actions: Tensor  # (M,) or (M, D): what the policy drew
+    rewards: Tensor  # (N, T) float32, 0 where masked
+    mask: Tensor  # (N, T) bool: the steps of each episode
+    truncated: Tensor  # (N,) bool: cut by a time limit (not terminated)
+    final_obs: Tensor  # (N, *obs) the observation after each episode's last step
+    env_index: Tensor  # (N,) the environment that played it
+
+    @property
+    def lengths(self) -> Tensor:
+        return self.mask.sum(dim=1)
+
+    def returns(self) -> Tensor:
+        """(N,) undiscounted episode returns."""
+        return self.rewards.sum(dim=1)
+
+
+@dataclass
+class _Episode:
+    obs: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    rewards: list = field(default_factory=list)
+    truncated: bool = False
+    final_obs: Any = None
+
+
+def quotas(episodes: int, num_envs: int) -> list[int]:
+    """Episodes per environment: as even as possible, the first ones taking the remainder."""
+    base, extra = divmod(episodes, num_envs)
+    return [base + (i < extra) for i in range(num_envs)]
+
+
+def play(envs: Any, act: Callable[[Tensor], tuple[Tensor, Tensor]], space: Any, episodes: int, seeds: list[int],
+         device: torch.device, step: int, env_id: str, keep_obs: bool = True) -> Episodes:
+    """Play `episodes` whole episodes. `act(obs (E, ...)) -> (drawn, for the environment)`."""
+    n_env = len(seeds)
+    quota = quotas(episodes, n_env)
+    done: list[list[_Episode]] = [[] for _ in range(n_env)]
+    current = [_Episode() for _ in range(n_env)]
+    obs, _ = _guard(lambda: envs.reset(seed=seeds), step, env_id, done)
+    _check_finite(obs, None, step, env_id, done, quota)
+    while any(len(d) < q for d, q in zip(done, quota)):
+        with torch.no_grad():
+            drawn, to_env = act(encode(obs, space, device))
+        to_env_np = to_env.cpu().numpy()
+        nxt, reward, term, trunc, info = _guard(lambda: envs.step(to_env_np), step, env_id, done)
+        _check_finite(nxt, reward, step, env_id, done, quota)
+        drawn = drawn.cpu()
+        for i in range(n_env):
+            if len(done[i]) >= quota[i]:
+                continue  # this environment has played its quota: its steps are not kept
+            ep = current[i]
+            if keep_obs:
+                ep.obs.append(obs[i])
+            ep.actions.append(drawn[i])
+            ep.rewards.append(float(reward[i]))
+            if term[i] or trunc[i]:
+                ep.truncated = bool(trunc[i]) and not bool(term[i])
+                ep.final_obs = info["final_obs"][i] if "final_obs" in info else nxt[i]
+                done[i].append(ep)
+                current[i] = _Episode()
+        obs = nxt
+    return _stack([(i, e) for i, eps in enumerate(done) for e in eps], keep_obs)
+
+
+def _stack(eps: list[tuple[int, _Episode]], keep_obs: bool) -> Episodes:
+    lengths = [len(e.rewards) for _, e in eps]
+    n, t = len(eps), max(lengths)
+    mask = torch.arange(t).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)  # (N, T)
+    rewards = torch.zeros(n, t)
+    rewards[mask] = torch.tensor([r for _, e in eps for r in e.rewards], dtype=torch.float32)
+    obs = (torch.as_tensor(np.stack([o for _, e in eps for o in e.obs])) if keep_obs else torch.zeros(0))
+    return Episodes(obs=obs, actions=torch.stack([a for _, e in eps for a in e.actions]), rewards=rewards,
+                    mask=mask, truncated=torch.tensor([e.truncated for _, e in eps]),
+                    final_obs=torch.as_tensor(np.stack([np.asarray(e.final_obs) for _, e in eps])),
+                    env_index=torch.tensor([i for i, _ in eps]))
+
+
+def _where(done: list[list[_Episode]], i: int) -> str:
+    return f"environment {i}, episode {len(done[i]) + 1} of that environment"
+
+
+def _guard(call: Callable[[], Any], step: int, env_id: str, done: list[list[_Episode]]) -> Any:
+    try:
+        return call()
+    except EnvFailure:
+        raise
+    except Exception as err:  # noqa: BLE001 - any error of user or third-party environment code
+        index = getattr(err, "env_index", None)
+        where = _where(done, index) if index is not None else "one of the environments"
+        raise EnvFailure(f"step {step}: {env_id} raised {type(err).__name__}: {str(err)[:300]} ({where}); "
+                         "stopping (the last checkpoint is kept)") from err
+
+
+def _check_finite(obs: Any, reward: Optional[Any], step: int, env_id: str, done: list[list[_Episode]],
+                  quota: list[int]) -> None:
+    """Name the first environment whose observation or reward is NaN/inf."""
+    for what, values in (("observation", obs), ("reward", reward)):
+        if values is None:
+            continue
+        arr = np.asarray(values)
+        if not np.issubdtype(arr.dtype, np.floating):
+            continue
+        bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
+        for i in np.flatnonzero(bad):
+            if len(done[i]) < quota[i]:
+                raise EnvFailure(f"step {step}: {env_id} returned a non-finite {what} ({_where(done, int(i))}); "
+                                 "stopping (the last checkpoint is kept)")

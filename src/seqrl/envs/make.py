@@ -1,0 +1,125 @@
+"""Building gymnasium environments from `env.*`: the id checked before compute (with a "did you
+mean" from gymnasium's registry), Atari ids registered (ale-py), wrappers from gymnasium itself.
+
+Seeds: every reset is seeded from (run seed, step, environment index) by `env_seed`, so an
+episode depends on nothing but the step that plays it; a resumed run replays the same episodes.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable
+
+from seqrl.config import Config, ConfigError
+from seqrl.extras import require
+
+
+def gym() -> Any:
+    """gymnasium, with the Atari ids registered when ale-py is installed (ale-py ships the ROMs;
+    without `register_envs` the ALE/... ids are silently missing)."""
+    gymnasium = require("gymnasium", "envs", "an environment run (env.id)")
+    try:
+        import ale_py
+    except ImportError:
+        return gymnasium
+    gymnasium.register_envs(ale_py)
+    return gymnasium
+
+
+def check_env_id(env_id: str) -> None:
+    """A ConfigError naming env.id, with the closest registered ids, when gymnasium lacks it."""
+    gymnasium = gym()
+    if env_id in gymnasium.registry:
+        return
+    ids = list(gymnasium.registry)
+    close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    atari = "" if env_id.split("/")[0] != "ALE" else " (Atari ids need ale-py: pip install 'seqrl[envs]')"
+    raise ConfigError(f"env.id: {env_id!r} is not a registered gymnasium environment{hint}{atari}")
+
+
+def env_seed(seed: int, step: int, index: int) -> int:
+    """The reset seed of environment `index` at `step` (step -1: validation episodes)."""
+    return (seed * 1_000_003 + (step + 1) * 10_007 + index) % (2**31 - 1)
+
+
+def _indexed(env: Any, index: int) -> Any:
+    """Errors raised by this environment's reset/step carry its index (`err.env_index`), so the run
+    can name the environment that failed (sync vector envs; async ones re-raise a copy without it)."""
+    reset, step = env.reset, env.step
+
+    def named(call: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return call(*args, **kwargs)
+            except Exception as err:
+                err.env_index = index  # type: ignore[attr-defined]
+                raise
+        return run
+
+    env.reset, env.step = named(reset), named(step)
+    return env
+
+
+def make_one(cfg: Config, render: bool = False, index: int = 0) -> Callable[[], Any]:
+    """A thunk that builds one wrapped environment (what gymnasium's vector envs take)."""
+    env_cfg = cfg.env
+
+    def thunk() -> Any:
+        gymnasium = gym()
+        kwargs: dict[str, Any] = dict(env_cfg.kwargs)
+        if env_cfg.max_episode_steps is not None:
+            kwargs["max_episode_steps"] = env_cfg.max_episode_steps
+        if render:
+            kwargs["render_mode"] = "rgb_array"
+        try:
+            env = gymnasium.make(env_cfg.id, **kwargs)
+        except TypeError as err:  # an option the environment does not take
+            raise ConfigError(f"env.kwargs: {env_cfg.id} refused them ({err})") from None
+        if env_cfg.preprocess == "pong":
+            from seqrl.envs.pong import PongFrames
+
+            env = PongFrames(env)
+        if env_cfg.frame_stack > 1:
+            env = gymnasium.wrappers.FrameStackObservation(env, env_cfg.frame_stack)
+        return _indexed(env, index)
+
+    return thunk
+
+
+def make_vector(cfg: Config) -> Any:
+    """`env.num_envs` environments as one gymnasium vector env; autoreset in the same step, so the
+    observation after a finished episode is the next episode's first (the last one is in
+    info["final_obs"])."""
+    gymnasium = gym()
+    mode = gymnasium.vector.AutoresetMode.SAME_STEP
+    fns = [make_one(cfg, index=i) for i in range(cfg.env.num_envs)]
+    if cfg.env.vectorization == "async":
+        return gymnasium.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
+    return gymnasium.vector.SyncVectorEnv(fns, autoreset_mode=mode)
+
+
+def check_spaces(cfg: Config) -> tuple[Any, Any]:
+    """(observation space, action space) of env.id, refused before compute when no policy serves
+    them: actions Discrete or Box, observations Box (mlp: flat vectors; cnn: images)."""
+    check_env_id(str(cfg.env.id))
+    env = make_one(cfg)()
+    try:
+        obs_space, act_space = env.observation_space, env.action_space
+    finally:
+        env.close()
+    gymnasium = gym()
+    spaces = gymnasium.spaces
+    if not isinstance(act_space, (spaces.Discrete, spaces.Box)):
+        raise ConfigError(f"env.id: {cfg.env.id}'s action space {act_space} is neither Discrete (a Categorical "
+                          "policy) nor Box (a Gaussian policy)")
+    if isinstance(act_space, spaces.Box) and cfg.env.algo != "reinforce":
+        raise ConfigError(f"env.algo={cfg.env.algo}: {cfg.env.id} has continuous actions ({act_space}); Q-learning "
+                          "and DQN need Discrete actions")
+    if isinstance(obs_space, spaces.Discrete):
+        return obs_space, act_space  # one-hot encoded for the policy (FrozenLake, Taxi, CliffWalking)
+    if not isinstance(obs_space, spaces.Box):
+        raise ConfigError(f"env.id: {cfg.env.id}'s observation space {obs_space} is not a Box or Discrete space")
+    if cfg.model.kind == "cnn" and len(obs_space.shape) not in (2, 3):
+        raise ConfigError(f"model.kind=cnn needs image observations (H, W) or (C, H, W); {cfg.env.id} gives "
+                          f"shape {obs_space.shape}: use model.kind=mlp")
+    return obs_space, act_space

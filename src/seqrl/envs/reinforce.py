@@ -1,0 +1,105 @@
+"""One REINFORCE update on whole episodes, through the estimator core's pure functions.
+
+collect episodes -> (N, T) rewards -> returns (discounted, cut at rewards when asked, truncated
+episodes bootstrapped from the value baseline) -> baseline -> advantages -> REINFORCE loss with
+entropy bonus -> one update; the value baseline is fitted to the same returns beside it.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+import torch
+from torch import Tensor
+
+from seqrl.config import Config
+from seqrl.envs.collect import Episodes
+from seqrl.envs.policy import EnvPolicy, ValueNet, encode
+from seqrl.estimators import losses
+from seqrl.estimators.advantages import compute_advantages, standardize
+from seqrl.estimators.baselines import ema_update
+from seqrl.estimators.returns import reward_to_go
+from seqrl.train.device import autocast
+from seqrl.train.state import TrainState
+from seqrl.train.update import apply_update
+
+
+def bootstrap_truncated(rewards: Tensor, mask: Tensor, truncated: Tensor, final_values: Tensor,
+                        gamma: float) -> Tensor:
+    """(N, T) rewards with gamma * V(s_final) added to the last step of every truncated episode: a
+    time limit cut it, so its return goes on beyond the last step (terminated episodes add 0)."""
+    last = mask & (mask.long().cumsum(dim=1) == mask.sum(dim=1, keepdim=True))  # (N, T)
+    extra = torch.where(truncated, gamma * final_values, torch.zeros_like(final_values))  # (N,)
+    return rewards + torch.where(last, extra.unsqueeze(1), torch.zeros_like(rewards))
+
+
+def episode_returns(cfg: Config, eps: Episodes, final_values: Optional[Tensor]) -> Tensor:
+    """G_t (N, T) of the episodes: rewards scaled, truncated episodes bootstrapped when there is a
+    value baseline (else their return ends at the cut, as the texts' agents treat them), the
+    return restarted at every non-zero reward when env.reset_on_reward."""
+    e = cfg.env
+    rewards = eps.rewards * e.reward_scale
+    if final_values is not None:
+        rewards = bootstrap_truncated(rewards, eps.mask, eps.truncated, final_values, e.gamma)
+    cut = (eps.rewards != 0) & eps.mask if e.reset_on_reward else None
+    return reward_to_go(rewards, eps.mask, e.gamma, cut)
+
+
+def per_step(values: Tensor, mask: Tensor) -> Tensor:
+    """(M,) per-step values in (episode, t) order -> (N, T), 0 where masked; keeps the graph."""
+    return torch.zeros(mask.shape, dtype=values.dtype, device=values.device).masked_scatter(mask, values)
+
+
+def reinforce_update(cfg: Config, policy: EnvPolicy, optimizer: torch.optim.Optimizer,
+                     value: Optional[ValueNet], value_optimizer: Optional[torch.optim.Optimizer],
+                     collect: Callable[[], Episodes], step: int, state: TrainState,
+                     scaler: Optional[Any] = None) -> dict[str, Any]:
+    """Collect `env.episodes_per_step` episodes and update once; returns the step's metrics."""
+    rl, device = cfg.reinforce, next(policy.parameters()).device
+    m: dict[str, Any] = {"mode": "reinforce"}
+    clock = time.perf_counter()
+    eps = collect()
+    m["time_sample"] = time.perf_counter() - clock
+    mask = eps.mask.to(device)
+    obs = encode(eps.obs, policy.obs_space, device)  # (M, ...)
+    with autocast(device, cfg.run.precision):
+        scored = policy.score(obs, eps.actions.to(device))
+        predicted = final_values = None
+        if value is not None:
+            predicted = per_step(value(obs), mask)  # (N, T) V(s_t), with grad into the value net only
+            with torch.no_grad():
+                final_values = value(encode(eps.final_obs, policy.obs_space, device))
+    logp, entropy = per_step(scored.logprobs, mask), per_step(scored.entropy, mask)  # (N, T)
+    eps = eps._replace(rewards=eps.rewards.to(device), mask=mask, truncated=eps.truncated.to(device))
+    returns = episode_returns(cfg, eps, final_values)  # (N, T)
+    n = mask.shape[0]
+    valid = torch.ones(n, dtype=torch.bool, device=device)
+    adv, base = compute_advantages(rl.baseline, returns, mask, valid, 1, ema=state.ema, predicted=predicted)
+    if cfg.env.standardize_returns:
+        adv = standardize(adv, mask)
+    n_steps = float(mask.sum())
+    loss = losses.reinforce_loss(logp, adv, mask, n, rl.normalization, n_steps)
+    mean_entropy = losses.mean_entropy(entropy, mask, n_steps)
+    loss = loss - rl.entropy_coef * mean_entropy
+    if predicted is not None and value_optimizer is not None and value is not None:
+        v_loss = losses.value_loss(predicted, returns, mask, n_steps)
+        value_optimizer.zero_grad(set_to_none=True)
+        v_loss.backward()
+        value_optimizer.step()
+        m["value_loss"] = v_loss.item()
+    g0 = float(returns[:, 0].mean())
+    if rl.baseline == "ema":
+        state.ema = ema_update(state.ema, g0, rl.ema_decay, state.ema_initialised)
+        state.ema_initialised = True
+    grad_norm = apply_update(loss, optimizer, list(policy.parameters()), cfg.optim.grad_clip, step, m, scaler)
+    episode_returns_ = eps.rewards.sum(dim=1)
+    state.sequences += n
+    state.tokens += int(n_steps)
+    m.update(loss=loss.item(), grad_norm=grad_norm, reward_mean=float(episode_returns_.mean()),
+             reward_std=float(episode_returns_.std(unbiased=False)), return_mean=g0,
+             entropy=mean_entropy.item(), baseline_error=float(((returns - base) ** 2)[mask].mean()),
+             length_mean=float(eps.lengths.float().mean()), truncated=float(eps.truncated.float().mean()),
+             episodes=n, env_steps=int(n_steps), sequences=n, tokens=int(n_steps),
+             env_steps_total=state.tokens,  # every environment step trained on so far
+             episode_returns=[round(float(r), 6) for r in episode_returns_])  # in (environment, episode) order
+    return m

@@ -1,0 +1,142 @@
+"""Environment runs through the one run machinery: learning, exact resume, validation, and the
+error paths (bad ids, failing environments) as one named line."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+gym = pytest.importorskip("gymnasium")
+
+import torch
+
+from seqrl.cli import main
+from seqrl.config import ConfigError, load_config
+from seqrl.envs.collect import EnvFailure
+from seqrl.run import jsonl
+from seqrl.train.trainer import Trainer
+from tests.conftest import fit_until_interrupted
+
+CARTPOLE = ["env.id=CartPole-v1", "env.num_envs=4", "env.episodes_per_step=8", "run.progress=false",
+            "run.threads=1", "run.log_every=1", "run.trackers=none", "env.eval_episodes=4"]
+TIMING = {"step_time", "seq_per_s", "tok_per_s", "seconds"}
+
+
+def _metrics(run_dir, name="metrics.jsonl"):
+    return [{k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
+            for r in jsonl.read(run_dir / name)]
+
+
+@pytest.mark.parametrize("extra", [[], ["reinforce.baseline=ema", "env.standardize_returns=true"],
+                                   ["env.max_episode_steps=10"]])
+def test_an_interrupted_environment_run_resumes_bit_identical(tmp_path, monkeypatch, extra):
+    cfg = load_config(None, CARTPOLE + ["optim.steps=6", "run.checkpoint_every=3", "run.eval_every=3"] + extra)
+    full = Trainer(cfg, tmp_path / "full")
+    full.fit()
+    stopped = Trainer(cfg, tmp_path / "stopped")
+    fit_until_interrupted(stopped, monkeypatch, 5)
+    resumed = Trainer.resume(tmp_path / "stopped")
+    assert resumed.state.step == 3
+    resumed.fit()
+    a, b = full.policy.state_dict(), resumed.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert _metrics(tmp_path / "full") == _metrics(tmp_path / "stopped")
+    assert _metrics(tmp_path / "full", "eval.jsonl") == _metrics(tmp_path / "stopped", "eval.jsonl")
+    if "env.max_episode_steps=10" in extra:
+        assert all(r["truncated"] > 0 for r in _metrics(tmp_path / "full"))  # the bootstrapped path ran
+
+
+def test_the_same_seed_gives_the_same_bits_and_another_seed_does_not(tmp_path):
+    runs = []
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        t = Trainer(load_config(None, CARTPOLE + ["optim.steps=2", f"run.seed={seed}"]), tmp_path / name)
+        t.fit()
+        runs.append(_metrics(tmp_path / name))
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_cartpole_learns_within_seconds(tmp_path):
+    cfg = load_config(None, CARTPOLE + ["optim.steps=40", "optim.lr=0.01", "env.num_envs=8",
+                                        "env.episodes_per_step=16", "run.eval_every=40", "env.eval_episodes=8"])
+    summary = Trainer(cfg, tmp_path / "run").fit()
+    rows = list(jsonl.read(tmp_path / "run" / "metrics.jsonl"))
+    assert rows[0]["reward_mean"] < 40
+    assert summary["return_mean"] > 150, [r["reward_mean"] for r in rows]
+
+
+def test_a_bad_env_id_is_a_config_error_with_a_suggestion(tmp_path):
+    with pytest.raises(ConfigError, match=r"env.id: 'CartPol-v1' is not a registered gymnasium environment; "
+                                          r"did you mean 'CartPole-v1'"):
+        Trainer(load_config(None, ["env.id=CartPol-v1"]), tmp_path / "run")
+
+
+def test_sequence_settings_are_refused_for_an_environment():
+    with pytest.raises(ConfigError, match="reinforce.baseline='rloo' compares samples of one input"):
+        load_config(None, ["env.id=CartPole-v1", "reinforce.baseline=rloo"])
+    with pytest.raises(ConfigError, match="model.kind='gru' is a sequence model"):
+        load_config(None, ["env.id=CartPole-v1", "model.kind=gru"])
+    with pytest.raises(ConfigError, match="env.kwargs: expected dict"):
+        load_config(None, ["env.id=CartPole-v1", "env.kwargs=3"])
+
+
+def test_a_cnn_needs_images(tmp_path):
+    with pytest.raises(ConfigError, match="model.kind=cnn needs image observations"):
+        Trainer(load_config(None, CARTPOLE + ["model.kind=cnn"]), tmp_path / "run")
+
+
+class Faulty(gym.Env):
+    """CartPole-like; raises or returns NaN at its 5th step of the 2nd episode, in env 1 only."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, mode: str = "raise") -> None:
+        self.mode, self.episodes = mode, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.episodes = 0, self.episodes + 1
+        if seed is not None:  # the seeded first reset of a step; later ones are autoresets
+            self.bad = seed % 2 == 1  # not every environment
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        obs = np.zeros(2, np.float32)
+        if self.t == 5 and self.episodes >= 2 and self.bad:
+            if self.mode == "raise":
+                raise ValueError("the simulator diverged")
+            obs[0] = math.nan
+        return obs, 1.0, self.t >= 6, False, {}
+
+
+gym.register("Faulty-v0", entry_point=Faulty)
+
+
+@pytest.mark.parametrize("mode,message", [("raise", "raised ValueError: the simulator diverged"),
+                                          ("nan", "returned a non-finite observation")])
+def test_a_failing_environment_is_named_with_step_index_and_episode(tmp_path, mode, message, capsys):
+    from seqrl.envs.make import env_seed
+
+    bad_index = next(i for i in range(2) if env_seed(0, 0, i) % 2 == 1)
+    overrides = ["env.id=Faulty-v0", f"env.kwargs={{mode: {mode}}}", "env.num_envs=2", "env.episodes_per_step=6",
+                 "run.progress=false", "run.trackers=none", "optim.steps=2"]
+    with pytest.raises(EnvFailure, match=rf"step 0: Faulty-v0 {message}.*environment {bad_index}, episode 2 of"):
+        Trainer(load_config(None, overrides), tmp_path / "run").fit()
+    assert main(["train", *overrides, "--run-dir", str(tmp_path / "cli")]) == 1
+    err = capsys.readouterr().err
+    assert "error: step 0: Faulty-v0" in err and "Traceback" not in err
+
+
+def test_eval_and_sample_play_episodes_from_the_cli(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *CARTPOLE, "optim.steps=2", "--run-dir", str(run)]) == 0
+    assert main(["eval", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert '"return_mean"' in out and (run / "eval" / "validation.greedy.step2.json").exists()
+    gif = tmp_path / "episode.gif"
+    assert main(["sample", str(run), "--n", "3", "--video", str(gif)]) == 0
+    captured = capsys.readouterr()
+    assert "CartPole-v1 at step 2" in captured.out and "mean return" in captured.err
+    assert gif.read_bytes()[:6] == b"GIF89a"
