@@ -41,3 +41,49 @@ def exact_return(probs: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
 
 
 gym.register("TinyMDP-v0", entry_point=TinyMDP)
+
+
+# A 4-state chain for Q-learning: from s, action 1 moves right and 0 left (bounded at 0), as meant
+# with probability 0.8, the other way otherwise; reaching state 3 ends the episode with reward 1,
+# every other step costs 0.1.
+CHAIN_STATES, CHAIN_SLIP, CHAIN_GAMMA = 4, 0.2, 0.9
+
+
+def chain_next(s: int, a: int) -> list[tuple[float, int]]:
+    right, left = min(s + 1, CHAIN_STATES - 1), max(s - 1, 0)
+    meant, other = (right, left) if a == 1 else (left, right)
+    return [(1 - CHAIN_SLIP, meant), (CHAIN_SLIP, other)]
+
+
+def chain_reward(s2: int) -> float:
+    return 1.0 if s2 == CHAIN_STATES - 1 else -0.1
+
+
+class ChainMDP(gym.Env):
+    observation_space = gym.spaces.Discrete(CHAIN_STATES)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.s = 0
+        return self.s, {}
+
+    def step(self, action):
+        probs, nexts = zip(*chain_next(self.s, int(action)))
+        self.s = int(nexts[int(self.np_random.choice(2, p=probs))])
+        return self.s, chain_reward(self.s), self.s == CHAIN_STATES - 1, False, {}
+
+
+def chain_q_star(iterations: int = 500) -> np.ndarray:
+    """Q* of the chain by value iteration, (states, actions); the terminal state's row is 0."""
+    q = np.zeros((CHAIN_STATES, 2))
+    for _ in range(iterations):
+        v = q.max(axis=1)
+        v[CHAIN_STATES - 1] = 0.0
+        q = np.array([[sum(p * (chain_reward(s2) + CHAIN_GAMMA * v[s2]) for p, s2 in chain_next(s, a))
+                       for a in range(2)] for s in range(CHAIN_STATES)])
+        q[CHAIN_STATES - 1] = 0.0
+    return q
+
+
+gym.register("ChainMDP-v0", entry_point=ChainMDP)

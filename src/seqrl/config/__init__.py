@@ -6,6 +6,7 @@ from seqrl.config.schema import (
     EnvConfig,
     ModelConfig,
     OptimConfig,
+    QConfig,
     ReinforceConfig,
     RunConfig,
     TaskConfig,
@@ -14,7 +15,7 @@ from seqrl.config.validate import ConfigError, from_dict, to_dict
 from seqrl.config.io import apply_overrides, load_config, save_config
 
 __all__ = [
-    "Config", "CurriculumConfig", "DataConfig", "EnvConfig", "ModelConfig", "OptimConfig", "ReinforceConfig", "RunConfig",
+    "Config", "CurriculumConfig", "DataConfig", "EnvConfig", "ModelConfig", "OptimConfig", "QConfig", "ReinforceConfig", "RunConfig",
     "TaskConfig", "ConfigError", "from_dict", "to_dict", "apply_overrides", "load_config",
     "save_config",
 ]

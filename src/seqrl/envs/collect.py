@@ -61,9 +61,22 @@ def quotas(episodes: int, num_envs: int) -> list[int]:
     return [base + (i < extra) for i in range(num_envs)]
 
 
+class Transitions(NamedTuple):
+    """One vector step, for learners that update as they play (Q-learning, DQN)."""
+
+    obs: np.ndarray  # (E, ...) before the step
+    actions: np.ndarray  # (E,)
+    rewards: np.ndarray  # (E,)
+    next_obs: np.ndarray  # (E, ...) after it (a finished episode's last observation, not the reset one)
+    terminated: np.ndarray  # (E,) bool: no value beyond this step (time-limit cuts are not terminations)
+    active: np.ndarray  # (E,) bool: environments still playing their quota (the others' steps are not kept)
+
+
 def play(envs: Any, act: Callable[[Tensor], tuple[Tensor, Tensor]], space: Any, episodes: int, seeds: list[int],
-         device: torch.device, step: int, env_id: str, keep_obs: bool = True) -> Episodes:
-    """Play `episodes` whole episodes. `act(obs (E, ...)) -> (drawn, for the environment)`."""
+         device: torch.device, step: int, env_id: str, keep_obs: bool = True,
+         observe: Optional[Callable[[Transitions], None]] = None) -> Episodes:
+    """Play `episodes` whole episodes. `act(obs (E, ...)) -> (drawn, for the environment)`;
+    `observe(transitions)` after every vector step (online learners)."""
     n_env = len(seeds)
     quota = quotas(episodes, n_env)
     done: list[list[_Episode]] = [[] for _ in range(n_env)]
@@ -77,6 +90,14 @@ def play(envs: Any, act: Callable[[Tensor], tuple[Tensor, Tensor]], space: Any, 
         nxt, reward, term, trunc, info = _guard(lambda: envs.step(to_env_np), step, env_id, done)
         _check_finite(nxt, reward, step, env_id, done, quota)
         drawn = drawn.cpu()
+        if observe is not None:
+            after = np.array(nxt, copy=True)
+            for i in np.flatnonzero(np.logical_or(term, trunc)):
+                if "final_obs" in info:
+                    after[i] = info["final_obs"][i]
+            active = np.array([len(d) < q for d, q in zip(done, quota)])
+            observe(Transitions(np.asarray(obs), to_env_np, np.asarray(reward, dtype=np.float32), after,
+                                np.asarray(term, dtype=bool), active))
         for i in range(n_env):
             if len(done[i]) >= quota[i]:
                 continue  # this environment has played its quota: its steps are not kept

@@ -43,7 +43,7 @@ def write_gif(source: Any, path: Path, greedy: bool, seed: int, fps: int = 30, m
                 frames.append(Image.fromarray(np.asarray(frame)))
             with torch.no_grad():
                 x = encode(np.asarray(obs)[None], source.obs_space, source.device)
-                action = source.policy.greedy(x) if greedy else source.policy.sample(x, generator)[1]
+                action = source.act(x, greedy, generator)[1]
             obs, reward, term, trunc, _ = env.step(action[0].cpu().numpy())
             total, steps = total + float(reward), steps + 1
             if term or trunc:

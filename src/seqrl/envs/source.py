@@ -11,7 +11,7 @@ import torch
 
 from seqrl.config import Config
 from seqrl.curriculum import learning_rate
-from seqrl.envs.collect import Episodes, play
+from seqrl.envs.collect import Episodes, Transitions, play
 from seqrl.envs.make import check_spaces, env_seed, make_vector
 from seqrl.envs.policy import EnvPolicy, ValueNet
 from seqrl.envs.reinforce import reinforce_update
@@ -61,23 +61,17 @@ class EnvSource:
     def on_stop_signal(self, should_stop: Optional[Callable[[], bool]]) -> None:
         """Environment steps are short: a stop signal is taken between updates."""
 
-    def play(self, step: int, episodes: int, greedy: bool, envs: Any = None) -> Episodes:
-        """`episodes` whole episodes seeded by (seed, step): sampled from the policy with the step's
-        generator, or greedy (the most likely action)."""
-        envs = self.envs if envs is None else envs
-        n_env = envs.num_envs
-        seeds = [env_seed(self.cfg.run.seed, step, i) for i in range(n_env)]
+    def act(self, obs: torch.Tensor, greedy: bool, generator: Optional[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what the policy drew, what the environment receives) at observations (E, ...)."""
         if greedy:
-            def act(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                a = self.policy.greedy(obs)
-                return a, a
-        else:
-            generator = sampling_generator(self.cfg.run.seed, step)
+            a = self.policy.greedy(obs)
+            return a, a
+        assert generator is not None
+        return self.policy.sample(obs, generator)
 
-            def act(obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                return self.policy.sample(obs, generator)
-        return play(envs, act, self.obs_space, episodes, seeds, self.device, step, str(self.cfg.env.id),
-                    keep_obs=not greedy)
+    def play(self, step: int, episodes: int, greedy: bool, envs: Any = None) -> Episodes:
+        """`episodes` whole episodes seeded by (seed, step), sampled with the step's generator or greedy."""
+        return play_episodes(self, step, episodes, greedy, envs, keep_obs=not greedy)
 
     def train_step(self, step: int, state: TrainState) -> dict[str, Any]:
         started = time.perf_counter()
@@ -92,21 +86,37 @@ class EnvSource:
         return {"lr": lr, **m, "step_time": elapsed, "seq_per_s": m["episodes"] / elapsed,
                 "tok_per_s": m["env_steps"] / elapsed}
 
-    @torch.no_grad()
     def evaluate(self) -> dict[str, Any]:
-        """env.eval_episodes greedy episodes, the same start states at every validation."""
-        if self._eval_envs is None:
-            self._eval_envs = make_vector(self.cfg)
-        self.policy.eval()
-        eps = self.play(EVAL_STEP, self.cfg.env.eval_episodes, greedy=True, envs=self._eval_envs)
-        self.policy.train()
-        returns = eps.returns()
-        return {"return_mean": float(returns.mean()), "return_std": float(returns.std(unbiased=False)),
-                "return_min": float(returns.min()), "return_max": float(returns.max()),
-                "length_mean": float(eps.lengths.float().mean()), "episodes": int(returns.shape[0]),
-                "samples": [{"episode": i, "return": float(r), "length": int(n)}
-                            for i, (r, n) in enumerate(zip(returns, eps.lengths))][: self.cfg.run.eval_samples]}
+        return validate(self)
 
     def headline(self, metrics: dict[str, Any]) -> float:
         """The mean greedy episode return."""
         return float(metrics["return_mean"])
+
+
+def play_episodes(source: Any, step: int, episodes: int, greedy: bool, envs: Any = None, keep_obs: bool = True,
+                  observe: Optional[Callable[[Transitions], None]] = None) -> Episodes:
+    """Whole episodes on `envs` (default the source's own), reset with seeds from (seed, step, index);
+    the actions come from `source.act` with the step's sampling generator."""
+    cfg = source.cfg
+    envs = source.envs if envs is None else envs
+    seeds = [env_seed(cfg.run.seed, step, i) for i in range(envs.num_envs)]
+    generator = None if greedy else sampling_generator(cfg.run.seed, step)
+    return play(envs, lambda obs: source.act(obs, greedy, generator), source.obs_space, episodes, seeds,
+                source.device, step, str(cfg.env.id), keep_obs=keep_obs, observe=observe)
+
+
+@torch.no_grad()
+def validate(source: Any) -> dict[str, Any]:
+    """env.eval_episodes greedy episodes on their own environments, the same start states every time."""
+    if source._eval_envs is None:
+        source._eval_envs = make_vector(source.cfg)
+    source.policy.eval()
+    eps = play_episodes(source, EVAL_STEP, source.cfg.env.eval_episodes, True, source._eval_envs, keep_obs=False)
+    source.policy.train()
+    returns = eps.returns()
+    return {"return_mean": float(returns.mean()), "return_std": float(returns.std(unbiased=False)),
+            "return_min": float(returns.min()), "return_max": float(returns.max()),
+            "length_mean": float(eps.lengths.float().mean()), "episodes": int(returns.shape[0]),
+            "samples": [{"episode": i, "return": float(r), "length": int(n)}
+                        for i, (r, n) in enumerate(zip(returns, eps.lengths))][: source.cfg.run.eval_samples]}

@@ -1,7 +1,8 @@
 """What a checkpoint holds of a run, and putting it back.
 
 `snapshot(trainer)` gathers the tensors (policy, optimizer moments, learned baseline and its
-optimizer, KL reference, RNG states) and the JSON metadata (TrainState, optimizer settings, RNG
+optimizer, KL reference, RNG states, and what a source adds through `extra_state()`: DQN's
+target network and replay buffer) and the JSON metadata (TrainState, optimizer settings, RNG
 states that are not tensors, the config, the fp16 loss scale). `restore(trainer, path)` verifies
 the file (`checkpoint.load_checkpoint`), refuses a checkpoint of another config
 (`config.resume.check_resume`) and puts every piece back; any structural mismatch is a
@@ -28,13 +29,20 @@ log = logging.getLogger("seqrl")
 def snapshot(t: "Trainer") -> tuple[dict[str, Any], dict[str, Any]]:
     """(tensors, metadata) of the run's whole state."""
     tensors = ckpt.module_tensors("policy", t.policy)
-    opt_t, opt_m = ckpt.optimizer_flat("optim", t.optimizer)
     rng_t, rng_m = ckpt.rng_snapshot()
     if t.reference is not None and t.reference.module is not None:
         tensors.update(ckpt.module_tensors("reference", t.reference.module))
-    tensors.update(opt_t)
     tensors.update(rng_t)
-    meta: dict[str, Any] = {"state": t.state.to_json(), "optim": opt_m, "rng": rng_m, "config": to_dict(t.cfg)}
+    meta: dict[str, Any] = {"state": t.state.to_json(), "rng": rng_m, "config": to_dict(t.cfg)}
+    if t.optimizer is not None:  # tabular Q-learning has none
+        opt_t, opt_m = ckpt.optimizer_flat("optim", t.optimizer)
+        tensors.update(opt_t)
+        meta["optim"] = opt_m
+    extra = getattr(t.source, "extra_state", None)  # e.g. DQN's target network and replay buffer
+    if extra is not None:
+        extra_t, extra_m = extra()
+        tensors.update({f"extra.{k}": v for k, v in extra_t.items()})
+        meta["extra"] = extra_m
     if t.scaler is not None:
         meta["scaler"] = t.scaler.state_dict()
     if t.value_head is not None and t.value_optimizer is not None:
@@ -58,7 +66,11 @@ def restore(t: "Trainer", path: Path) -> TrainState:
         if named is not None and named != state.step:
             raise ValueError(f"its name says step {named} but it holds step {state.step}")
         ckpt.load_module("policy", t.policy, tensors)
-        ckpt.load_optimizer("optim", t.optimizer, tensors, meta["optim"])
+        if t.optimizer is not None:
+            ckpt.load_optimizer("optim", t.optimizer, tensors, meta["optim"])
+        load_extra = getattr(t.source, "load_extra_state", None)
+        if load_extra is not None:
+            load_extra({k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")}, meta["extra"])
         if t.value_head is not None and t.value_optimizer is not None:
             ckpt.load_module("value", t.value_head, tensors)
             ckpt.load_optimizer("value_optim", t.value_optimizer, tensors, meta["value_optim"])

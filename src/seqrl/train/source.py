@@ -55,6 +55,10 @@ def build_source(cfg: Config, device: torch.device, world: World, run_dir: Path,
             from seqrl.config import ConfigError
 
             raise ConfigError("env.id: environment runs train in one process (torchrun is for sequence runs)")
+        if cfg.env.algo != "reinforce":
+            from seqrl.envs.value_source import ValueSource
+
+            return ValueSource(cfg, device, init)
         from seqrl.envs.source import EnvSource
 
         return EnvSource(cfg, device, init)

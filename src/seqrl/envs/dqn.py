@@ -1,0 +1,94 @@
+"""DQN: a Q-network on the policy torsos, a replay buffer held as tensors (saved with every
+checkpoint, no pickle), a target network (periodic copies or Polyak averaging), the Huber or
+squared TD loss, optionally double DQN."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from seqrl.config import Config
+from seqrl.envs.policy import obs_shape, torso
+from seqrl.envs.qlearning import td_target
+
+
+class QNetwork(nn.Module):
+    """Q(s, .) (M, A) from observations (M, ...): model.kind's torso and a linear head."""
+
+    def __init__(self, cfg: Config, obs_space: Any, n_actions: int) -> None:
+        super().__init__()
+        self.torso, width = torso(cfg, obs_shape(obs_space))
+        self.head = nn.Linear(width, n_actions)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.head(self.torso(obs)).float()
+
+
+class ReplayBuffer:
+    """A ring of the last `size` transitions; observations kept in the environment's dtype."""
+
+    def __init__(self, size: int, obs_shape: tuple[int, ...], obs_dtype: torch.dtype) -> None:
+        self.size, self.count, self.pos = size, 0, 0
+        self.obs = torch.zeros((size, *obs_shape), dtype=obs_dtype)
+        self.next_obs = torch.zeros((size, *obs_shape), dtype=obs_dtype)
+        self.actions = torch.zeros(size, dtype=torch.long)
+        self.rewards = torch.zeros(size)
+        self.terminated = torch.zeros(size, dtype=torch.bool)
+
+    def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+            terminated: np.ndarray) -> None:
+        for i in range(len(actions)):
+            j = self.pos
+            self.obs[j] = torch.as_tensor(np.asarray(obs[i]))
+            self.next_obs[j] = torch.as_tensor(np.asarray(next_obs[i]))
+            self.actions[j], self.rewards[j], self.terminated[j] = int(actions[i]), float(rewards[i]), bool(terminated[i])
+            self.pos = (self.pos + 1) % self.size
+            self.count = min(self.count + 1, self.size)
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, ...]:
+        idx = torch.randint(self.count, (n,), generator=generator)
+        return self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminated[idx]
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, int]]:
+        """The filled part as tensors, and the ring's position."""
+        n = self.count
+        return ({"obs": self.obs[:n], "next_obs": self.next_obs[:n], "actions": self.actions[:n],
+                 "rewards": self.rewards[:n], "terminated": self.terminated[:n]},
+                {"count": self.count, "pos": self.pos, "size": self.size})
+
+    def load(self, tensors: dict[str, Tensor], meta: dict[str, int]) -> None:
+        if meta["size"] != self.size:
+            raise ValueError(f"the replay buffer holds {meta['size']} transitions, this run's q.buffer_size "
+                             f"is {self.size}")
+        n = meta["count"]
+        for name in ("obs", "next_obs", "actions", "rewards", "terminated"):
+            getattr(self, name)[:n] = tensors[name]
+        self.count, self.pos = n, meta["pos"]
+
+
+def dqn_loss(online: QNetwork, target: QNetwork, batch: tuple[Tensor, ...], gamma: float, double: bool,
+             loss: str) -> tuple[Tensor, Tensor]:
+    """The TD loss of a minibatch (obs, actions, rewards, next_obs, terminated) as floats on the
+    networks' device; returns (loss, mean |TD error|)."""
+    obs, actions, rewards, next_obs, terminated = batch
+    q = online(obs).gather(1, actions.unsqueeze(1)).squeeze(1)  # (M,)
+    with torch.no_grad():
+        next_q = target(next_obs)  # (M, A)
+        if double:  # the online network picks the action, the target network values it
+            best = online(next_obs).argmax(dim=1, keepdim=True)
+            next_v = next_q.gather(1, best).squeeze(1)
+        else:
+            next_v = next_q.max(dim=1).values
+        y = td_target(rewards, next_v, terminated, gamma)
+    err = q - y
+    value = nn.functional.smooth_l1_loss(q, y) if loss == "huber" else (err ** 2).mean()
+    return value, err.abs().mean().detach()
+
+
+@torch.no_grad()
+def polyak(target: nn.Module, online: nn.Module, tau: float) -> None:
+    """target <- tau * online + (1 - tau) * target (tau = 1: a copy)."""
+    for t, o in zip(target.parameters(), online.parameters()):
+        t.mul_(1.0 - tau).add_(o, alpha=tau)

@@ -1,0 +1,103 @@
+"""Q-learning and DQN, the value-based contrast: Q-learning converges to Q* of a known MDP, both
+resume exactly (the replay buffer is in the checkpoint), and bad set-ups are config errors."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("gymnasium")
+
+import numpy as np
+import torch
+
+from seqrl.config import ConfigError, load_config
+from seqrl.envs.dqn import dqn_loss, polyak
+from seqrl.envs.qlearning import epsilon, epsilon_greedy, td_target
+from seqrl.run import jsonl
+from seqrl.train import checkpoint as ckpt
+from seqrl.train.trainer import Trainer
+from tests.conftest import fit_until_interrupted
+from tests.envs.tiny_mdp import CHAIN_GAMMA, chain_q_star
+
+QUIET = ["run.progress=false", "run.trackers=none", "run.threads=1", "run.log_every=1"]
+TIMING = {"step_time", "seq_per_s", "tok_per_s", "seconds"}
+
+
+def _metrics(run_dir, name="metrics.jsonl"):
+    return [{k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
+            for r in jsonl.read(run_dir / name)]
+
+
+def test_q_learning_converges_to_the_value_iteration_q_star(tmp_path):
+    import tests.envs.tiny_mdp  # noqa: F401 - registers ChainMDP-v0
+
+    cfg = load_config(None, QUIET + ["env.id=ChainMDP-v0", "env.algo=q_learning", f"env.gamma={CHAIN_GAMMA}",
+                                     "q.epsilon_start=1.0", "q.epsilon_end=1.0", "optim.lr=0.05",
+                                     "optim.lr_decay=linear", "env.num_envs=2", "env.episodes_per_step=50",
+                                     "optim.steps=60", "run.eval_every=60", "env.eval_episodes=2"])
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.fit()
+    learned = trainer.policy.q.numpy()
+    assert np.abs(learned[:3] - chain_q_star()[:3]).max() < 0.05, (learned, chain_q_star())
+
+
+def test_the_schedule_and_the_targets_are_the_textbook_ones():
+    cfg = load_config(None, ["env.id=CartPole-v1", "env.algo=dqn", "q.epsilon_start=1.0", "q.epsilon_end=0.1",
+                             "q.exploration_steps=100"])
+    assert [epsilon(cfg, s) for s in (0, 50, 100, 1000)] == pytest.approx([1.0, 0.55, 0.1, 0.1])
+    y = td_target(torch.tensor([1.0, 1.0]), torch.tensor([5.0, 5.0]), torch.tensor([False, True]), 0.9)
+    assert y.tolist() == pytest.approx([5.5, 1.0])
+    q = torch.tensor([[0.0, 2.0, 1.0]] * 4000)
+    actions = epsilon_greedy(q, 0.3, torch.Generator().manual_seed(0))
+    share_greedy = float((actions == 1).float().mean())
+    assert share_greedy == pytest.approx(0.7 + 0.3 / 3, abs=0.03)
+
+
+def test_double_dqn_values_the_online_networks_choice_with_the_target_network():
+    online, target = torch.nn.Linear(2, 2, bias=False), torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        online.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))  # online prefers action 1 at next_obs
+        target.weight.copy_(torch.tensor([[5.0, 0.0], [0.0, 1.0]]))  # target prefers action 0
+    batch = (torch.tensor([[1.0, 0.0]]), torch.tensor([0]), torch.tensor([0.0]), torch.tensor([[1.0, 1.0]]),
+             torch.tensor([False]))
+    plain, _ = dqn_loss(online, target, batch, 1.0, double=False, loss="mse")
+    double, _ = dqn_loss(online, target, batch, 1.0, double=True, loss="mse")
+    assert float(plain.detach()) == pytest.approx((1.0 - 5.0) ** 2)  # max of the target: 5
+    assert float(double.detach()) == pytest.approx((1.0 - 1.0) ** 2)  # the target's value of action 1: 1
+    polyak(target, online, 0.25)
+    assert target.weight.flatten().tolist() == pytest.approx([4.0, 0.0, 0.0, 1.25])
+
+
+@pytest.mark.parametrize("algo,extra", [
+    ("dqn", ["env.id=CartPole-v1", "q.learning_starts=50", "q.target_update=40", "q.buffer_size=300",
+             "model.hidden_dim=16"]),
+    ("dqn", ["env.id=CartPole-v1", "q.learning_starts=50", "q.tau=0.1", "q.double=true", "q.buffer_size=5000",
+             "model.hidden_dim=16", "q.train_every=2", "q.gradient_steps=2"]),
+    ("q_learning", ["env.id=FrozenLake-v1", "optim.lr=0.1"])])
+def test_an_interrupted_value_based_run_resumes_bit_identical(tmp_path, monkeypatch, algo, extra):
+    cfg = load_config(None, QUIET + extra + [f"env.algo={algo}", "env.num_envs=2", "env.episodes_per_step=4",
+                                             "optim.steps=6", "run.checkpoint_every=3", "run.eval_every=3",
+                                             "env.eval_episodes=2"])
+    full = Trainer(cfg, tmp_path / "full")
+    full.fit()
+    stopped = Trainer(cfg, tmp_path / "stopped")
+    fit_until_interrupted(stopped, monkeypatch, 5)
+    resumed = Trainer.resume(tmp_path / "stopped")
+    assert resumed.state.step == 3
+    if algo == "dqn":
+        assert resumed.buffer.count == min(resumed.state.tokens, cfg.q.buffer_size) > 0  # the buffer came back
+    resumed.fit()
+    a, b = full.policy.state_dict(), resumed.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert _metrics(tmp_path / "full") == _metrics(tmp_path / "stopped")
+    if algo == "dqn":
+        tensors, _ = ckpt.load_checkpoint(ckpt.list_checkpoints(tmp_path / "full" / "checkpoints")[-1][1])
+        assert any(k.startswith("extra.buffer.") for k in tensors) and any(k.startswith("extra.target.") for k in tensors)
+
+
+def test_value_based_set_ups_that_cannot_work_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="q_learning keeps a table over Discrete observations"):
+        Trainer(load_config(None, QUIET + ["env.id=CartPole-v1", "env.algo=q_learning"]), tmp_path / "a")
+    with pytest.raises(ConfigError, match="Q-learning and DQN need Discrete actions"):
+        Trainer(load_config(None, QUIET + ["env.id=Pendulum-v1", "env.algo=dqn"]), tmp_path / "b")
+    with pytest.raises(ConfigError, match="q.epsilon_end"):
+        load_config(None, ["env.id=CartPole-v1", "env.algo=dqn", "q.epsilon_start=0.1", "q.epsilon_end=0.5"])
