@@ -59,3 +59,10 @@ def test_digit_sum_from_scratch(tmp_path: Path, extra: tuple[str, ...]):
     assert "has_reference=False" in out
     assert "held-out targets" in out and "training targets" in out
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["curriculum"]["kind"] == "reinforce"
+
+
+def test_reinforce_vs_dqn_cartpole(tmp_path: Path):
+    pytest.importorskip("gymnasium")
+    run_dir, out = run_example("reinforce_vs_dqn_cartpole.py", tmp_path)
+    assert "reinforce: step 3" in out and "dqn: step 3" in out
+    assert (tmp_path / "run.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "run-dqn" / "eval.jsonl").is_file()

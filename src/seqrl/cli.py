@@ -198,9 +198,14 @@ def _list(args: argparse.Namespace) -> int:
     from seqrl.tasks import describe_tasks
     from seqrl.train.build import POLICIES
 
+    env_algos = [("reinforce", "episodic REINFORCE with the none/ema/value baselines (env.id: any gymnasium id; "
+                               "model.kind: mlp or cnn)"),
+                 ("q_learning", "tabular Q-learning (Discrete observations and actions)"),
+                 ("dqn", "DQN: Q-network, replay buffer, target network, double DQN optional")]
     out = Console()
     for title, rows in (("tasks", describe_tasks()), ("policies", list(POLICIES.items())),
-                        ("baselines", list(BASELINES.items())), ("curricula", list(CURRICULA.items()))):
+                        ("baselines", list(BASELINES.items())), ("curricula", list(CURRICULA.items())),
+                        ("environment algorithms (env.algo)", env_algos)):
         table = Table("name", "description", title=title, title_justify="left")
         for name, text in rows:
             table.add_row(name, text)

@@ -101,3 +101,20 @@ def test_value_based_set_ups_that_cannot_work_are_config_errors(tmp_path):
         Trainer(load_config(None, QUIET + ["env.id=Pendulum-v1", "env.algo=dqn"]), tmp_path / "b")
     with pytest.raises(ConfigError, match="q.epsilon_end"):
         load_config(None, ["env.id=CartPole-v1", "env.algo=dqn", "q.epsilon_start=0.1", "q.epsilon_end=0.5"])
+
+
+def test_plot_puts_reinforce_and_dqn_on_one_figure_against_environment_steps(tmp_path):
+    from seqrl.cli import main
+
+    base = QUIET + ["env.id=CartPole-v1", "env.num_envs=2", "env.episodes_per_step=2", "optim.steps=2",
+                    "run.eval_every=1", "env.eval_episodes=1"]
+    for name, algo in (("reinforce", "reinforce"), ("dqn", "dqn")):
+        assert main(["train", *base, f"env.algo={algo}", "q.learning_starts=10", "--run-dir", str(tmp_path / name)]) == 0
+    rows = list(jsonl.read(tmp_path / "dqn" / "metrics.jsonl"))
+    assert rows[-1]["env_steps_total"] == sum(r["env_steps"] for r in rows) > 0
+    out = tmp_path / "both.png"
+    assert main(["plot", str(tmp_path / "reinforce"), str(tmp_path / "dqn"), "-o", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert main(["train", "optim.steps=1", "run.progress=false", "run.eval_every=1", "task.val_size=8",
+                 "--run-dir", str(tmp_path / "seq")]) == 0
+    assert main(["plot", str(tmp_path / "seq"), str(tmp_path / "dqn"), "-o", str(tmp_path / "mixed.png")]) == 2

@@ -309,8 +309,8 @@ class QConfig:
     epsilon_end: float = meta("epsilon-greedy: exploration rate after exploration_steps", 0.0, 1.0, 0.05)
     exploration_steps: int = meta("environment steps over which epsilon falls linearly", 1, 10**10, 10_000)
     init: float = meta("q_learning: initial value of every Q(s, a)", -1e6, 1e6, 0.0)
-    train_every: int = meta("vector-env steps between updates (q_learning: 1, an update per transition)",
-                            1, 10**6, 1)
+    train_every: int = meta("dqn: environment steps between bursts of q.gradient_steps updates (counted over "
+                            "training steps; q_learning updates on every transition)", 1, 10**6, 1)
     gradient_steps: int = meta("dqn: minibatch updates each time it trains", 1, 10**4, 1)
     buffer_size: int = meta("dqn: transitions the replay buffer holds (saved with every checkpoint)",
                             1, 10**8, 50_000)

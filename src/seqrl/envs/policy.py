@@ -96,6 +96,7 @@ class EnvPolicy(nn.Module):
             return torch.distributions.Categorical(logits=out)
         return torch.distributions.Normal(out, self.log_std.float().exp().expand_as(out))
 
+    @torch.no_grad()
     def sample(self, obs: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         """(actions the policy drew, the environment's actions): (M,) ints, or (M, D) floats (raw
         Gaussian draws, and the clipped or squashed ones the environment receives)."""
@@ -109,6 +110,7 @@ class EnvPolicy(nn.Module):
         raw = dist.mean + dist.stddev * noise
         return raw, self.to_env(raw)
 
+    @torch.no_grad()
     def greedy(self, obs: Tensor) -> Tensor:
         """The most likely action (the mode), as the environment receives it."""
         dist = self.distribution(obs)

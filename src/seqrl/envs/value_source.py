@@ -125,7 +125,7 @@ class ValueSource:
                 counts["updates"] += 1
                 return
             self.buffer.add(tr.obs[keep], tr.actions[keep], tr.rewards[keep], tr.next_obs[keep], tr.terminated[keep])
-            if state.tokens >= q.learning_starts and counts["vector_steps"] % q.train_every == 0:
+            if state.tokens >= q.learning_starts and state.tokens // q.train_every > before // q.train_every:
                 for _ in range(q.gradient_steps):
                     self._update(generator, step, m, counts)
             if q.tau >= 1.0 and state.tokens // q.target_update > before // q.target_update:

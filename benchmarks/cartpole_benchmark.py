@@ -1,0 +1,262 @@
+"""CartPole-v1 side by side: seqrl REINFORCE and DQN against Stable-Baselines3 A2C and PPO.
+
+    python benchmarks/cartpole_benchmark.py [--seeds 5] [--runners seqrl_reinforce,sb3_ppo,...] [--quick]
+
+Every run (one process each, 1 torch thread) trains until the mean return of its last 100
+training episodes reaches 475 (CartPole-v1's threshold) or its budget ends, and records the
+environment steps and training wall time at that point; then the final greedy return over 100
+episodes. SB3 runs use the rl-baselines3-zoo hyperparameters for CartPole-v1 (written into the
+results); seqrl runs use configs/cartpole.yaml and configs/cartpole_dqn.yaml (DQN also stops when its
+greedy validation, 20 episodes every 5 steps, averages 475: its config's run.stop_at). Results go to
+benchmarks/results/cartpole.{json,md,png}: medians and spread over seeds, and the curves of the
+last-100 mean return against environment steps and wall time for every run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+THRESHOLD, WINDOW, GREEDY_EPISODES = 475.0, 100, 100
+RUNNERS = ("seqrl_reinforce", "sb3_ppo", "sb3_a2c", "seqrl_dqn")
+BUDGET_STEPS = {"seqrl_reinforce": 300_000, "sb3_ppo": 100_000, "sb3_a2c": 500_000, "seqrl_dqn": 100_000}
+SEQRL_CONFIGS = {"seqrl_reinforce": "configs/cartpole.yaml", "seqrl_dqn": "configs/cartpole_dqn.yaml"}
+# rl-baselines3-zoo, hyperparams/{ppo,a2c}.yml, CartPole-v1 (lin_X: linear decay from X to 0)
+ZOO = {"sb3_ppo": {"n_envs": 8, "n_timesteps": 100_000, "policy": "MlpPolicy", "n_steps": 32, "batch_size": 256,
+                   "gae_lambda": 0.8, "gamma": 0.98, "n_epochs": 20, "ent_coef": 0.0, "learning_rate": "lin_0.001",
+                   "clip_range": "lin_0.2"},
+       "sb3_a2c": {"n_envs": 8, "n_timesteps": 500_000, "policy": "MlpPolicy", "ent_coef": 0.0}}
+
+
+class Episodes:
+    """Episode ends as they come: (env steps so far, wall seconds, return); `reached` once the
+    mean of the last WINDOW returns is at least THRESHOLD."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+        self.reached: dict[str, float] | None = None
+
+    def add(self, steps: int, seconds: float, ret: float) -> bool:
+        last = [r["return"] for r in self.rows[-(WINDOW - 1):]] + [ret]
+        mean = sum(last) / len(last)
+        self.rows.append({"steps": steps, "seconds": seconds, "return": ret, "mean100": mean})
+        if self.reached is None and len(last) == WINDOW and mean >= THRESHOLD:
+            self.reached = {"steps": steps, "seconds": seconds, "episodes": len(self.rows)}
+        return self.reached is not None
+
+
+class Reached(Exception):
+    pass
+
+
+def run_seqrl(name: str, seed: int, work: Path, quick: bool) -> dict[str, Any]:
+    import shutil
+
+    from seqrl.config import load_config
+    from seqrl.envs.make import make_vector
+    from seqrl.train.trainer import Trainer
+
+    run_dir = work / f"{name}-{seed}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    budget = BUDGET_STEPS[name] // (20 if quick else 1)
+    overrides = [f"run.seed={seed}", "run.progress=false", "run.threads=1", "run.trackers=none",
+                 "run.checkpoint_every=100000000", "optim.steps=100000000"]
+    if name == "seqrl_reinforce":  # no validation: only the training episodes decide
+        overrides += ["run.eval_every=100000000", "run.stop_at=null"]
+    # seqrl_dqn keeps its config's greedy validation and run.stop_at (its training episodes explore
+    # with epsilon 0.04): it stops once 20 greedy episodes average 475, or at the threshold or budget
+    cfg = load_config(ROOT / SEQRL_CONFIGS[name], overrides)
+    trainer = Trainer(cfg, run_dir)
+    episodes = Episodes()
+    real = trainer.source.train_step
+
+    def step(s: int, state: Any) -> dict[str, Any]:
+        m = real(s, state)
+        seconds = state.seconds + m["step_time"]  # training time so far, this step included
+        done = False
+        for r in m["episode_returns"]:  # the step's episodes, credited at the step's end
+            done = episodes.add(m["env_steps_total"], seconds, r) or done
+        if done or m["env_steps_total"] >= budget:
+            raise Reached
+        return m
+
+    trainer.source.train_step = step
+    try:
+        trainer.fit()
+        stopped_by = "run.stop_at (greedy validation)" if trainer.state.stopped_early else "optim.steps"
+    except Reached:
+        stopped_by = "threshold or budget"
+    envs = make_vector(cfg)  # fit() closed the run's own environments
+    greedy = trainer.source.play(-3, GREEDY_EPISODES, greedy=True, envs=envs).returns()
+    envs.close()
+    return {"episodes": episodes.rows, "reached": episodes.reached, "greedy_return": float(greedy.mean()),
+            "stopped_by": stopped_by, "env_steps": trainer.state.tokens, "train_seconds": trainer.state.seconds}
+
+
+def schedule(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("lin_"):
+        start = float(value[4:])
+        return lambda progress: progress * start  # SB3: progress_remaining from 1 to 0
+    return value
+
+
+def run_sb3(name: str, seed: int, quick: bool) -> dict[str, Any]:
+    from stable_baselines3 import A2C, PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    hp = dict(ZOO[name])
+    n_envs, steps = hp.pop("n_envs"), hp.pop("n_timesteps") // (20 if quick else 1)
+    policy = hp.pop("policy")
+    env = make_vec_env("CartPole-v1", n_envs=n_envs, seed=seed)
+    algo = PPO if name == "sb3_ppo" else A2C
+    model = algo(policy, env, seed=seed, device="cpu", verbose=0, **{k: schedule(v) for k, v in hp.items()})
+    episodes, started = Episodes(), [0.0]
+
+    class Track(BaseCallback):
+        def _on_training_start(self) -> None:
+            started[0] = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            now = time.perf_counter() - started[0]
+            done = False
+            for info in self.locals["infos"]:
+                if "episode" in info:
+                    done = episodes.add(self.num_timesteps, now, float(info["episode"]["r"])) or done
+            return not done
+
+    model.learn(total_timesteps=steps, callback=Track())
+    mean, _ = evaluate_policy(model, make_vec_env("CartPole-v1", n_envs=1, seed=seed + 1000),
+                              n_eval_episodes=GREEDY_EPISODES, deterministic=True)
+    return {"episodes": episodes.rows, "reached": episodes.reached, "greedy_return": float(mean),
+            "stopped_by": "threshold" if episodes.reached else "budget", "env_steps": model.num_timesteps,
+            "train_seconds": time.perf_counter() - started[0]}
+
+
+def child(args: argparse.Namespace) -> int:
+    import torch
+
+    torch.set_num_threads(1)
+    name, seed = args.child, args.seed
+    res = run_seqrl(name, seed, Path(args.work), args.quick) if name.startswith("seqrl") else run_sb3(name, seed, args.quick)
+    (Path(args.work) / f"{name}-{seed}.json").write_text(json.dumps(res))
+    return 0
+
+
+def summarise(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    reached = [r["reached"] for r in runs if r["reached"]]
+
+    def spread(key: str) -> dict[str, Any]:
+        values = sorted(x[key] for x in reached)
+        return {"median": statistics.median(values) if len(reached) == len(runs) else None,
+                "min": values[0] if values else None, "max": values[-1] if values else None, "all": values}
+
+    return {"runner": name, "runs": len(runs), "reached": len(reached), "steps": spread("steps"),
+            "seconds": spread("seconds"),
+            "greedy_return_median": statistics.median(r["greedy_return"] for r in runs)}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    def fmt(v: Any, unit: str = "") -> str:
+        return "-" if v is None else f"{v:,.0f}{unit}"
+
+    lines = [f"CartPole-v1, {report['seeds']} seeds per runner, {report['machine']}, {report['date']}; every run "
+             "1 torch thread, trained until the mean return of its last 100 training episodes reached 475 (or its "
+             "budget ended); then 100 greedy episodes.", "",
+             "| runner | reached 475 | median env steps (min-max) | median wall time (min-max) | median greedy return |",
+             "|---|---|---|---|---|"]
+    for r in report["summary"]:
+        s, t = r["steps"], r["seconds"]
+        lines.append(f"| {r['runner']} | {r['reached']}/{r['runs']} | {fmt(s['median'])} ({fmt(s['min'])} to {fmt(s['max'])}) "
+                     f"| {fmt(t['median'], ' s')} ({fmt(t['min'], ' s')} to {fmt(t['max'], ' s')}) "
+                     f"| {r['greedy_return_median']:.1f} |")
+    lines += ["", "A median is shown only when every seed reached 475 (min and max are over the seeds that did)."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict[str, Any], results: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    for i, (name, runs) in enumerate(results.items()):
+        for j, run in enumerate(runs):
+            rows = run["episodes"]
+            for ax, key in zip(axes, ("steps", "seconds")):
+                ax.plot([r[key] for r in rows], [r["mean100"] for r in rows], color=f"C{i}", lw=0.8,
+                        label=name if j == 0 else None)
+    for ax, label in zip(axes, ("environment steps", "training wall time (s)")):
+        ax.axhline(THRESHOLD, color="grey", ls=":", lw=0.8)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("mean return of the last 100 training episodes")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"CartPole-v1: seqrl vs Stable-Baselines3 ({report['machine']})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--runners", default=",".join(RUNNERS))
+    p.add_argument("--quick", action="store_true", help="budgets / 20, results beside --work")
+    p.add_argument("--work", default="runs/cartpole-benchmark")
+    p.add_argument("--out", default="benchmarks/results/cartpole.json")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return child(args)
+    from measure import cpu_model  # beside this script
+
+    work = (ROOT / args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}", "OMP_NUM_THREADS": "1"}
+    results: dict[str, list[dict[str, Any]]] = {}
+    for name in args.runners.split(","):
+        for seed in range(args.seeds):
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--seed", str(seed), "--work",
+                   str(work)] + (["--quick"] if args.quick else [])
+            print("$", " ".join(cmd), flush=True)
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise SystemExit(f"{name} seed {seed} failed:\n{proc.stderr[-4000:]}")
+            results.setdefault(name, []).append(json.loads((work / f"{name}-{seed}.json").read_text()))
+            print("  reached:", results[name][-1]["reached"], "greedy:", results[name][-1]["greedy_return"], flush=True)
+    try:
+        from importlib.metadata import version
+
+        sb3_version = version("stable-baselines3")
+    except Exception:  # noqa: BLE001 - not installed: only seqrl runners ran
+        sb3_version = None
+    report = {"seeds": args.seeds, "machine": f"{cpu_model()} ({os.cpu_count()} cores)",
+              "date": time.strftime("%Y-%m-%d"), "threshold": THRESHOLD, "window": WINDOW,
+              "summary": [summarise(n, r) for n, r in results.items()],
+              "settings": {"sb3_version": sb3_version, "zoo": ZOO, "budget_steps": BUDGET_STEPS,
+                           "seqrl_configs": {k: (ROOT / v).read_text() for k, v in SEQRL_CONFIGS.items()},
+                           "torch_threads": 1, "quick": args.quick},
+              "runs": results}
+    out = work / "cartpole.json" if args.quick else (ROOT / args.out).resolve()
+    out.write_text(json.dumps(report) + "\n")
+    out.with_suffix(".md").write_text(markdown(report))
+    plot(report, results, out.with_suffix(".png"))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
