@@ -62,7 +62,6 @@ def run_seqrl(name: str, seed: int, work: Path, quick: bool) -> dict[str, Any]:
     import shutil
 
     from seqrl.config import load_config
-    from seqrl.envs.make import make_vector
     from seqrl.train.trainer import Trainer
 
     run_dir = work / f"{name}-{seed}"
@@ -95,9 +94,8 @@ def run_seqrl(name: str, seed: int, work: Path, quick: bool) -> dict[str, Any]:
         stopped_by = "run.stop_at (greedy validation)" if trainer.state.stopped_early else "optim.steps"
     except Reached:
         stopped_by = "threshold or budget"
-    envs = make_vector(cfg)  # fit() closed the run's own environments
-    greedy = trainer.source.play(-3, GREEDY_EPISODES, greedy=True, envs=envs).returns()
-    envs.close()
+    greedy = trainer.source.play(-3, GREEDY_EPISODES, greedy=True).returns()  # fresh seeds (step -3)
+    trainer.source.close()
     return {"episodes": episodes.rows, "reached": episodes.reached, "greedy_return": float(greedy.mean()),
             "stopped_by": stopped_by, "env_steps": trainer.state.tokens, "train_seconds": trainer.state.seconds}
 

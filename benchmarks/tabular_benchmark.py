@@ -35,7 +35,6 @@ def main() -> int:
     from measure import cpu_model  # beside this script
 
     from seqrl.config import load_config
-    from seqrl.envs.make import make_vector
     from seqrl.train.trainer import Trainer
 
     work = (ROOT / args.work).resolve()
@@ -50,9 +49,8 @@ def main() -> int:
         trainer = Trainer(cfg, work / env_id)
         trainer.fit()
         seconds = time.perf_counter() - started
-        envs = make_vector(cfg)
-        returns = trainer.source.play(-4, GREEDY_EPISODES, greedy=True, envs=envs).returns()
-        envs.close()
+        returns = trainer.source.play(-4, GREEDY_EPISODES, greedy=True).returns()  # fresh seeds (step -4)
+        trainer.source.close()
         value = float(returns.mean())
         rows.append({"env": env_id, "config": config, "measure": what, "value": value, "target": target,
                      "met": value >= target, "env_steps": trainer.state.tokens, "episodes": trainer.state.sequences,

@@ -46,17 +46,22 @@ class EnvSource:
         if init is not None:
             init(self.policy)
         self.scaler = grad_scaler(device, cfg.run.precision)
-        self.envs = make_vector(cfg)
+        self._envs: Optional[Any] = None  # made when first played (again after close())
         self._eval_envs: Optional[Any] = None
 
     @property
-    def name(self) -> str:
-        return f"{str(self.cfg.env.id).replace('/', '-')}-{self.cfg.env.algo}"
+    def envs(self) -> Any:
+        """The training environments (a gymnasium vector env)."""
+        if self._envs is None:
+            self._envs = make_vector(self.cfg)
+        return self._envs
 
     def close(self) -> None:
-        for envs in (self.envs, self._eval_envs):
+        """Close the environments (a later play or validation makes new ones)."""
+        for envs in (self._envs, self._eval_envs):
             if envs is not None:
                 envs.close()
+        self._envs = self._eval_envs = None
 
     def on_stop_signal(self, should_stop: Optional[Callable[[], bool]]) -> None:
         """Environment steps are short: a stop signal is taken between updates."""

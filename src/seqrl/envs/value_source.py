@@ -56,18 +56,23 @@ class ValueSource:
             init(self.policy)
         if self.algo == "dqn":
             self.target = copy.deepcopy(self.policy).requires_grad_(False)
-        self.envs = make_vector(cfg)
+        self._envs: Optional[Any] = None  # made when first played (again after close())
         self._eval_envs: Optional[Any] = None
         self._epsilon = cfg.q.epsilon_end  # what `seqrl sample` explores with; training sets it per step
 
     @property
-    def name(self) -> str:
-        return f"{str(self.cfg.env.id).replace('/', '-')}-{self.algo}"
+    def envs(self) -> Any:
+        """The training environments (a gymnasium vector env)."""
+        if self._envs is None:
+            self._envs = make_vector(self.cfg)
+        return self._envs
 
     def close(self) -> None:
-        for envs in (self.envs, self._eval_envs):
+        """Close the environments (a later play or validation makes new ones)."""
+        for envs in (self._envs, self._eval_envs):
             if envs is not None:
                 envs.close()
+        self._envs = self._eval_envs = None
 
     def on_stop_signal(self, should_stop: Optional[Callable[[], bool]]) -> None:
         """Taken between training steps."""

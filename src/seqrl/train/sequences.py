@@ -90,11 +90,6 @@ class SequenceSource:
         self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
                                self.value_head, self.value_optimizer, self.reference, world, scorer, self.scaler)
 
-    @property
-    def name(self) -> str:
-        """The stem of a default run directory."""
-        return f"{self.cfg.task.name}-{self.cfg.curriculum.kind}"
-
     def close(self) -> None:
         """Stop reward workers."""
         for pool in self._pools:

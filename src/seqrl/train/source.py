@@ -25,9 +25,6 @@ class Source(Protocol):
     reference: Optional[Any]  # train.reference.FrozenReference
     scaler: Optional[Any]  # torch.amp.GradScaler
 
-    @property
-    def name(self) -> str: ...
-
     def train_step(self, step: int, state: TrainState) -> dict[str, Any]:
         """One update; its metrics (a metrics.jsonl row: `mode`, `reward_mean`, `sequences`, ...)."""
 
