@@ -49,3 +49,26 @@ def process_running(pid: int | str) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+TIMING = {"step_time", "seq_per_s", "tok_per_s", "seconds"}
+
+
+def logged_rows(run_dir, name: str = "metrics.jsonl") -> list[dict]:
+    """A run's metrics (or eval) rows without wall-clock fields: what exact resume must reproduce."""
+    from seqrl.run import jsonl
+
+    return [{k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
+            for r in jsonl.read(run_dir / name)]
+
+
+def full_and_resumed(cfg: Config, tmp_path, monkeypatch, at_step: int):
+    """An uninterrupted run of `cfg` (fitted, in tmp_path/full) and one interrupted at the start of
+    `at_step` and resumed from its last checkpoint (not yet fitted again, in tmp_path/stopped)."""
+    from seqrl.train.trainer import Trainer
+
+    full = Trainer(cfg, tmp_path / "full")
+    full.fit()
+    stopped = Trainer(cfg, tmp_path / "stopped")
+    fit_until_interrupted(stopped, monkeypatch, at_step)
+    return full, Trainer.resume(tmp_path / "stopped")

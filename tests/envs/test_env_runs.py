@@ -16,27 +16,20 @@ from seqrl.config import ConfigError, load_config
 from seqrl.envs.collect import EnvFailure
 from seqrl.run import jsonl
 from seqrl.train.trainer import Trainer
-from tests.conftest import fit_until_interrupted
+from tests.conftest import full_and_resumed, logged_rows
 
 CARTPOLE = ["env.id=CartPole-v1", "env.num_envs=4", "env.episodes_per_step=8", "run.progress=false",
             "run.threads=1", "run.log_every=1", "run.trackers=none", "env.eval_episodes=4"]
-TIMING = {"step_time", "seq_per_s", "tok_per_s", "seconds"}
 
 
-def _metrics(run_dir, name="metrics.jsonl"):
-    return [{k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
-            for r in jsonl.read(run_dir / name)]
+_metrics = logged_rows
 
 
 @pytest.mark.parametrize("extra", [[], ["reinforce.baseline=ema", "env.standardize_returns=true"],
                                    ["env.max_episode_steps=10"]])
 def test_an_interrupted_environment_run_resumes_bit_identical(tmp_path, monkeypatch, extra):
     cfg = load_config(None, CARTPOLE + ["optim.steps=6", "run.checkpoint_every=3", "run.eval_every=3"] + extra)
-    full = Trainer(cfg, tmp_path / "full")
-    full.fit()
-    stopped = Trainer(cfg, tmp_path / "stopped")
-    fit_until_interrupted(stopped, monkeypatch, 5)
-    resumed = Trainer.resume(tmp_path / "stopped")
+    full, resumed = full_and_resumed(cfg, tmp_path, monkeypatch, 5)
     assert resumed.state.step == 3
     resumed.fit()
     a, b = full.policy.state_dict(), resumed.policy.state_dict()
@@ -140,3 +133,24 @@ def test_eval_and_sample_play_episodes_from_the_cli(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "CartPole-v1 at step 2" in captured.out and "mean return" in captured.err
     assert gif.read_bytes()[:6] == b"GIF89a"
+
+
+def test_async_environments_play_the_same_episodes_as_sync_ones(tmp_path):
+    rows = []
+    for mode in ("sync", "async"):
+        cfg = load_config(None, CARTPOLE + ["optim.steps=2", "env.num_envs=2", f"env.vectorization={mode}"])
+        Trainer(cfg, tmp_path / mode).fit()
+        rows.append(_metrics(tmp_path / mode))
+    assert rows[0] == rows[1]
+
+
+@pytest.mark.parametrize("squash", ["clip", "tanh"])
+def test_a_continuous_control_task_trains_with_a_gaussian_policy(tmp_path, squash):
+    cfg = load_config(None, ["env.id=Pendulum-v1", f"env.continuous={squash}", "env.num_envs=2",
+                             "env.episodes_per_step=2", "env.max_episode_steps=30", "optim.steps=2",
+                             "run.progress=false", "run.trackers=none", "run.threads=1", "env.eval_episodes=1"])
+    trainer = Trainer(cfg, tmp_path / "run")
+    summary = trainer.fit()
+    rows = list(jsonl.read(tmp_path / "run" / "metrics.jsonl"))
+    assert all(math.isfinite(r["loss"]) and r["truncated"] == 1.0 for r in rows)  # Pendulum only ever truncates
+    assert math.isfinite(summary["return_mean"]) and trainer.policy.log_std.grad is not None

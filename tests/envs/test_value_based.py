@@ -15,16 +15,13 @@ from seqrl.envs.qlearning import epsilon, epsilon_greedy, td_target
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
 from seqrl.train.trainer import Trainer
-from tests.conftest import fit_until_interrupted
+from tests.conftest import full_and_resumed, logged_rows
 from tests.envs.tiny_mdp import CHAIN_GAMMA, chain_q_star
 
 QUIET = ["run.progress=false", "run.trackers=none", "run.threads=1", "run.log_every=1"]
-TIMING = {"step_time", "seq_per_s", "tok_per_s", "seconds"}
 
 
-def _metrics(run_dir, name="metrics.jsonl"):
-    return [{k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
-            for r in jsonl.read(run_dir / name)]
+_metrics = logged_rows
 
 
 def test_q_learning_converges_to_the_value_iteration_q_star(tmp_path):
@@ -77,11 +74,7 @@ def test_an_interrupted_value_based_run_resumes_bit_identical(tmp_path, monkeypa
     cfg = load_config(None, QUIET + extra + [f"env.algo={algo}", "env.num_envs=2", "env.episodes_per_step=4",
                                              "optim.steps=6", "run.checkpoint_every=3", "run.eval_every=3",
                                              "env.eval_episodes=2"])
-    full = Trainer(cfg, tmp_path / "full")
-    full.fit()
-    stopped = Trainer(cfg, tmp_path / "stopped")
-    fit_until_interrupted(stopped, monkeypatch, 5)
-    resumed = Trainer.resume(tmp_path / "stopped")
+    full, resumed = full_and_resumed(cfg, tmp_path, monkeypatch, 5)
     assert resumed.state.step == 3
     if algo == "dqn":
         assert resumed.buffer.count == min(resumed.state.tokens, cfg.q.buffer_size) > 0  # the buffer came back

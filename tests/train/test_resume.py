@@ -13,9 +13,8 @@ import torch
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
 from seqrl.train.trainer import Trainer
-from tests.conftest import TINY, fit_until_interrupted, process_running, tiny_config
+from tests.conftest import logged_rows, TINY, fit_until_interrupted, process_running, tiny_config
 
-TIMING = {"step_time", "seq_per_s", "tok_per_s", "seconds"}
 
 VARIANTS = {
     "warmup-rloo": [],
@@ -28,9 +27,7 @@ VARIANTS = {
 }
 
 
-def _metrics(run_dir, name="metrics.jsonl"):
-    return [{k: v for k, v in r.items() if k not in TIMING and not k.startswith("time_")}
-            for r in jsonl.read(run_dir / name)]
+_metrics = logged_rows
 
 
 def _weights(trainer):

@@ -123,3 +123,31 @@ def check_spaces(cfg: Config) -> tuple[Any, Any]:
         raise ConfigError(f"model.kind=cnn needs image observations (H, W) or (C, H, W); {cfg.env.id} gives "
                           f"shape {obs_space.shape}: use model.kind=mlp")
     return obs_space, act_space
+
+
+class Environments:
+    """A run's training and validation vector envs, made when first used (again after close())."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self._train: Any = None
+        self._eval: Any = None
+
+    @property
+    def train(self) -> Any:
+        if self._train is None:
+            self._train = make_vector(self.cfg)
+        return self._train
+
+    @property
+    def eval(self) -> Any:
+        """Validation episodes play on their own environments."""
+        if self._eval is None:
+            self._eval = make_vector(self.cfg)
+        return self._eval
+
+    def close(self) -> None:
+        for envs in (self._train, self._eval):
+            if envs is not None:
+                envs.close()
+        self._train = self._eval = None

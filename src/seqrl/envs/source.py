@@ -12,7 +12,7 @@ import torch
 from seqrl.config import Config
 from seqrl.curriculum import learning_rate
 from seqrl.envs.collect import Episodes, Transitions, play
-from seqrl.envs.make import check_spaces, env_seed, make_vector
+from seqrl.envs.make import Environments, check_spaces, env_seed
 from seqrl.envs.policy import EnvPolicy, ValueNet
 from seqrl.envs.reinforce import reinforce_update
 from seqrl.train.device import grad_scaler
@@ -46,22 +46,11 @@ class EnvSource:
         if init is not None:
             init(self.policy)
         self.scaler = grad_scaler(device, cfg.run.precision)
-        self._envs: Optional[Any] = None  # made when first played (again after close())
-        self._eval_envs: Optional[Any] = None
-
-    @property
-    def envs(self) -> Any:
-        """The training environments (a gymnasium vector env)."""
-        if self._envs is None:
-            self._envs = make_vector(self.cfg)
-        return self._envs
+        self.environments = Environments(cfg)
 
     def close(self) -> None:
         """Close the environments (a later play or validation makes new ones)."""
-        for envs in (self._envs, self._eval_envs):
-            if envs is not None:
-                envs.close()
-        self._envs = self._eval_envs = None
+        self.environments.close()
 
     def on_stop_signal(self, should_stop: Optional[Callable[[], bool]]) -> None:
         """Environment steps are short: a stop signal is taken between updates."""
@@ -104,7 +93,7 @@ def play_episodes(source: Any, step: int, episodes: int, greedy: bool, envs: Any
     """Whole episodes on `envs` (default the source's own), reset with seeds from (seed, step, index);
     the actions come from `source.act` with the step's sampling generator."""
     cfg = source.cfg
-    envs = source.envs if envs is None else envs
+    envs = source.environments.train if envs is None else envs
     seeds = [env_seed(cfg.run.seed, step, i) for i in range(envs.num_envs)]
     generator = None if greedy else sampling_generator(cfg.run.seed, step)
     return play(envs, lambda obs: source.act(obs, greedy, generator), source.obs_space, episodes, seeds,
@@ -114,10 +103,9 @@ def play_episodes(source: Any, step: int, episodes: int, greedy: bool, envs: Any
 @torch.no_grad()
 def validate(source: Any) -> dict[str, Any]:
     """env.eval_episodes greedy episodes on their own environments, the same start states every time."""
-    if source._eval_envs is None:
-        source._eval_envs = make_vector(source.cfg)
     source.policy.eval()
-    eps = play_episodes(source, EVAL_STEP, source.cfg.env.eval_episodes, True, source._eval_envs, keep_obs=False)
+    eps = play_episodes(source, EVAL_STEP, source.cfg.env.eval_episodes, True, source.environments.eval,
+                        keep_obs=False)
     source.policy.train()
     returns = eps.returns()
     return {"return_mean": float(returns.mean()), "return_std": float(returns.std(unbiased=False)),

@@ -16,7 +16,7 @@ from seqrl.config import Config, ConfigError
 from seqrl.curriculum import learning_rate
 from seqrl.envs.collect import Episodes, Transitions
 from seqrl.envs.dqn import QNetwork, ReplayBuffer, dqn_loss, polyak
-from seqrl.envs.make import check_spaces, make_vector
+from seqrl.envs.make import Environments, check_spaces
 from seqrl.envs.policy import encode
 from seqrl.envs.qlearning import QTable, epsilon, epsilon_greedy
 from seqrl.envs.source import play_episodes, validate
@@ -56,23 +56,12 @@ class ValueSource:
             init(self.policy)
         if self.algo == "dqn":
             self.target = copy.deepcopy(self.policy).requires_grad_(False)
-        self._envs: Optional[Any] = None  # made when first played (again after close())
-        self._eval_envs: Optional[Any] = None
+        self.environments = Environments(cfg)
         self._epsilon = cfg.q.epsilon_end  # what `seqrl sample` explores with; training sets it per step
-
-    @property
-    def envs(self) -> Any:
-        """The training environments (a gymnasium vector env)."""
-        if self._envs is None:
-            self._envs = make_vector(self.cfg)
-        return self._envs
 
     def close(self) -> None:
         """Close the environments (a later play or validation makes new ones)."""
-        for envs in (self._envs, self._eval_envs):
-            if envs is not None:
-                envs.close()
-        self._envs = self._eval_envs = None
+        self.environments.close()
 
     def on_stop_signal(self, should_stop: Optional[Callable[[], bool]]) -> None:
         """Taken between training steps."""
