@@ -154,3 +154,14 @@ def test_a_continuous_control_task_trains_with_a_gaussian_policy(tmp_path, squas
     rows = list(jsonl.read(tmp_path / "run" / "metrics.jsonl"))
     assert all(math.isfinite(r["loss"]) and r["truncated"] == 1.0 for r in rows)  # Pendulum only ever truncates
     assert math.isfinite(summary["return_mean"]) and trainer.policy.log_std.grad is not None
+
+
+def test_gymnasium_wrappers_clip_rewards_and_stack_frames(tmp_path):
+    from seqrl.envs.make import make_one
+
+    cfg = load_config(None, ["env.id=CartPole-v1", "env.reward_clip=0.25", "env.frame_stack=3"])
+    env = make_one(cfg)()
+    obs, _ = env.reset(seed=0)
+    _, reward, *_ = env.step(0)
+    assert reward == 0.25 and np.asarray(obs).shape == (3, 4)
+    env.close()

@@ -293,6 +293,9 @@ class EnvConfig:
         "difference of consecutive frames)", default="none")
     frame_stack: int = meta("stack this many consecutive observations (gymnasium's FrameStackObservation)",
                             1, 64, 1)
+    grayscale: bool = meta("RGB image observations to grayscale (gymnasium's GrayscaleObservation)", default=False)
+    reward_clip: Optional[float] = meta("clip every reward to [-c, c] (gymnasium's ClipReward; null: off)",
+                                        1e-9, 1e9, None)
     eval_episodes: int = meta("greedy episodes of every validation", 1, 10**6, 20)
     episodes_per_step: int = meta(
         "whole episodes played per training step, split evenly over the environments (reinforce: one update "

@@ -75,6 +75,10 @@ def make_one(cfg: Config, render: bool = False, index: int = 0) -> Callable[[], 
             env = gymnasium.make(env_cfg.id, **kwargs)
         except TypeError as err:  # an option the environment does not take
             raise ConfigError(f"env.kwargs: {env_cfg.id} refused them ({err})") from None
+        if env_cfg.grayscale:
+            env = gymnasium.wrappers.GrayscaleObservation(env)
+        if env_cfg.reward_clip is not None:
+            env = gymnasium.wrappers.ClipReward(env, -env_cfg.reward_clip, env_cfg.reward_clip)
         if env_cfg.preprocess == "pong":
             from seqrl.envs.pong import PongFrames
 
