@@ -134,11 +134,12 @@ def run_sb3(name: str, seed: int, quick: bool) -> dict[str, Any]:
             return not done
 
     model.learn(total_timesteps=steps, callback=Track())
+    trained = time.perf_counter() - started[0]
     mean, _ = evaluate_policy(model, make_vec_env("CartPole-v1", n_envs=1, seed=seed + 1000),
                               n_eval_episodes=GREEDY_EPISODES, deterministic=True)
     return {"episodes": episodes.rows, "reached": episodes.reached, "greedy_return": float(mean),
             "stopped_by": "threshold" if episodes.reached else "budget", "env_steps": model.num_timesteps,
-            "train_seconds": time.perf_counter() - started[0]}
+            "train_seconds": trained}
 
 
 def child(args: argparse.Namespace) -> int:
@@ -161,7 +162,12 @@ def summarise(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
     return {"runner": name, "runs": len(runs), "reached": len(reached), "steps": spread("steps"),
             "seconds": spread("seconds"),
-            "greedy_return_median": statistics.median(r["greedy_return"] for r in runs)}
+            "greedy_return_median": statistics.median(r["greedy_return"] for r in runs),
+            "greedy_return_min": min(r["greedy_return"] for r in runs),
+            "played_steps_median": statistics.median(r["env_steps"] for r in runs),
+            # the last episode's end: training time without the greedy evaluation after it
+            "played_seconds_median": statistics.median(r["episodes"][-1]["seconds"] for r in runs),
+            "stopped_by": sorted({r["stopped_by"] for r in runs})}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -171,13 +177,15 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"CartPole-v1, {report['seeds']} seeds per runner, {report['machine']}, {report['date']}; every run "
              "1 torch thread, trained until the mean return of its last 100 training episodes reached 475 (or its "
              "budget ended); then 100 greedy episodes.", "",
-             "| runner | reached 475 | median env steps (min-max) | median wall time (min-max) | median greedy return |",
-             "|---|---|---|---|---|"]
+             "| runner | reached 475 | median env steps (min to max) | median wall time (min to max) | greedy return, "
+             "median (min) | stopped by | env steps played, time (medians) |",
+             "|---|---|---|---|---|---|---|"]
     for r in report["summary"]:
         s, t = r["steps"], r["seconds"]
         lines.append(f"| {r['runner']} | {r['reached']}/{r['runs']} | {fmt(s['median'])} ({fmt(s['min'])} to {fmt(s['max'])}) "
                      f"| {fmt(t['median'], ' s')} ({fmt(t['min'], ' s')} to {fmt(t['max'], ' s')}) "
-                     f"| {r['greedy_return_median']:.1f} |")
+                     f"| {r['greedy_return_median']:.1f} ({r['greedy_return_min']:.1f}) | {', '.join(r['stopped_by'])} "
+                     f"| {r['played_steps_median']:,.0f}, {r['played_seconds_median']:.0f} s |")
     lines += ["", "A median is shown only when every seed reached 475 (min and max are over the seeds that did)."]
     return "\n".join(lines) + "\n"
 
@@ -214,6 +222,7 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="budgets / 20, results beside --work")
     p.add_argument("--work", default="runs/cartpole-benchmark")
     p.add_argument("--out", default="benchmarks/results/cartpole.json")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the runs in --out")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -225,7 +234,10 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}", "OMP_NUM_THREADS": "1"}
     results: dict[str, list[dict[str, Any]]] = {}
-    for name in args.runners.split(","):
+    out = work / "cartpole.json" if args.quick else (ROOT / args.out).resolve()
+    if args.report_only:  # the runs of an earlier report, summarised again
+        results = json.loads(out.read_text())["runs"]
+    for name in [] if args.report_only else args.runners.split(","):
         for seed in range(args.seeds):
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--seed", str(seed), "--work",
                    str(work)] + (["--quick"] if args.quick else [])
@@ -241,14 +253,13 @@ def main() -> int:
         sb3_version = version("stable-baselines3")
     except Exception:  # noqa: BLE001 - not installed: only seqrl runners ran
         sb3_version = None
-    report = {"seeds": args.seeds, "machine": f"{cpu_model()} ({os.cpu_count()} cores)",
+    report = {"seeds": len(next(iter(results.values()))), "machine": f"{cpu_model()} ({os.cpu_count()} cores)",
               "date": time.strftime("%Y-%m-%d"), "threshold": THRESHOLD, "window": WINDOW,
               "summary": [summarise(n, r) for n, r in results.items()],
               "settings": {"sb3_version": sb3_version, "zoo": ZOO, "budget_steps": BUDGET_STEPS,
                            "seqrl_configs": {k: (ROOT / v).read_text() for k, v in SEQRL_CONFIGS.items()},
                            "torch_threads": 1, "quick": args.quick},
               "runs": results}
-    out = work / "cartpole.json" if args.quick else (ROOT / args.out).resolve()
     out.write_text(json.dumps(report) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
     plot(report, results, out.with_suffix(".png"))
