@@ -1,0 +1,175 @@
+"""A stochastic computation graph over your own PyTorch program (Schulman et al. 2015).
+
+    g = Graph()
+    z = g.sample("z", Categorical(logits=encoder(x)), n=8)     # (8, B): 8 samples per input
+    g.cost("nll", -decoder(z).log_prob(x).sum(-1))              # (8, B)
+    g.cost("kl", kl_term(z), depends_on=["z"])
+    g.backward()                                                # or loss = g.surrogate()
+
+Sampled nodes are marked with any torch.distributions distribution. A node whose distribution has
+`rsample` is reparameterised (the pathwise gradient flows through its sample) unless
+`score=True`; other nodes (discrete ones) contribute the score function log p(z), weighted by the
+costs that depend on them, minus their baseline. The surrogate is DiCE's objective (graph.dice),
+so `torch.autograd.grad(..., create_graph=True)` of it gives unbiased higher-order gradients too.
+
+Dependencies (the paper's rule: a node's weight holds only the costs downstream of it). A node's
+`parents` are the nodes its distribution was computed from; a cost's `depends_on` are the nodes it
+was computed from; both default to every node sampled before (always correct, possibly
+pessimistic). A cost then depends on the nodes it names and all their ancestors. Naming them
+exactly lowers the variance (a node never carries a cost it cannot influence) and never adds bias
+as long as nothing that influences a cost is left out.
+
+Shapes: with `n`, a node's samples have a leading sample dimension (n, *batch). Costs and
+log-probabilities (summed over the event dimensions) must broadcast to one common shape, e.g.
+(n, B); the surrogate is the mean over it, so its gradient estimates the gradient of the expected
+cost per input. Leave-one-out baselines use dimension 0 as the n samples of one input.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+
+from seqrl.graph.dice import dice_objective
+
+BASELINES = ("none", "ema", "loo")
+
+
+@dataclass
+class MovingAverage:
+    """The `ema` baseline's state, kept by the caller across steps (one value per node name)."""
+
+    decay: float = 0.9
+    values: dict[str, float] = field(default_factory=dict)
+
+    def get(self, name: str) -> float:
+        return self.values.get(name, 0.0)
+
+    def update(self, name: str, mean: float) -> None:
+        old = self.values.get(name)
+        self.values[name] = mean if old is None else self.decay * old + (1.0 - self.decay) * mean
+
+
+@dataclass
+class _Node:
+    name: str
+    logp: Optional[Tensor]  # None for a pathwise (reparameterised) node
+    parents: tuple[str, ...]
+    baseline: str
+
+
+@dataclass
+class _Cost:
+    name: str
+    value: Tensor
+    depends_on: tuple[str, ...]
+
+
+class Graph:
+    """Sampled nodes and costs of one forward pass; `surrogate()` is the loss to differentiate."""
+
+    def __init__(self, baseline: str = "none", moving_average: Optional[MovingAverage] = None) -> None:
+        """`baseline`: the default of every node: none, ema (needs `moving_average`, updated by
+        surrogate()) or loo (leave-one-out over the node's n samples)."""
+        _check_baseline(baseline, moving_average)
+        self.baseline, self.moving_average = baseline, moving_average
+        self.nodes: dict[str, _Node] = {}
+        self.costs: list[_Cost] = []
+
+    def sample(self, name: str, dist: Distribution, n: Optional[int] = None, score: Optional[bool] = None,
+               parents: Optional[Sequence[str]] = None, baseline: Optional[str] = None) -> Tensor:
+        """Draw from `dist` ((n, *batch, *event) with n) and record the node. `score`: use the
+        score function (default: only when `dist` cannot rsample)."""
+        if name in self.nodes:
+            raise ValueError(f"node {name!r} is sampled twice in this graph")
+        shape = torch.Size(() if n is None else (n,))
+        pathwise = dist.has_rsample if score is None else not score
+        if pathwise and not dist.has_rsample:
+            raise ValueError(f"node {name!r}: {type(dist).__name__} has no rsample; use score=True")
+        value = dist.rsample(shape) if pathwise else dist.sample(shape)
+        logp = None if pathwise else dist.log_prob(value)
+        kind = baseline or self.baseline
+        _check_baseline(kind, self.moving_average)
+        self.nodes[name] = _Node(name, logp, self._known(parents, name), kind)
+        return value
+
+    def cost(self, name: str, value: Tensor, depends_on: Optional[Sequence[str]] = None) -> None:
+        """A cost to minimise (per element; the surrogate averages over its shape)."""
+        self.costs.append(_Cost(name, value, self._known(depends_on, name)))
+
+    def _known(self, names: Optional[Sequence[str]], owner: str) -> tuple[str, ...]:
+        if names is None:
+            return tuple(self.nodes)
+        unknown = [n for n in names if n not in self.nodes]
+        if unknown:
+            raise ValueError(f"{owner!r} names nodes that were not sampled before it: {unknown}")
+        return tuple(names)
+
+    def ancestors(self, names: Sequence[str]) -> set[str]:
+        """The named nodes and every node they were computed from."""
+        seen: set[str] = set()
+        todo = list(names)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(self.nodes[name].parents)
+        return seen
+
+    def downstream_cost(self, node: str) -> Tensor:
+        """Q_w: the sum of the costs that depend on `node` (0 when none does), detached."""
+        parts = [c.value.detach() for c in self.costs if node in self.ancestors(c.depends_on)]
+        return sum(parts[1:], parts[0]) if parts else torch.zeros(())
+
+    def surrogate(self) -> Tensor:
+        """The DiCE objective: its value is the mean total cost; its gradients of every order are
+        unbiased estimates of those of the expected cost."""
+        if not self.costs:
+            raise ValueError("the graph has no cost: mark at least one with g.cost(name, tensor)")
+        scored = {name: node for name, node in self.nodes.items() if node.logp is not None}
+        shape = torch.broadcast_shapes(*[c.value.shape for c in self.costs],
+                                       *[n.logp.shape for n in scored.values()])
+        costs, deps = [], []
+        for c in self.costs:
+            logps = [scored[w].logp for w in self.ancestors(c.depends_on) if w in scored]
+            total = sum(logps[1:], logps[0]) if logps else torch.zeros((), device=c.value.device)
+            costs.append(c.value.expand(shape))
+            deps.append(total.expand(shape))
+        logps, baselines = [], []
+        for name, node in scored.items():
+            assert node.logp is not None
+            b = self._baseline(name, node.baseline, self.downstream_cost(name).expand(shape))
+            if b is not None:
+                logps.append(node.logp.expand(shape))
+                baselines.append(b)
+        return dice_objective(costs, deps, logps, baselines)
+
+    def backward(self) -> Tensor:
+        """surrogate().backward(); returns the surrogate (its value is the mean total cost)."""
+        loss = self.surrogate()
+        loss.backward()
+        return loss
+
+    def _baseline(self, name: str, kind: str, q: Tensor) -> Optional[Tensor]:
+        """b_w (detached) for a node whose downstream cost is q; None for no baseline."""
+        if kind == "none":
+            return None
+        if kind == "loo":
+            n = q.shape[0]
+            if q.dim() == 0 or n < 2:
+                raise ValueError(f"node {name!r}: the loo baseline needs n >= 2 samples (dimension 0)")
+            return (q.sum(dim=0, keepdim=True) - q) / (n - 1)
+        assert self.moving_average is not None
+        b = torch.full_like(q, self.moving_average.get(name))
+        self.moving_average.update(name, float(q.mean()))
+        return b
+
+
+def _check_baseline(kind: str, moving_average: Optional[MovingAverage]) -> None:
+    if kind not in BASELINES:
+        raise ValueError(f"baseline {kind!r}: choose one of {', '.join(BASELINES)}")
+    if kind == "ema" and moving_average is None:
+        raise ValueError("the ema baseline needs a MovingAverage kept across steps (Graph(moving_average=...))")
