@@ -80,17 +80,23 @@ class Graph:
         self.costs: list[_Cost] = []
 
     def sample(self, name: str, dist: Distribution, n: Optional[int] = None, score: Optional[bool] = None,
-               parents: Optional[Sequence[str]] = None, baseline: Optional[str] = None) -> Tensor:
+               parents: Optional[Sequence[str]] = None, baseline: Optional[str] = None,
+               value: Optional[Tensor] = None, mask: Optional[Tensor] = None) -> Tensor:
         """Draw from `dist` ((n, *batch, *event) with n) and record the node. `score`: use the
-        score function (default: only when `dist` cannot rsample)."""
+        score function (default: only when `dist` cannot rsample). `value`: a sample already drawn
+        from `dist` elsewhere (e.g. by a policy's own sampler; score function). `mask` (the shape of
+        the log-probability): False where the node did not happen (tokens after EOS): log p = 0."""
         if name in self.nodes:
             raise ValueError(f"node {name!r} is sampled twice in this graph")
         shape = torch.Size(() if n is None else (n,))
-        pathwise = dist.has_rsample if score is None else not score
+        pathwise = (dist.has_rsample if score is None else not score) and value is None
         if pathwise and not dist.has_rsample:
             raise ValueError(f"node {name!r}: {type(dist).__name__} has no rsample; use score=True")
-        value = dist.rsample(shape) if pathwise else dist.sample(shape)
+        if value is None:
+            value = dist.rsample(shape) if pathwise else dist.sample(shape)
         logp = None if pathwise else dist.log_prob(value)
+        if logp is not None and mask is not None:
+            logp = torch.where(mask, logp, torch.zeros_like(logp))
         kind = baseline or self.baseline
         _check_baseline(kind, self.moving_average)
         self.nodes[name] = _Node(name, logp, self._known(parents, name), kind)
