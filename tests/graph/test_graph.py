@@ -132,3 +132,35 @@ def test_leave_one_out_subtracts_the_mean_downstream_cost_of_the_other_samples()
     logp = Categorical(logits=logits).log_prob(z)
     (want,) = torch.autograd.grad((logp * (q - others)).mean(), logits)
     assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_a_learned_baseline_is_unbiased_and_isolated_both_ways():
+    theta = params()
+    t1, t2, mu = theta
+    net = torch.nn.Linear(3, 1)
+    torch.manual_seed(4)
+    ests, losses_ = [], []
+    for _ in range(40):
+        g = Graph()
+        z1 = g.sample("z1", Categorical(logits=t1), n=4000)
+        onehot = torch.nn.functional.one_hot(z1, 3).float()  # z2's baseline input: z1, not z2 itself
+        z2 = g.sample("z2", Categorical(logits=t2[z1]), parents=["z1"], baseline=(net, onehot))
+        x = g.sample("x", Normal(mu, 1.0), n=4000)
+        g.cost("pair", G[z1, z2] + (x - z2.float()) ** 2, depends_on=["z2", "x"])
+        g.cost("first", F[z1], depends_on=["z1"])
+        surrogate_, b_loss = g.surrogate(), g.baseline_loss()
+        losses_.append(float(b_loss.detach()))
+        # isolation: the surrogate does not reach the baseline module, its loss does not reach theta
+        assert all(gr is None for gr in torch.autograd.grad(surrogate_, list(net.parameters()), retain_graph=True,
+                                                              allow_unused=True))
+        assert all(gr is None for gr in torch.autograd.grad(b_loss, theta, retain_graph=True, allow_unused=True))
+        ests.append(torch.cat([gr.flatten() for gr in torch.autograd.grad(surrogate_, theta)]))
+        net.zero_grad()
+        b_loss.backward()
+        with torch.no_grad():
+            for p_ in net.parameters():
+                p_ -= 0.5 * p_.grad
+    est = torch.stack(ests)
+    want = exact(theta, None)
+    assert ((est.mean(0) - want).abs() <= 4 * est.std(0) / 40 ** 0.5 + 1e-3).all()
+    assert losses_[-1] < 0.85 * losses_[0]  # and it learned (the rest is the cost's own noise, from x)

@@ -19,6 +19,11 @@ pessimistic). A cost then depends on the nodes it names and all their ancestors.
 exactly lowers the variance (a node never carries a cost it cannot influence) and never adds bias
 as long as nothing that influences a cost is left out.
 
+Baselines per node: none, ema (a MovingAverage kept across steps), loo (leave-one-out over the
+n samples), or learned: `baseline=(module, inputs)`, a prediction of the node's downstream cost
+from inputs that must not depend on the node itself; the module sees them detached and is
+trained by `baseline_loss()` (squared error), and the surrogate uses its prediction detached.
+
 Shapes: with `n`, a node's samples have a leading sample dimension (n, *batch). Costs and
 log-probabilities (summed over the event dimensions) must broadcast to one common shape, e.g.
 (n, B); the surrogate is the mean over it, so its gradient estimates the gradient of the expected
@@ -30,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.distributions import Distribution
 
 from seqrl.graph.dice import dice_objective
@@ -59,6 +64,10 @@ class _Node:
     logp: Optional[Tensor]  # None for a pathwise (reparameterised) node
     parents: tuple[str, ...]
     baseline: str
+    predicted: Optional[Tensor] = None  # a learned baseline's prediction (with grad into its module only)
+
+
+Learned = tuple[nn.Module, Tensor]  # a baseline module and the inputs it predicts the node's cost from
 
 
 @dataclass
@@ -80,7 +89,7 @@ class Graph:
         self.costs: list[_Cost] = []
 
     def sample(self, name: str, dist: Distribution, n: Optional[int] = None, score: Optional[bool] = None,
-               parents: Optional[Sequence[str]] = None, baseline: Optional[str] = None,
+               parents: Optional[Sequence[str]] = None, baseline: Optional[str | Learned] = None,
                value: Optional[Tensor] = None, mask: Optional[Tensor] = None) -> Tensor:
         """Draw from `dist` ((n, *batch, *event) with n) and record the node. `score`: use the
         score function (default: only when `dist` cannot rsample). `value`: a sample already drawn
@@ -97,9 +106,14 @@ class Graph:
         logp = None if pathwise else dist.log_prob(value)
         if logp is not None and mask is not None:
             logp = torch.where(mask, logp, torch.zeros_like(logp))
-        kind = baseline or self.baseline
-        _check_baseline(kind, self.moving_average)
-        self.nodes[name] = _Node(name, logp, self._known(parents, name), kind)
+        predicted = None
+        if isinstance(baseline, tuple):  # learned: the module sees its inputs detached
+            module, inputs = baseline
+            predicted, kind = module(inputs.detach()).squeeze(-1), "learned"
+        else:
+            kind = baseline or self.baseline
+            _check_baseline(kind, self.moving_average)
+        self.nodes[name] = _Node(name, logp, self._known(parents, name), kind, predicted)
         return value
 
     def cost(self, name: str, value: Tensor, depends_on: Optional[Sequence[str]] = None) -> None:
@@ -153,16 +167,31 @@ class Graph:
                 baselines.append(b)
         return dice_objective(costs, deps, logps, baselines)
 
+    def baseline_loss(self) -> Tensor:
+        """The learned baselines' squared error against their nodes' downstream costs (mean per
+        node, summed); its gradient reaches the baseline modules only."""
+        total = torch.zeros(())
+        for name, node in self.nodes.items():
+            if node.predicted is not None:
+                q = self.downstream_cost(name)
+                total = total + ((node.predicted - q.expand_as(node.predicted)) ** 2).mean()
+        return total
+
     def backward(self) -> Tensor:
-        """surrogate().backward(); returns the surrogate (its value is the mean total cost)."""
+        """Backward of the surrogate and of the learned baselines' loss; returns the surrogate
+        (its value is the mean total cost)."""
         loss = self.surrogate()
-        loss.backward()
+        (loss + self.baseline_loss()).backward()
         return loss
 
     def _baseline(self, name: str, kind: str, q: Tensor) -> Optional[Tensor]:
         """b_w (detached) for a node whose downstream cost is q; None for no baseline."""
         if kind == "none":
             return None
+        if kind == "learned":
+            predicted = self.nodes[name].predicted
+            assert predicted is not None
+            return predicted.detach().expand_as(q)
         if kind == "loo":
             n = q.shape[0]
             if q.dim() == 0 or n < 2:
