@@ -66,3 +66,15 @@ def test_reinforce_vs_dqn_cartpole(tmp_path: Path):
     run_dir, out = run_example("reinforce_vs_dqn_cartpole.py", tmp_path)
     assert "reinforce: step 3" in out and "dqn: step 3" in out
     assert (tmp_path / "run.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "run-dqn" / "eval.jsonl").is_file()
+
+
+def test_discrete_vae_digits(tmp_path: Path):
+    pytest.importorskip("sklearn")
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "discrete_vae_digits.py"), "--quick", "--run-dir",
+                           str(tmp_path)], cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["baseline"]: r for r in __import__("json").loads((tmp_path / "results.json").read_text())}
+    assert set(rows) == {"none", "ema", "loo", "learned"}
+    assert all(-64 * 0.7 < r["heldout_elbo"] < 0 for r in rows.values())  # above a coin flip per pixel (-44 nats)
+    assert rows["loo"]["encoder_grad_variance"] < rows["none"]["encoder_grad_variance"]

@@ -174,7 +174,8 @@ class Graph:
         for name, node in self.nodes.items():
             if node.predicted is not None:
                 q = self.downstream_cost(name)
-                total = total + ((node.predicted - q.expand_as(node.predicted)) ** 2).mean()
+                predicted, target = torch.broadcast_tensors(node.predicted, q)  # e.g. (B,) against (n, B)
+                total = total + ((predicted - target) ** 2).mean()
         return total
 
     def backward(self) -> Tensor:
