@@ -40,7 +40,8 @@ class QTable(nn.Module):
         self.register_buffer("q", torch.full((n_states, n_actions), float(init), dtype=torch.float64))
 
     def forward(self, onehot: Tensor) -> Tensor:
-        return self.q[onehot.argmax(dim=1)]
+        """Q(s, .) (E, A) where the states come from; the table itself stays on the CPU."""
+        return self.q[onehot.argmax(dim=1).cpu()].to(onehot.device)
 
     def update(self, states: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_states: np.ndarray,
                terminated: np.ndarray, alpha: float, gamma: float) -> float:

@@ -105,14 +105,13 @@ class ValueSource:
         # minibatches: a stream of (seed, step) apart from the acting one (sampling_generator)
         generator = torch.Generator().manual_seed(cfg.run.seed * 1_000_003 + step + 1 + 2**40)
         m: dict[str, Any] = {"mode": self.algo, "lr": lr}
-        counts = {"vector_steps": 0, "updates": 0, "td": 0.0, "loss": 0.0}
+        counts = {"updates": 0, "td": 0.0, "loss": 0.0}
 
         def observe(tr: Transitions) -> None:
             keep = tr.active
             before = state.tokens
             state.tokens += int(keep.sum())
             self._epsilon = epsilon(cfg, state.tokens)
-            counts["vector_steps"] += 1
             if self.algo == "q_learning":
                 counts["td"] += self.policy.update(tr.obs[keep], tr.actions[keep], tr.rewards[keep], tr.next_obs[keep],
                                                    tr.terminated[keep], lr, cfg.env.gamma)
