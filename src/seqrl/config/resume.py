@@ -49,8 +49,15 @@ def check_overrides(overrides: Iterable[str]) -> None:
 
 def check_resume(stored: dict[str, Any], current: dict[str, Any], where: str) -> list[tuple[str, Any, Any]]:
     """Refuse unsafe differences between a checkpoint's config and the resuming one; returns the
-    safe ones (to be reported)."""
-    found = changes(stored, current)
+    safe ones (to be reported). A key the checkpoint's config lacks (added to seqrl after it was
+    written) is no difference when the resuming config holds its default: that is what the older
+    version ran with."""
+    from seqrl.config.schema import Config
+    from seqrl.config.validate import to_dict
+
+    defaults, had = flatten(to_dict(Config())), flatten(stored)
+    found = [c for c in changes(stored, current)
+             if c[0] in had or c[0] not in defaults or c[2] != defaults[c[0]]]
     unsafe = [c for c in found if c[0] not in SAFE_ON_RESUME]
     if unsafe:
         listed = "; ".join(f"{k}: {_short(a)} -> {_short(b)}" for k, a, b in unsafe)
