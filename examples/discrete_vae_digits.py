@@ -77,7 +77,7 @@ def encoder_variance(model: VAE, x: torch.Tensor, baseline: str, ema: Optional[M
     return float(torch.stack(grads).var(0).sum())
 
 
-def train(baseline: str, steps: int, seed: int = 0, batch: int = 100, lr: float = 1e-3) -> dict:
+def train(baseline: str, steps: int, seed: int = 0, batch: int = 100, lr: float = 1e-3, repeats: int = 20) -> dict:
     torch.manual_seed(seed)
     train_x, test_x = digits(seed)
     model = VAE()
@@ -93,7 +93,7 @@ def train(baseline: str, steps: int, seed: int = 0, batch: int = 100, lr: float 
     seconds = time.perf_counter() - started
     return {"baseline": baseline, "steps": steps, "seconds": round(seconds, 2),
             "heldout_elbo": round(model.elbo(test_x), 3), "train_elbo": round(model.elbo(train_x), 3),
-            "encoder_grad_variance": encoder_variance(model, test_x[:100], baseline, ema, learned)}
+            "encoder_grad_variance": encoder_variance(model, test_x[:100], baseline, ema, learned, repeats)}
 
 
 def main() -> None:
