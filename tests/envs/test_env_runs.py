@@ -73,9 +73,16 @@ def test_sequence_settings_are_refused_for_an_environment():
         load_config(None, ["env.id=CartPole-v1", "env.kwargs=3"])
 
 
-def test_a_cnn_needs_images(tmp_path):
-    with pytest.raises(ConfigError, match="model.kind=cnn needs image observations"):
-        Trainer(load_config(None, CARTPOLE + ["model.kind=cnn"]), tmp_path / "run")
+@pytest.mark.parametrize("overrides,message", [
+    (["model.kind=cnn"], "model.kind=cnn needs image observations"),
+    (["env.id=FrozenLake-v1", "model.kind=cnn"], "model.kind=cnn needs image observations .* Discrete"),
+    (["env.grayscale=true"], "env.grayscale: GrayscaleObservation requires an image"),
+    (["env.preprocess=pong"], "env.preprocess=pong: the Pong pre-processing takes Atari RGB frames"),
+    (["env.id=FrozenLake-v1", "env.kwargs={map_name: nope}"], "env.id: gymnasium cannot make FrozenLake-v1 .*nope"),
+])
+def test_set_ups_no_policy_or_wrapper_can_serve_are_config_errors(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        Trainer(load_config(None, CARTPOLE + overrides), tmp_path / "run")
 
 
 class Faulty(gym.Env):

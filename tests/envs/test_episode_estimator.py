@@ -60,7 +60,7 @@ def test_episode_returns_bootstrap_only_with_a_value_baseline() -> None:
     cfg = load_config(None, ["env.id=CartPole-v1", "env.gamma=1.0"])
     eps = Episodes(obs=torch.zeros(2, 4), actions=torch.zeros(2, dtype=torch.long), rewards=torch.ones(1, 2),
                    mask=torch.ones(1, 2, dtype=torch.bool), truncated=torch.tensor([True]),
-                   final_obs=torch.zeros(1, 4), env_index=torch.zeros(1, dtype=torch.long))
+                   final_obs=torch.zeros(1, 4))
     assert episode_returns(cfg, eps, None)[0].tolist() == [2.0, 1.0]  # the texts: the return ends at the cut
     assert episode_returns(cfg, eps, torch.tensor([5.0]))[0].tolist() == [7.0, 6.0]
 

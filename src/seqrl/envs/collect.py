@@ -35,7 +35,6 @@ class Episodes(NamedTuple):
     mask: Tensor  # (N, T) bool: the steps of each episode
     truncated: Tensor  # (N,) bool: cut by a time limit (not terminated)
     final_obs: Tensor  # (N, *obs) the observation after each episode's last step
-    env_index: Tensor  # (N,) the environment that played it
 
     @property
     def lengths(self) -> Tensor:
@@ -112,20 +111,19 @@ def play(envs: Any, act: Callable[[Tensor], tuple[Tensor, Tensor]], space: Any, 
                 done[i].append(ep)
                 current[i] = _Episode()
         obs = nxt
-    return _stack([(i, e) for i, eps in enumerate(done) for e in eps], keep_obs)
+    return _stack([e for eps in done for e in eps], keep_obs)
 
 
-def _stack(eps: list[tuple[int, _Episode]], keep_obs: bool) -> Episodes:
-    lengths = [len(e.rewards) for _, e in eps]
+def _stack(eps: list[_Episode], keep_obs: bool) -> Episodes:
+    lengths = [len(e.rewards) for e in eps]
     n, t = len(eps), max(lengths)
     mask = torch.arange(t).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)  # (N, T)
     rewards = torch.zeros(n, t)
-    rewards[mask] = torch.tensor([r for _, e in eps for r in e.rewards], dtype=torch.float32)
-    obs = (torch.as_tensor(np.stack([o for _, e in eps for o in e.obs])) if keep_obs else torch.zeros(0))
-    return Episodes(obs=obs, actions=torch.stack([a for _, e in eps for a in e.actions]), rewards=rewards,
-                    mask=mask, truncated=torch.tensor([e.truncated for _, e in eps]),
-                    final_obs=torch.as_tensor(np.stack([np.asarray(e.final_obs) for _, e in eps])),
-                    env_index=torch.tensor([i for i, _ in eps]))
+    rewards[mask] = torch.tensor([r for e in eps for r in e.rewards], dtype=torch.float32)
+    obs = torch.as_tensor(np.stack([o for e in eps for o in e.obs])) if keep_obs else torch.zeros(0)
+    return Episodes(obs=obs, actions=torch.stack([a for e in eps for a in e.actions]), rewards=rewards,
+                    mask=mask, truncated=torch.tensor([e.truncated for e in eps]),
+                    final_obs=torch.as_tensor(np.stack([np.asarray(e.final_obs) for e in eps])))
 
 
 def _where(done: list[list[_Episode]], i: int) -> str:

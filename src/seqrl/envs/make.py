@@ -13,6 +13,9 @@ from seqrl.config import Config, ConfigError
 from seqrl.extras import require
 
 
+CNN_MIN_SIDE = 36  # the smallest image the Atari torso (8x8/4, 4x4/2, 3x3/1) takes
+
+
 def gym() -> Any:
     """gymnasium, with the Atari ids registered when ale-py is installed (ale-py ships the ROMs;
     without `register_envs` the ALE/... ids are silently missing)."""
@@ -60,6 +63,14 @@ def _indexed(env: Any, index: int) -> Any:
     return env
 
 
+def _wrapped(key: str, wrap: Callable[[], Any]) -> Any:
+    """A wrapper that refuses the environment's observations becomes a ConfigError naming `key`."""
+    try:
+        return wrap()
+    except (ValueError, AssertionError) as err:
+        raise ConfigError(f"{key}: {err}") from None
+
+
 def make_one(cfg: Config, render: bool = False, index: int = 0) -> Callable[[], Any]:
     """A thunk that builds one wrapped environment (what gymnasium's vector envs take)."""
     env_cfg = cfg.env
@@ -75,14 +86,17 @@ def make_one(cfg: Config, render: bool = False, index: int = 0) -> Callable[[], 
             env = gymnasium.make(env_cfg.id, **kwargs)
         except TypeError as err:  # an option the environment does not take
             raise ConfigError(f"env.kwargs: {env_cfg.id} refused them ({err})") from None
+        except Exception as err:  # noqa: BLE001 - a missing dependency, a bad option value, ...
+            raise ConfigError(f"env.id: gymnasium cannot make {env_cfg.id} with env.kwargs={kwargs}: "
+                              f"{type(err).__name__}: {str(err)[:300]}") from None
         if env_cfg.grayscale:
-            env = gymnasium.wrappers.GrayscaleObservation(env)
+            env = _wrapped("env.grayscale", lambda: gymnasium.wrappers.GrayscaleObservation(env))
         if env_cfg.reward_clip is not None:
             env = gymnasium.wrappers.ClipReward(env, -env_cfg.reward_clip, env_cfg.reward_clip)
         if env_cfg.preprocess == "pong":
             from seqrl.envs.pong import PongFrames
 
-            env = PongFrames(env)
+            env = _wrapped("env.preprocess=pong", lambda: PongFrames(env))
         if env_cfg.frame_stack > 1:
             env = gymnasium.wrappers.FrameStackObservation(env, env_cfg.frame_stack)
         return _indexed(env, index)
@@ -119,13 +133,12 @@ def check_spaces(cfg: Config) -> tuple[Any, Any]:
     if isinstance(act_space, spaces.Box) and cfg.env.algo != "reinforce":
         raise ConfigError(f"env.algo={cfg.env.algo}: {cfg.env.id} has continuous actions ({act_space}); Q-learning "
                           "and DQN need Discrete actions")
-    if isinstance(obs_space, spaces.Discrete):
-        return obs_space, act_space  # one-hot encoded for the policy (FrozenLake, Taxi, CliffWalking)
-    if not isinstance(obs_space, spaces.Box):
+    if not isinstance(obs_space, (spaces.Discrete, spaces.Box)):
         raise ConfigError(f"env.id: {cfg.env.id}'s observation space {obs_space} is not a Box or Discrete space")
-    if cfg.model.kind == "cnn" and len(obs_space.shape) not in (2, 3):
-        raise ConfigError(f"model.kind=cnn needs image observations (H, W) or (C, H, W); {cfg.env.id} gives "
-                          f"shape {obs_space.shape}: use model.kind=mlp")
+    shape = tuple(obs_space.shape)  # () for Discrete: one-hot encoded for the policy (FrozenLake, Taxi, ...)
+    if cfg.model.kind == "cnn" and (len(shape) not in (2, 3) or min(shape[-2:]) < CNN_MIN_SIDE):
+        raise ConfigError(f"model.kind=cnn needs image observations (H, W) or (C, H, W) of at least "
+                          f"{CNN_MIN_SIDE}x{CNN_MIN_SIDE} pixels; {cfg.env.id} gives {obs_space}: use model.kind=mlp")
     return obs_space, act_space
 
 

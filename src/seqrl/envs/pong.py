@@ -23,6 +23,9 @@ class PongFrames(gym().ObservationWrapper):
     first frame itself (the difference with an empty frame)."""
 
     def __init__(self, env: Any) -> None:
+        if tuple(env.observation_space.shape) != (210, 160, 3):
+            raise ValueError(f"the Pong pre-processing takes Atari RGB frames (210, 160, 3), not "
+                             f"{env.observation_space}")
         super().__init__(env)
         self.observation_space = gym().spaces.Box(low=-1, high=1, shape=(80, 80), dtype=np.int8)
         self._previous = np.zeros((80, 80), dtype=np.int8)
