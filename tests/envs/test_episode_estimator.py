@@ -104,3 +104,29 @@ def test_the_update_follows_the_exact_gradient_of_the_expected_return(baseline: 
     assert cosine > 0.97, (cosine, flat_got.norm(), flat_want.norm())
     assert flat_got.norm() == pytest.approx(float(flat_want.norm()), rel=0.15)
     source.close()
+
+
+def test_reward_scale_multiplies_every_return():
+    eps = Episodes(obs=torch.zeros(3, 4), actions=torch.zeros(3, dtype=torch.long),
+                   rewards=torch.tensor([[1.0, -2.0, 4.0]]), mask=torch.ones(1, 3, dtype=torch.bool),
+                   truncated=torch.tensor([False]), final_obs=torch.zeros(1, 4))
+    plain = episode_returns(load_config(None, ["env.id=CartPole-v1", "env.gamma=0.5"]), eps, None)
+    scaled = episode_returns(load_config(None, ["env.id=CartPole-v1", "env.gamma=0.5", "env.reward_scale=0.1"]),
+                             eps, None)
+    assert plain[0].tolist() == [1.0, 0.0, 4.0] and torch.allclose(scaled, 0.1 * plain)
+
+
+def test_the_pong_frame_keeps_paddles_and_ball_and_erases_the_background():
+    import numpy as np
+
+    from seqrl.envs.pong import BACKGROUND, pong_frame
+
+    frame = np.zeros((210, 160, 3), dtype=np.uint8)
+    frame[..., 0] = BACKGROUND[0]
+    frame[35:195:2, ::2, 0][10, 20] = 236  # the ball, inside the play field
+    frame[20, 30, 0] = 236  # the score area, cropped away
+    out = pong_frame(frame)
+    assert out.shape == (80, 80) and out.dtype == np.int8
+    assert out[10, 20] == 1 and out.sum() == 1
+    frame[..., 0] = BACKGROUND[1]
+    assert pong_frame(frame).sum() == 0

@@ -74,7 +74,7 @@ Learned = tuple[nn.Module, Tensor]  # a baseline module and the inputs it predic
 class _Cost:
     name: str
     value: Tensor
-    depends_on: tuple[str, ...]
+    reach: frozenset[str]  # the nodes it depends on: those named and their ancestors (fixed once sampled)
 
 
 class Graph:
@@ -118,7 +118,7 @@ class Graph:
 
     def cost(self, name: str, value: Tensor, depends_on: Optional[Sequence[str]] = None) -> None:
         """A cost to minimise (per element; the surrogate averages over its shape)."""
-        self.costs.append(_Cost(name, value, self._known(depends_on, name)))
+        self.costs.append(_Cost(name, value, frozenset(self.ancestors(self._known(depends_on, name)))))
 
     def _known(self, names: Optional[Sequence[str]], owner: str) -> tuple[str, ...]:
         if names is None:
@@ -141,7 +141,7 @@ class Graph:
 
     def downstream_cost(self, node: str) -> Tensor:
         """Q_w: the sum of the costs that depend on `node` (0 when none does), detached."""
-        parts = [c.value.detach() for c in self.costs if node in self.ancestors(c.depends_on)]
+        parts = [c.value.detach() for c in self.costs if node in c.reach]
         return sum(parts[1:], parts[0]) if parts else torch.zeros(())
 
     def surrogate(self) -> Tensor:
@@ -154,7 +154,7 @@ class Graph:
                                        *[n.logp.shape for n in scored.values()])
         costs, deps = [], []
         for c in self.costs:
-            logps = [scored[w].logp for w in self.ancestors(c.depends_on) if w in scored]
+            logps = [scored[w].logp for w in sorted(c.reach) if w in scored]
             total = sum(logps[1:], logps[0]) if logps else torch.zeros((), device=c.value.device)
             costs.append(c.value.expand(shape))
             deps.append(total.expand(shape))
