@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.distributions import Bernoulli, Independent
 
-from seqrl.graph import Graph, MovingAverage
+from seqrl.graph import Graph, MovingAverage, measure
 
 LATENTS, HIDDEN, SAMPLES = 32, 128, 4
 
@@ -66,15 +66,9 @@ class VAE(nn.Module):
 def encoder_variance(model: VAE, x: torch.Tensor, baseline: str, ema: Optional[MovingAverage],
                      learned: Optional[nn.Module], repeats: int = 20) -> float:
     """Total variance (trace of the covariance) of the encoder's gradient over fresh samples."""
-    params = list(model.encoder.parameters())
-    grads = []
-    for _ in range(repeats):
-        saved = dict(ema.values) if ema is not None else None
-        g = model.graph(x, baseline, ema, learned)
-        grads.append(torch.cat([gr.flatten() for gr in torch.autograd.grad(g.surrogate(), params)]))
-        if ema is not None and saved is not None:
-            ema.values = saved  # measuring does not move the moving average
-    return float(torch.stack(grads).var(0).sum())
+    spread = measure(lambda r: model.graph(x, baseline, ema, learned), list(model.encoder.parameters()),
+                     baselines=(baseline,), repeats=repeats)
+    return spread[baseline]["total_variance"]
 
 
 def train(baseline: str, steps: int, seed: int = 0, batch: int = 100, lr: float = 1e-3, repeats: int = 20) -> dict:

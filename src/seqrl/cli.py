@@ -184,8 +184,13 @@ def _sample_env(trainer: Any, args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     from seqrl.run.plot import plot_runs
+    from seqrl.run.plot_diagnostics import plot_diagnostics
 
-    print(plot_runs(args.run_dirs, args.output))
+    output = plot_runs(args.run_dirs, args.output)
+    print(output)
+    extra = plot_diagnostics(args.run_dirs, output.with_name(output.stem + "_diagnostics.png"))
+    if extra is not None:  # runs with run.diagnostics
+        print(extra)
     return 0
 
 
@@ -275,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", type=_checkpoint, default="latest", help="a step, 'best' or 'latest'")
     s.add_argument("--video", metavar="GIF", help="environment runs: also write one episode as an animated GIF")
     s.set_defaults(fn=_sample)
-    pl = sub.add_parser("plot", help="reward and validation curves of runs as a PNG", formatter_class=fmt)
+    pl = sub.add_parser("plot", help="reward and validation curves of runs as a PNG (and "
+                        "OUTPUT_diagnostics.png for runs with run.diagnostics)", formatter_class=fmt)
     pl.add_argument("run_dirs", nargs="+")
     pl.add_argument("-o", "--output", required=True, help="PNG file to write")
     pl.set_defaults(fn=_plot)

@@ -109,26 +109,34 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Apply `section.key=value` strings (values parsed as YAML) to a nested dict copy."""
-    out: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    """Apply `section.key=value` (or `section.sub.key=value`) strings, values parsed as YAML, to a
+    nested dict copy."""
+    out = _copy_sections(data)
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")
         key, raw = item.split("=", 1)
         parts = key.strip().split(".")
-        if len(parts) != 2 or not all(parts):
+        if len(parts) < 2 or not all(parts):
             raise ConfigError(f"override key {key!r} must be section.key, e.g. optim.lr=1e-3")
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except (yaml.YAMLError, RecursionError):
             value = raw
-        if out.get(parts[0]) is None:  # a missing or empty section (`optim:` with nothing under it)
-            out[parts[0]] = {}
-        section = out[parts[0]]
-        if not isinstance(section, dict):
-            raise ConfigError(f"{parts[0]}: expected a mapping of keys, got {short(section)}")
-        section[parts[1]] = value
+        section = out
+        for depth, name in enumerate(parts[:-1]):
+            if section.get(name) is None:  # a missing or empty section (`optim:` with nothing under it)
+                section[name] = {}
+            if not isinstance(section[name], dict):
+                raise ConfigError(f"{'.'.join(parts[: depth + 1])}: expected a mapping of keys, got {short(section[name])}")
+            section = section[name]
+        section[parts[-1]] = value
     return out
+
+
+def _copy_sections(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the nested dicts (leaf values shared)."""
+    return {k: (_copy_sections(v) if isinstance(v, dict) else v) for k, v in data.items()}
 
 
 def load_config(path: Optional[str | Path] = None, overrides: Iterable[str] = ()) -> Config:

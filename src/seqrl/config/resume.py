@@ -18,6 +18,7 @@ SAFE_ON_RESUME = frozenset({
     "optim.steps", "run.dir", "run.log_every", "run.eval_every", "run.checkpoint_every",
     "run.keep_checkpoints", "run.eval_samples", "run.progress", "run.time_limit", "run.stop_at",
     "run.dist_timeout", "run.init_from", "run.trackers", "run.device", "task.reward_workers", "task.reward_timeout",
+    "run.diagnostics.every", "run.diagnostics.repeats", "run.diagnostics.baselines",  # measurements, not training
 })
 
 

@@ -214,6 +214,30 @@ class OptimConfig:
     grad_clip: float = meta("clip the global gradient norm to this (0 = off)", 0.0, 1e6, 1.0)
 
 
+DIAGNOSTIC_BASELINES = ("none", "ema", "value", "self_critical", "rloo", "grpo")
+
+
+@dataclass(frozen=True)
+class DiagnosticsConfig:
+    every: int = meta("every N REINFORCE steps, re-estimate the step's gradient run.diagnostics.repeats times on the "
+                      "same inputs with fresh samples and log its total variance, signal-to-noise ratio and the "
+                      "cosine of single estimates with their mean to RUN_DIR/diagnostics.jsonl (0 = off); the "
+                      "training numbers do not change", 0, 10**8, 0)
+    repeats: int = meta("gradient estimates per measurement (memory: this many copies of the gradient)", 2, 10**4, 8)
+    baselines: str = meta("baselines measured on the same samples: 'run' (the run's own), 'all' (every one this run "
+                          "can compute) or a comma-separated list of none, ema, value, self_critical, rloo, grpo",
+                          default="run")
+
+    def __post_init__(self) -> None:
+        if self.baselines in ("run", "all"):
+            return
+        names = [b.strip() for b in self.baselines.split(",")]
+        bad = [b for b in names if b not in DIAGNOSTIC_BASELINES]
+        if bad or not all(names):
+            raise ValueError(f"run.diagnostics.baselines: {bad[0] if bad else self.baselines!r} is not a baseline; "
+                             f"use run, all or a comma-separated list of {', '.join(DIAGNOSTIC_BASELINES)}")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     seed: int = meta("seed of every random stream", 0, 2**31 - 1, 0)
@@ -250,6 +274,8 @@ class RunConfig:
     trackers: str = meta(
         "live curves: 'auto' (TensorBoard in RUN_DIR/tensorboard when installed), 'none', or a comma-separated "
         "list of tensorboard, wandb, mlflow; every metrics and validation row is mirrored", default="auto")
+    diagnostics: DiagnosticsConfig = meta("how noisy the gradient estimate is (off by default)",
+                                          factory=DiagnosticsConfig)
 
     def __post_init__(self) -> None:
         from seqrl.run.trackers import parse_trackers
@@ -357,6 +383,7 @@ class Config:
         if self.task.name == "text" and self.task.per_token:
             raise ValueError("task.per_token is not available for task.name='text' (text rewards are sequence-level)")
         self._check_self_critical()
+        self.diagnostic_baselines()
 
     def _check_env(self) -> None:
         """Episode runs: the settings that have a meaning for a policy acting in an environment."""
@@ -373,22 +400,59 @@ class Config:
                              "mlp (vector observations) or cnn (images)")
         if self.reinforce.kl_coef > 0:
             raise ValueError("reinforce.kl_coef: the KL penalty is for sequence runs; set it to 0")
+        if self.run.diagnostics.every and self.env.algo != "reinforce":
+            raise ValueError(f"run.diagnostics.every: env.algo={self.env.algo} has no REINFORCE gradient to measure; "
+                             "set it to 0")
+        self.diagnostic_baselines()
 
     def _check_self_critical(self) -> None:
-        """SCST's baseline is the greedy decode's whole sequence reward, subtracted from every
-        token's return: only consistent when each return equals the sequence reward."""
-        if self.reinforce.baseline != "self_critical":
-            return
+        if self.reinforce.baseline == "self_critical":
+            problem = self.self_critical_problem("reinforce.baseline=self_critical")
+            if problem:
+                raise ValueError(problem)
+
+    def self_critical_problem(self, key: str) -> Optional[str]:
+        """Why SCST's baseline does not fit this run (None: it does). It is the greedy decode's
+        whole sequence reward, subtracted from every token's return: only consistent when each
+        return equals the sequence reward."""
         why = "a sample identical to the greedy decode would get a non-zero advantage"
         if self.task.gamma < 1:
-            raise ValueError(f"reinforce.baseline=self_critical with task.gamma={self.task.gamma} < 1: the baseline is "
-                             f"the greedy decode's undiscounted reward while the returns are discounted, so {why}; "
-                             "use task.gamma=1 or another baseline (rloo, value)")
+            return (f"{key} with task.gamma={self.task.gamma} < 1: the baseline is the greedy decode's undiscounted "
+                    f"reward while the returns are discounted, so {why}; use task.gamma=1 or another baseline "
+                    "(rloo, value)")
         if self.reinforce.kl_coef > 0 and self.reinforce.kl_estimator == "k1":
-            raise ValueError("reinforce.baseline=self_critical with reinforce.kl_estimator=k1: the k1 penalty is "
-                             f"subtracted from the samples' rewards but not from the greedy decode's, so {why}; use "
-                             "reinforce.kl_estimator=k3 (a loss term) or another baseline (rloo, value)")
+            return (f"{key} with reinforce.kl_estimator=k1: the k1 penalty is subtracted from the samples' rewards "
+                    f"but not from the greedy decode's, so {why}; use reinforce.kl_estimator=k3 (a loss term) or "
+                    "another baseline (rloo, value)")
         if self.task.per_token:
-            raise ValueError("reinforce.baseline=self_critical with task.per_token=true: the baseline is the greedy "
-                             "decode's whole reward while each token's return is its reward-to-go, so "
-                             f"{why}; use per_token=false or another baseline (rloo, value)")
+            return (f"{key} with task.per_token=true: the baseline is the greedy decode's whole reward while each "
+                    f"token's return is its reward-to-go, so {why}; use per_token=false or another baseline "
+                    "(rloo, value)")
+        return None
+
+    def diagnostic_baselines(self) -> tuple[str, ...]:
+        """The baselines run.diagnostics measures: the run's own, every one this run can compute
+        ('all'), or the ones listed (each checked against this run)."""
+        spec, own = self.run.diagnostics.baselines, self.reinforce.baseline
+        if spec == "run":
+            return (own,)
+        problems: dict[str, str] = {}
+        if own != "value":
+            problems["value"] = "needs reinforce.baseline=value (the value function is trained only then)"
+        if self.env.id is not None:
+            for b in ("self_critical", "rloo", "grpo"):
+                problems[b] = "compares samples of one input; an environment run measures none, ema or value"
+        else:
+            if self.reinforce.samples_per_input < 2:
+                for b in ("rloo", "grpo"):
+                    problems[b] = "needs reinforce.samples_per_input >= 2 (it compares the samples of one input)"
+            sc = self.self_critical_problem("self_critical")
+            if sc:
+                problems["self_critical"] = sc
+        if spec == "all":
+            return tuple(b for b in DIAGNOSTIC_BASELINES if b not in problems)
+        names = tuple(dict.fromkeys(b.strip() for b in spec.split(",")))
+        for b in names:
+            if b in problems:
+                raise ValueError(f"run.diagnostics.baselines: {b} {problems[b]}")
+        return names

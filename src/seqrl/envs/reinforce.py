@@ -7,6 +7,7 @@ entropy bonus -> one update; the value baseline is fitted to the same returns be
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import torch
@@ -50,16 +51,22 @@ def per_step(values: Tensor, mask: Tensor) -> Tensor:
     return torch.zeros(mask.shape, dtype=values.dtype, device=values.device).masked_scatter(mask, values)
 
 
-def reinforce_update(cfg: Config, policy: EnvPolicy, optimizer: torch.optim.Optimizer,
-                     value: Optional[ValueNet], value_optimizer: Optional[torch.optim.Optimizer],
-                     collect: Callable[[], Episodes], step: int, state: TrainState,
-                     scaler: Optional[Any] = None) -> dict[str, Any]:
-    """Collect `env.episodes_per_step` episodes and update once; returns the step's metrics."""
+@dataclass
+class EpisodeLoss:
+    """The REINFORCE objective of a batch of episodes under one baseline (tensors (N, T))."""
+
+    loss: Tensor  # REINFORCE - entropy bonus (grad into the policy)
+    returns: Tensor
+    baseline: Tensor
+    predicted: Optional[Tensor]  # V(s_t) with grad into the value net (value baseline)
+    mask: Tensor
+    entropy: Tensor  # mean entropy (with grad)
+
+
+def episode_objective(cfg: Config, policy: EnvPolicy, value: Optional[ValueNet], eps: Episodes, baseline: str,
+                      ema: float) -> EpisodeLoss:
+    """Score the episodes' actions and build the loss under `baseline` (no side effects)."""
     rl, device = cfg.reinforce, next(policy.parameters()).device
-    m: dict[str, Any] = {"mode": "reinforce"}
-    clock = time.perf_counter()
-    eps = collect()
-    m["time_sample"] = time.perf_counter() - clock
     mask = eps.mask.to(device)
     obs = encode(eps.obs, policy.obs_space, device)  # (M, ...)
     with autocast(device, cfg.run.precision):
@@ -74,30 +81,45 @@ def reinforce_update(cfg: Config, policy: EnvPolicy, optimizer: torch.optim.Opti
     returns = episode_returns(cfg, eps, final_values)  # (N, T)
     n = mask.shape[0]
     valid = torch.ones(n, dtype=torch.bool, device=device)
-    adv, base = compute_advantages(rl.baseline, returns, mask, valid, 1, ema=state.ema, predicted=predicted)
+    adv, base = compute_advantages(baseline, returns, mask, valid, 1, ema=ema, predicted=predicted)
     if cfg.env.standardize_returns:
         adv = standardize(adv, mask)
     n_steps = float(mask.sum())
     loss = losses.reinforce_loss(logp, adv, mask, n, rl.normalization, n_steps)
     mean_entropy = losses.mean_entropy(entropy, mask, n_steps)
-    loss = loss - rl.entropy_coef * mean_entropy
-    if predicted is not None and value_optimizer is not None and value is not None:
-        v_loss = losses.value_loss(predicted, returns, mask, n_steps)
+    return EpisodeLoss(loss - rl.entropy_coef * mean_entropy, returns, base, predicted, mask, mean_entropy)
+
+
+def reinforce_update(cfg: Config, policy: EnvPolicy, optimizer: torch.optim.Optimizer,
+                     value: Optional[ValueNet], value_optimizer: Optional[torch.optim.Optimizer],
+                     collect: Callable[[], Episodes], step: int, state: TrainState,
+                     scaler: Optional[Any] = None) -> dict[str, Any]:
+    """Collect `env.episodes_per_step` episodes and update once; returns the step's metrics."""
+    rl = cfg.reinforce
+    m: dict[str, Any] = {"mode": "reinforce"}
+    clock = time.perf_counter()
+    eps = collect()
+    m["time_sample"] = time.perf_counter() - clock
+    o = episode_objective(cfg, policy, value, eps, rl.baseline, state.ema)
+    mask, returns, n = o.mask, o.returns, o.mask.shape[0]
+    n_steps = float(mask.sum())
+    if o.predicted is not None and value_optimizer is not None and value is not None:
+        v_loss = losses.value_loss(o.predicted, returns, mask, n_steps)
         value_optimizer.zero_grad(set_to_none=True)
         v_loss.backward()
         value_optimizer.step()
         m["value_loss"] = v_loss.item()
     g0 = float(returns[:, 0].mean())
-    if rl.baseline == "ema":
-        state.ema = ema_update(state.ema, g0, rl.ema_decay, state.ema_initialised)
-        state.ema_initialised = True
-    grad_norm = apply_update(loss, optimizer, list(policy.parameters()), cfg.optim.grad_clip, step, m, scaler)
+    # tracked whatever the baseline, so run.diagnostics can measure the ema baseline
+    state.ema = ema_update(state.ema, g0, rl.ema_decay, state.ema_initialised)
+    state.ema_initialised = True
+    grad_norm = apply_update(o.loss, optimizer, list(policy.parameters()), cfg.optim.grad_clip, step, m, scaler)
     episode_returns_ = eps.rewards.sum(dim=1)
     state.sequences += n
     state.tokens += int(n_steps)
-    m.update(loss=loss.item(), grad_norm=grad_norm, reward_mean=float(episode_returns_.mean()),
+    m.update(loss=o.loss.item(), grad_norm=grad_norm, reward_mean=float(episode_returns_.mean()),
              reward_std=float(episode_returns_.std(unbiased=False)), return_mean=g0,
-             entropy=mean_entropy.item(), baseline_error=float(((returns - base) ** 2)[mask].mean()),
+             entropy=o.entropy.item(), baseline_error=float(((returns - o.baseline) ** 2)[mask].mean()),
              length_mean=float(eps.lengths.float().mean()), truncated=float(eps.truncated.float().mean()),
              episodes=n, env_steps=int(n_steps), sequences=n, tokens=int(n_steps),
              env_steps_total=state.tokens,  # every environment step trained on so far

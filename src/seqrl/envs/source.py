@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -14,7 +14,9 @@ from seqrl.curriculum import learning_rate
 from seqrl.envs.collect import Episodes, Transitions, play
 from seqrl.envs.make import Environments, check_spaces, env_seed
 from seqrl.envs.policy import EnvPolicy, ValueNet
-from seqrl.envs.reinforce import reinforce_update
+from seqrl.envs.reinforce import episode_objective, reinforce_update
+from seqrl.estimators.diagnostics import flat_grad
+from seqrl.train.diagnostics import diagnostic_generator
 from seqrl.train.device import grad_scaler
 from seqrl.train.state import TrainState
 from seqrl.train.step import sampling_generator
@@ -80,6 +82,21 @@ class EnvSource:
         return {"lr": lr, **m, "step_time": elapsed, "seq_per_s": m["episodes"] / elapsed,
                 "tok_per_s": m["env_steps"] / elapsed}
 
+    def gradient_estimates(self, step: int, state: TrainState, baselines: Sequence[str],
+                           repeats: int) -> dict[str, list[torch.Tensor]]:
+        """`repeats` flat gradients of `step`'s loss per baseline (run.diagnostics): episodes from
+        the step's own start states with fresh actions, each batch shared by every baseline."""
+        params = [q for q in self.policy.parameters() if q.requires_grad]
+        self.policy.train()
+        out: dict[str, list[torch.Tensor]] = {b: [] for b in baselines}
+        for r in range(repeats):
+            eps = play_episodes(self, step, self.cfg.env.episodes_per_step, False,
+                                generator=diagnostic_generator(self.cfg.run.seed, step, r))
+            for b in baselines:
+                o = episode_objective(self.cfg, self.policy, self.value_head, eps, b, state.ema)
+                out[b].append(flat_grad(o.loss, params))
+        return out
+
     def evaluate(self) -> dict[str, Any]:
         return validate(self)
 
@@ -89,13 +106,15 @@ class EnvSource:
 
 
 def play_episodes(source: Any, step: int, episodes: int, greedy: bool, envs: Any = None, keep_obs: bool = True,
-                  observe: Optional[Callable[[Transitions], None]] = None) -> Episodes:
+                  observe: Optional[Callable[[Transitions], None]] = None,
+                  generator: Optional[torch.Generator] = None) -> Episodes:
     """Whole episodes on `envs` (default the source's own), reset with seeds from (seed, step, index);
-    the actions come from `source.act` with the step's sampling generator."""
+    the actions come from `source.act` with the step's sampling generator (or `generator`)."""
     cfg = source.cfg
     envs = source.environments.train if envs is None else envs
     seeds = [env_seed(cfg.run.seed, step, i) for i in range(envs.num_envs)]
-    generator = None if greedy else sampling_generator(cfg.run.seed, step)
+    if generator is None and not greedy:
+        generator = sampling_generator(cfg.run.seed, step)
     return play(envs, lambda obs: source.act(obs, greedy, generator), source.obs_space, episodes, seeds,
                 source.device, step, str(cfg.env.id), keep_obs=keep_obs, observe=observe)
 

@@ -154,6 +154,10 @@ class ValueSource:
         counts["td"] += float(td)
         counts["loss"] += float(loss.detach())
 
+    def gradient_estimates(self, step: int, state: TrainState, baselines: Any, repeats: int) -> None:
+        """Q-learning and DQN follow no REINFORCE gradient (the config refuses run.diagnostics)."""
+        return None
+
     def evaluate(self) -> dict[str, Any]:
         return validate(self)
 

@@ -144,9 +144,13 @@ class Graph:
         parts = [c.value.detach() for c in self.costs if node in c.reach]
         return sum(parts[1:], parts[0]) if parts else torch.zeros(())
 
-    def surrogate(self) -> Tensor:
+    def surrogate(self, baseline: Optional[str] = None) -> Tensor:
         """The DiCE objective: its value is the mean total cost; its gradients of every order are
-        unbiased estimates of those of the expected cost."""
+        unbiased estimates of those of the expected cost. `baseline` overrides every scored node's
+        (none, ema, loo, or learned for nodes that have a module) to compare baselines on the same
+        samples; with it the moving average is read, not updated (a measurement, not a step)."""
+        if baseline is not None and baseline != "learned":
+            _check_baseline(baseline, self.moving_average)
         if not self.costs:
             raise ValueError("the graph has no cost: mark at least one with g.cost(name, tensor)")
         scored = {name: node for name, node in self.nodes.items() if node.logp is not None}
@@ -161,7 +165,10 @@ class Graph:
         logps, baselines = [], []
         for name, node in scored.items():
             assert node.logp is not None
-            b = self._baseline(name, node.baseline, self.downstream_cost(name).expand(shape))
+            kind = node.baseline if baseline is None else baseline
+            if kind == "learned" and node.predicted is None:
+                raise ValueError(f"node {name!r} has no learned baseline (sample it with baseline=(module, inputs))")
+            b = self._baseline(name, kind, self.downstream_cost(name).expand(shape), update=baseline is None)
             if b is not None:
                 logps.append(node.logp.expand(shape))
                 baselines.append(b)
@@ -185,7 +192,7 @@ class Graph:
         (loss + self.baseline_loss()).backward()
         return loss
 
-    def _baseline(self, name: str, kind: str, q: Tensor) -> Optional[Tensor]:
+    def _baseline(self, name: str, kind: str, q: Tensor, update: bool = True) -> Optional[Tensor]:
         """b_w (detached) for a node whose downstream cost is q; None for no baseline."""
         if kind == "none":
             return None
@@ -200,7 +207,8 @@ class Graph:
             return (q.sum(dim=0, keepdim=True) - q) / (n - 1)
         assert self.moving_average is not None
         b = torch.full_like(q, self.moving_average.get(name))
-        self.moving_average.update(name, float(q.mean()))
+        if update:
+            self.moving_average.update(name, float(q.mean()))
         return b
 
 

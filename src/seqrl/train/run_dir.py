@@ -65,6 +65,7 @@ class RunDirectory:
             # A resumed run forgets whatever the interrupted process logged after its checkpoint.
             jsonl.truncate_after(self.path / "metrics.jsonl", step)
             jsonl.truncate_after(self.path / "eval.jsonl", step)
+            jsonl.truncate_after(self.path / "diagnostics.jsonl", step - 1)  # measured before step `step` trains
         except OSError as err:
             raise RunError(f"cannot write to the run directory: {err.filename or self.path}: "
                            f"{err.strerror or err}") from None

@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
 
 from seqrl.config import Config, ConfigError
+from seqrl.curriculum import StepPlan
 from seqrl.curriculum import plan as curriculum_plan
+from seqrl.estimators.diagnostics import flat_grad
 from seqrl.estimators.value_head import ValueHead
-from seqrl.rollout import strip
+from seqrl.rollout import Batch, strip
 from seqrl.tasks import collate
 from seqrl.tasks.base import example_columns
 from seqrl.train.build import build_data, build_policy, build_task, check_compatible, training_reward
 from seqrl.train.build_text import build_text
 from seqrl.train.device import grad_scaler
+from seqrl.train.diagnostics import diagnostic_generator
 from seqrl.train.distributed import World, step_seed
 from seqrl.train.reference import make_reference
 from seqrl.train.state import TrainState
 from seqrl.train.update import build_optimizer
-from seqrl.train.step import StepContext, train_step
+from seqrl.train.step import StepContext, greedy_returns, reinforce_objective, sample_batch, train_step
 from seqrl.vocab import specials_of
 
 log = logging.getLogger("seqrl")
@@ -100,7 +103,9 @@ class SequenceSource:
         for pool in self._pools:
             pool.should_stop = should_stop
 
-    def train_step(self, step: int, state: TrainState) -> dict[str, Any]:
+    def _inputs(self, step: int, state: TrainState) -> tuple[list, Batch, StepPlan]:
+        """The examples, batch and curriculum plan of `step` (taking the KL reference at the first
+        REINFORCE step)."""
         cfg = self.cfg
         examples = self.data.train_batch(step, cfg.optim.batch_size)
         if self.world.distributed:  # this rank's share; dropout draws a (seed, step, rank) stream
@@ -111,8 +116,33 @@ class SequenceSource:
         if p.reinforce and self.reference is not None and state.reference_step < 0:
             self.reference.capture(self.policy)  # the KL reference: the policy REINFORCE starts from
             state.reference_step = step
-        batch = collate(examples, specials_of(self.task)).to(self.device)
+        return examples, collate(examples, specials_of(self.task)).to(self.device), p
+
+    def train_step(self, step: int, state: TrainState) -> dict[str, Any]:
+        examples, batch, p = self._inputs(step, state)
         return train_step(self.ctx, examples, batch, p, step, state)
+
+    def gradient_estimates(self, step: int, state: TrainState, baselines: Sequence[str],
+                           repeats: int) -> Optional[dict[str, list[torch.Tensor]]]:
+        """`repeats` flat gradients of `step`'s loss per baseline, each set of samples shared by
+        every baseline (run.diagnostics); None on a cross-entropy step."""
+        examples, batch, p = self._inputs(step, state)
+        if not p.reinforce:
+            return None
+        ctx, seed = self.ctx, self.cfg.run.seed
+        params = [q for q in self.policy.parameters() if q.requires_grad]
+        self.policy.train()
+        out: dict[str, list[torch.Tensor]] = {b: [] for b in baselines}
+        greedy = None
+        for r in range(repeats):
+            s = sample_batch(ctx, examples, batch, p, step, diagnostic_generator(seed, step, r), {})
+            if greedy is None and "self_critical" in baselines:  # deterministic: one decode for every repeat
+                greedy = greedy_returns(ctx, examples, batch, step, s.forced, s.forced_len)
+            counts = (float(s.result.valid.sum()), float(s.rl_mask.sum()), float(s.forced_mask.sum()))
+            for i, b in enumerate(baselines):
+                loss, _, _ = reinforce_objective(ctx, s, b, state.ema, greedy, *counts)
+                out[b].append(flat_grad(loss, params, retain_graph=i < len(baselines) - 1))
+        return out
 
     # -- evaluation --------------------------------------------------------------------------
     @torch.no_grad()

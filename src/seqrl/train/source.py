@@ -6,7 +6,7 @@ A sequence task (train.sequences.SequenceSource) and a gymnasium environment
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 import torch
 
@@ -27,6 +27,12 @@ class Source(Protocol):
 
     def train_step(self, step: int, state: TrainState) -> dict[str, Any]:
         """One update; its metrics (a metrics.jsonl row: `mode`, `reward_mean`, `sequences`, ...)."""
+
+    def gradient_estimates(self, step: int, state: TrainState, baselines: Sequence[str],
+                           repeats: int) -> Optional[dict[str, list[torch.Tensor]]]:
+        """run.diagnostics: `repeats` flat gradient estimates of `step`'s loss per baseline, on the
+        step's inputs with fresh samples shared by the baselines, nothing updated (None: the step
+        samples nothing)."""
 
     def evaluate(self) -> dict[str, Any]:
         """A validation: metrics and a few samples."""

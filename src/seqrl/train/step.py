@@ -103,8 +103,25 @@ def greedy_returns(ctx: StepContext, examples: list[Example], batch: Batch, step
     return torch.where(result.valid, values, torch.zeros_like(values))
 
 
-def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, plan: StepPlan,
-                    step: int, state: TrainState, m: dict[str, Any]) -> Tensor:
+@dataclass
+class Sampled:
+    """One REINFORCE batch: the samples, their teacher-forced scores (with grad) and rewards."""
+
+    rollout: Rollout
+    scored: Any  # policies.base.Scored: logprobs (N, T), entropy (N, T), features
+    result: Any  # rewards.checked.RewardResult
+    rl_mask: Tensor  # (N, T) tokens trained by REINFORCE
+    forced_mask: Tensor  # (N, T) tokens forced from the reference (MIXER), trained by cross-entropy
+    returns: Tensor  # (N, T) return-to-go (discounted, minus the k1 KL penalty)
+    kl: Optional[Tensor]  # (N, T) the KL estimate against the reference, when there is one
+    predicted: Optional[Tensor]  # (N, T) the value head's prediction (grad into the head only)
+    forced: Optional[Tensor]  # the forced prefix / suffix the samples continue
+    forced_len: Optional[Tensor]
+
+
+def sample_batch(ctx: StepContext, examples: list[Example], batch: Batch, plan: StepPlan, step: int,
+                 generator: torch.Generator, m: dict[str, Any]) -> Sampled:
+    """Sample k completions per input with `generator`, score them and check their rewards."""
     cfg, rl = ctx.cfg, ctx.cfg.reinforce
     forced = forced_len = None
     if plan.prefix > 0 and batch.tgt is not None:
@@ -114,7 +131,6 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     clock = time.perf_counter()
     fused = ctx.scores_in_sampling()
     entropy_grad = rl.entropy_coef > 0
-    generator = sampling_generator(cfg.run.seed, step)
     try:
         if fused:  # the loss differentiates the sampling pass itself: no second forward
             rollout, scored = ctx.policy.sample_scored(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
@@ -134,8 +150,7 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         scored = ctx.score(batch, rollout.tokens, mask, rl.temperature, entropy_grad=entropy_grad)
         clock = _lap(m, "time_score", clock)
     _check_scores(scored.logprobs, mask, rollout.tokens, ctx, step)
-    rl_mask = mask & ~rollout.forced & valid.unsqueeze(1)  # tokens trained by REINFORCE
-    forced_mask = rollout.forced & mask
+    rl_mask = mask & ~rollout.forced & valid.unsqueeze(1)
     token_r = result.values if result.values.dim() == 2 else terminal_rewards(result.values, mask)
     kl = None
     if ctx.reference is not None and rl.kl_coef > 0:
@@ -145,40 +160,59 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
             token_r = token_r - rl.kl_coef * kl.detach()
     returns = reward_to_go(token_r, mask, cfg.task.gamma)  # (N, T)
     predicted = ctx.value_head(scored.features) if ctx.value_head is not None else None
+    return Sampled(rollout, scored, result, rl_mask, rollout.forced & mask, returns, kl, predicted, forced, forced_len)
+
+
+def reinforce_objective(ctx: StepContext, s: Sampled, baseline: str, ema: float, greedy: Optional[Tensor],
+                        n_seq: float, n_rl: float, n_forced: float) -> tuple[Tensor, Tensor, dict[str, Any]]:
+    """The loss of one sampled batch under `baseline` (no side effects): REINFORCE + KL (k3) +
+    cross-entropy on forced tokens - entropy bonus. Returns (loss, the baseline (N, T), terms)."""
+    cfg, rl = ctx.cfg, ctx.cfg.reinforce
+    adv, base = compute_advantages(baseline, s.returns, s.rl_mask, s.result.valid, s.rollout.k, ema=ema,
+                                   greedy_returns=greedy, predicted=s.predicted, use_std=rl.grpo_std)
+    loss = losses.reinforce_loss(s.scored.logprobs, adv, s.rl_mask, n_seq, rl.normalization, n_rl)
+    terms: dict[str, Any] = {}
+    if s.kl is not None:
+        kl_mean = s.kl.sum() / max(n_rl, 1.0)
+        terms["kl"] = kl_mean.item()
+        if rl.kl_estimator == "k3":
+            loss = loss + rl.kl_coef * kl_mean
+    if n_forced > 0:
+        xent = losses.token_xent(s.scored.logprobs, s.forced_mask, n_forced)
+        terms["xent"] = xent.item()
+        loss = loss + cfg.curriculum.xent_weight * xent
+    entropy = losses.mean_entropy(s.scored.entropy, s.rl_mask, n_rl)
+    terms["entropy"] = entropy.item()
+    return loss - rl.entropy_coef * entropy, base, terms
+
+
+def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, plan: StepPlan,
+                    step: int, state: TrainState, m: dict[str, Any]) -> Tensor:
+    cfg, rl = ctx.cfg, ctx.cfg.reinforce
+    s = sample_batch(ctx, examples, batch, plan, step, sampling_generator(cfg.run.seed, step), m)
+    result, rollout, returns, rl_mask, mask, valid = s.result, s.rollout, s.returns, s.rl_mask, s.rollout.mask, s.result.valid
     greedy = None
     if rl.baseline == "self_critical":
         clock = time.perf_counter()
-        greedy = greedy_returns(ctx, examples, batch, step, forced, forced_len)
+        greedy = greedy_returns(ctx, examples, batch, step, s.forced, s.forced_len)
         _lap(m, "time_baseline", clock)  # greedy decode + its reward
-    adv, base = compute_advantages(rl.baseline, returns, rl_mask, valid, rollout.k, ema=state.ema,
-                                   greedy_returns=greedy, predicted=predicted, use_std=rl.grpo_std)
     seq_g = returns[:, 0][valid]  # G_0: what the estimator optimises (discounted, k1-penalised)
     raw = result.values if result.values.dim() == 1 else result.values.sum(dim=1)
     seq_r = raw[valid]  # the task's own reward, as the user defined it
     # Counts and reward sums of the whole batch (every rank's share, in data-parallel training).
-    n_seq, n_rl, n_forced, r_sum, r_sq, g_sum = _totals(ctx, [valid.sum(), rl_mask.sum(), forced_mask.sum(),
+    n_seq, n_rl, n_forced, r_sum, r_sq, g_sum = _totals(ctx, [valid.sum(), rl_mask.sum(), s.forced_mask.sum(),
                                                               seq_r.sum(), (seq_r ** 2).sum(), seq_g.sum()])
-    loss = losses.reinforce_loss(scored.logprobs, adv, rl_mask, n_seq, rl.normalization, n_rl)
-    if kl is not None:
-        kl_mean = kl.sum() / max(n_rl, 1.0)
-        m["kl"] = kl_mean.item()
-        if rl.kl_estimator == "k3":
-            loss = loss + rl.kl_coef * kl_mean
-    if n_forced > 0:
-        xent = losses.token_xent(scored.logprobs, forced_mask, n_forced)
-        m["xent"] = xent.item()
-        loss = loss + cfg.curriculum.xent_weight * xent
-    entropy = losses.mean_entropy(scored.entropy, rl_mask, n_rl)
-    loss = loss - rl.entropy_coef * entropy
-    if predicted is not None and ctx.value_optimizer is not None and ctx.value_head is not None:
-        v_loss = losses.value_loss(predicted, returns, rl_mask, n_rl)
+    loss, base, terms = reinforce_objective(ctx, s, rl.baseline, state.ema, greedy, n_seq, n_rl, n_forced)
+    m.update({k: v for k, v in terms.items() if k != "entropy"})
+    if s.predicted is not None and ctx.value_optimizer is not None and ctx.value_head is not None:
+        v_loss = losses.value_loss(s.predicted, returns, rl_mask, n_rl)
         ctx.value_optimizer.zero_grad(set_to_none=True)
         v_loss.backward()
         ctx.world.all_sum_([p.grad for p in ctx.value_head.parameters() if p.grad is not None])
         ctx.value_optimizer.step()
     mean_r = r_sum / n_seq if n_seq else None
     mean_g = g_sum / n_seq if n_seq else None
-    if rl.baseline == "ema" and mean_g is not None:  # a baseline of the returns the loss weights
+    if mean_g is not None:  # tracked whatever the baseline, so run.diagnostics can measure the ema baseline
         state.ema = ema_update(state.ema, mean_g, rl.ema_decay, state.ema_initialised)
         state.ema_initialised = True
     state.skipped_rewards += result.skipped
@@ -189,7 +223,7 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         reward_mean=mean_r,  # the task reward (no KL penalty, no discount): what the progress bar shows
         reward_std=max(r_sq / n_seq - mean_r ** 2, 0.0) ** 0.5 if mean_r is not None else None,
         return_mean=mean_g,  # mean G_0 the estimator weights: minus the k1 KL penalty, discounted
-        entropy=entropy.item() * ctx.world.size,  # this rank's share of the batch mean, scaled up
+        entropy=terms["entropy"] * ctx.world.size,  # this rank's share of the batch mean, scaled up
         baseline_error=float(((returns - base) ** 2)[rl_mask].mean()) if n_rl else None,
         reinforce_share=n_rl / max(n_all, 1),
         finished=float(rollout.finished.float().mean()),  # share of samples that emitted EOS

@@ -19,6 +19,7 @@ from seqrl.run.trackers import Trackers, check_installed, parse_trackers
 from seqrl.run.progress import ProgressBar, step_summary
 from seqrl.run.signals import trap_stop_signals
 from seqrl.train import checkpoint as ckpt
+from seqrl.train import diagnostics
 from seqrl.train.device import resolve_device
 from seqrl.train.distributed import init_world
 from seqrl.train.snapshot import restore, snapshot
@@ -59,6 +60,8 @@ class Trainer:
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
         init = self._load_init if cfg.run.init_from and initialise else None
+        if cfg.run.diagnostics.every and self.world.distributed:
+            raise ConfigError("run.diagnostics.every: diagnostics measure in one process; set it to 0 under torchrun")
         self.source: Source = build_source(cfg, self.device, self.world, self.run_dir, reward_fn, init)
         self.state = TrainState()
 
@@ -243,6 +246,8 @@ class Trainer:
                 self.save()
                 return
             step = self.state.step
+            if self.world.is_main and diagnostics.due(cfg, step):
+                self._diagnose(step)
             began = time.perf_counter()
             m = self.source.train_step(step, self.state)
             self.state.step = step + 1
@@ -272,6 +277,15 @@ class Trainer:
             if self.state.step % cfg.run.checkpoint_every == 0 or stop or self.state.step == cfg.optim.steps:
                 self.save()
             bar.update(self.state.step, step_summary(m))
+
+    def _diagnose(self, step: int) -> None:
+        """run.diagnostics: the gradient's spread at this step (not counted as training time)."""
+        row = diagnostics.measure(self.source, self.cfg, step, self.state, self.device)
+        if row is None:
+            return
+        jsonl.append(self.run_dir / diagnostics.FILE, row)
+        if self.trackers is not None:
+            self.trackers.log("diagnostics", step, diagnostics.flat(row))
 
     def _validate(self, bar: ProgressBar) -> bool:
         metrics = self.evaluate()
