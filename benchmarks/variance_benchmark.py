@@ -1,20 +1,20 @@
-"""How noisy is each baseline's gradient? The total variance (trace of the covariance) of M
-gradient estimates on the same inputs with fresh samples, for every baseline, relative to none.
+"""How noisy is each baseline's gradient? M gradient estimates on the same inputs with fresh
+samples, every baseline on the same samples (what `run.diagnostics` and `seqrl.graph.measure`
+log): total variance (trace of the covariance) relative to none, SNR and mean cosine with the mean.
 
     python benchmarks/variance_benchmark.py [--repeats 20] [--quick]
 
-Three sources, one estimator: the reverse task (a GRU after 300 cross-entropy steps, the same
-weights for every baseline; 32 inputs x 8 samples), CartPole-v1 (the initial MLP policy, 16
-episodes per estimate, advantages not standardised: standardising per batch subtracts the batch
-mean, which cancels any constant baseline) and the discrete VAE of examples/discrete_vae_digits.py (after 300 steps,
-4 samples per digit). Nothing is updated while measuring: estimates go through an optimizer of
-step size 0, and learned baselines are first fitted on other samples. Writes
-benchmarks/results/variance.{json,md}.
+Three sources, one estimator: the reverse task (a GRU after 300 cross-entropy steps; 32 inputs x
+8 samples), CartPole-v1 (the initial MLP policy, 16 episodes per estimate from the same start
+states, advantages not standardised: standardising per batch subtracts the batch mean, which
+cancels any constant baseline) and the discrete VAE of examples/discrete_vae_digits.py (after 300
+steps with a learned baseline, 4 samples per digit). The value function / learned baseline and
+the moving average are first fitted on other samples with the policy frozen; measuring updates
+nothing. Writes benchmarks/results/variance.{json,md}.
 """
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -27,14 +27,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "examples"))
 
+SEQUENCE = ("none", "ema", "value", "self_critical", "rloo", "grpo")
 
-def total_variance(grads: list[torch.Tensor]) -> float:
-    return float(torch.stack(grads).var(0).sum())
+
+def rows_of(source: str, spreads: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"source": source, "baseline": b, **{k: s[k] for k in ("total_variance", "snr", "cosine")}}
+            for b, s in spreads.items()]
 
 
 def sequence_rows(repeats: int, quick: bool, work: Path) -> list[dict[str, Any]]:
     from seqrl.config import load_config
     from seqrl.curriculum import StepPlan
+    from seqrl.estimators.diagnostics import gradient_spread
     from seqrl.tasks import collate
     from seqrl.train.step import _reinforce_loss
     from seqrl.train.trainer import Trainer
@@ -46,71 +50,50 @@ def sequence_rows(repeats: int, quick: bool, work: Path) -> list[dict[str, Any]]
     pre = Trainer(load_config(ROOT / "configs/reverse.yaml", base + ["curriculum.kind=xent", f"optim.steps={warm}"]),
                   work / "reverse-warm")
     pre.fit()
-    weights = copy.deepcopy(pre.policy.state_dict())
-    rows = []
-    for baseline in ("none", "ema", "value", "self_critical", "rloo", "grpo"):
-        t = Trainer(load_config(ROOT / "configs/reverse.yaml", base + [f"reinforce.baseline={baseline}"]),
-                    work / f"reverse-{baseline}")
-        t.policy.load_state_dict(weights)
-        examples = t.data.train_batch(0, 32)
-        batch = collate(examples, specials_of(t.task))
-        plan = StepPlan(True, 0, 0)
-        params = [p for p in t.policy.parameters() if p.requires_grad]
-        fit_steps = 0 if baseline not in ("value", "ema") else (10 if quick else 100)
-        for i in range(fit_steps):  # the learned / moving-average baselines see other samples first
-            _reinforce_loss(t.ctx, t.data.train_batch(i + 1, 32), collate(t.data.train_batch(i + 1, 32),
-                            specials_of(t.task)), plan, 10_000 + i, t.state, {})
-        value_weights = copy.deepcopy(t.value_head.state_dict()) if t.value_head is not None else None
-        grads = []
-        for r in range(repeats):
-            state = copy.deepcopy(t.state)
-            loss = _reinforce_loss(t.ctx, examples, batch, plan, 20_000 + r, state, {})
-            grads.append(torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)]))
-            if value_weights is not None:
-                t.value_head.load_state_dict(value_weights)
-        rows.append({"source": "reverse (GRU)", "baseline": baseline, "total_variance": total_variance(grads)})
-        t.release()
-    return rows
+    t = Trainer(load_config(ROOT / "configs/reverse.yaml", base + ["reinforce.baseline=value"]), work / "reverse")
+    t.policy.load_state_dict(pre.policy.state_dict())
+    for i in range(10 if quick else 100):  # fit V and the moving average on other inputs; the policy stays
+        examples = t.data.train_batch(10_000 + i, 32)
+        _reinforce_loss(t.ctx, examples, collate(examples, specials_of(t.task)), StepPlan(True, 0, 0), 10_000 + i,
+                        t.state, {})
+    estimates = t.source.gradient_estimates(20_000, t.state, SEQUENCE, repeats)
+    t.release()
+    return rows_of("reverse (GRU)", {b: gradient_spread(g) for b, g in estimates.items()})
 
 
 def cartpole_rows(repeats: int) -> list[dict[str, Any]]:
     from seqrl.config import load_config
     from seqrl.envs.reinforce import reinforce_update
     from seqrl.envs.source import EnvSource
+    from seqrl.estimators.diagnostics import gradient_spread
     from seqrl.train.state import TrainState
 
-    rows = []
-    for baseline in ("none", "ema", "value"):
-        cfg = load_config(ROOT / "configs/cartpole.yaml", [f"reinforce.baseline={baseline}", "optim.grad_clip=0",
-                                                           "env.standardize_returns=false",  # else a constant baseline cancels
-                                                           "env.episodes_per_step=16"])
-        torch.manual_seed(0)
-        source = EnvSource(cfg, torch.device("cpu"))
-        state = TrainState()
-        fit = torch.optim.SGD(source.policy.parameters(), lr=0.0)
-        for i in range(20 if baseline != "none" else 0):  # fit V(s) / the moving average on other episodes
-            reinforce_update(cfg, source.policy, fit, source.value_head, source.value_optimizer,
-                             lambda i=i: source.play(1000 + i, 16, greedy=False), 1000 + i, state)
-        frozen_value = torch.optim.SGD(source.value_head.parameters(), lr=0.0) if source.value_head else None
-        grads = []
-        for r in range(repeats):
-            reinforce_update(cfg, source.policy, fit, source.value_head, frozen_value,
-                             lambda r=r: source.play(2000 + r, 16, greedy=False), 2000 + r, copy.deepcopy(state))
-            grads.append(torch.cat([p.grad.flatten().clone() for p in source.policy.parameters()]))
-        rows.append({"source": "CartPole-v1 (MLP)", "baseline": baseline, "total_variance": total_variance(grads)})
-        source.close()
-    return rows
+    cfg = load_config(ROOT / "configs/cartpole.yaml", ["reinforce.baseline=value", "optim.grad_clip=0",
+                                                       "env.standardize_returns=false",  # else a constant baseline cancels
+                                                       "env.episodes_per_step=16"])
+    torch.manual_seed(0)
+    source = EnvSource(cfg, torch.device("cpu"))
+    state = TrainState()
+    frozen = torch.optim.SGD(source.policy.parameters(), lr=0.0)
+    for i in range(20):  # fit V(s) and the moving average on other episodes; the policy stays
+        reinforce_update(cfg, source.policy, frozen, source.value_head, source.value_optimizer,
+                         lambda i=i: source.play(1000 + i, 16, greedy=False), 1000 + i, state)
+    estimates = source.gradient_estimates(2000, state, ("none", "ema", "value"), repeats)
+    source.close()
+    return rows_of("CartPole-v1 (MLP)", {b: gradient_spread(g) for b, g in estimates.items()})
 
 
 def vae_rows(repeats: int, quick: bool) -> list[dict[str, Any]]:
     import discrete_vae_digits as vae  # examples/
+    from seqrl.graph import MovingAverage, measure
 
-    rows = []
-    for baseline in ("none", "ema", "learned", "loo"):
-        res = vae.train(baseline, 20 if quick else 300, repeats=repeats)  # on a fixed held-out batch at the end
-        rows.append({"source": "discrete VAE (digits)", "baseline": baseline,
-                     "total_variance": res["encoder_grad_variance"]})
-    return rows
+    f = vae.fit("learned", 20 if quick else 300)
+    model, learned, x = f["model"], f["learned"], f["test_x"][:100]
+    with torch.no_grad():  # the moving average of the cost, as training with ema would have it
+        ema = MovingAverage(values={"z": -sum(model.elbo(x, 4) for _ in range(10)) / 10})
+    spreads = measure(lambda r: model.graph(x, "learned", ema, learned), list(model.encoder.parameters()),
+                      baselines=("none", "ema", "learned", "loo"), repeats=repeats)
+    return rows_of("discrete VAE (digits)", spreads)
 
 
 def main() -> int:
@@ -130,10 +113,13 @@ def main() -> int:
     for r in rows:
         none = next(x for x in rows if x["source"] == r["source"] and x["baseline"] == "none")
         r["relative_to_none"] = r["total_variance"] / none["total_variance"]
-    lines = [f"Total variance of {args.repeats} gradient estimates on the same inputs (trace of the covariance), "
-             f"relative to no baseline; {time.strftime('%Y-%m-%d')}, {time.perf_counter() - started:.0f} s.", "",
-             "| source | baseline | total variance | relative to none |", "|---|---|---|---|"]
-    lines += [f"| {r['source']} | {r['baseline']} | {r['total_variance']:.4g} | {r['relative_to_none']:.3f} |" for r in rows]
+    lines = [f"{args.repeats} gradient estimates on the same inputs, every baseline on the same samples: total "
+             "variance (trace of the covariance), relative to no baseline; SNR = |mean| / sqrt(total variance); "
+             f"cosine of single estimates with their mean. {time.strftime('%Y-%m-%d')}, "
+             f"{time.perf_counter() - started:.0f} s.", "",
+             "| source | baseline | total variance | relative to none | SNR | cosine |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['source']} | {r['baseline']} | {r['total_variance']:.4g} | {r['relative_to_none']:.3f} | "
+              f"{r['snr']:.3f} | {r['cosine']:.3f} |" for r in rows]
     out = work / "variance.json" if args.quick else (ROOT / args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"rows": rows, "repeats": args.repeats, "quick": args.quick}, indent=1) + "\n")

@@ -71,7 +71,8 @@ def encoder_variance(model: VAE, x: torch.Tensor, baseline: str, ema: Optional[M
     return spread[baseline]["total_variance"]
 
 
-def train(baseline: str, steps: int, seed: int = 0, batch: int = 100, lr: float = 1e-3, repeats: int = 20) -> dict:
+def fit(baseline: str, steps: int, seed: int = 0, batch: int = 100, lr: float = 1e-3) -> dict:
+    """Train a VAE under `baseline`; returns the model, its baseline state, the data and the time."""
     torch.manual_seed(seed)
     train_x, test_x = digits(seed)
     model = VAE()
@@ -84,10 +85,17 @@ def train(baseline: str, steps: int, seed: int = 0, batch: int = 100, lr: float 
         opt.zero_grad()
         model.graph(train_x[idx], baseline, ema, learned).backward()
         opt.step()
-    seconds = time.perf_counter() - started
-    return {"baseline": baseline, "steps": steps, "seconds": round(seconds, 2),
-            "heldout_elbo": round(model.elbo(test_x), 3), "train_elbo": round(model.elbo(train_x), 3),
-            "encoder_grad_variance": encoder_variance(model, test_x[:100], baseline, ema, learned, repeats)}
+    return {"model": model, "ema": ema, "learned": learned, "train_x": train_x, "test_x": test_x,
+            "seconds": time.perf_counter() - started}
+
+
+def train(baseline: str, steps: int, seed: int = 0, batch: int = 100, lr: float = 1e-3, repeats: int = 20) -> dict:
+    f = fit(baseline, steps, seed, batch, lr)
+    model = f["model"]
+    return {"baseline": baseline, "steps": steps, "seconds": round(f["seconds"], 2),
+            "heldout_elbo": round(model.elbo(f["test_x"]), 3), "train_elbo": round(model.elbo(f["train_x"]), 3),
+            "encoder_grad_variance": encoder_variance(model, f["test_x"][:100], baseline, f["ema"], f["learned"],
+                                                      repeats)}
 
 
 def main() -> None:
