@@ -12,16 +12,16 @@ def magic_box(x: Tensor) -> Tensor:
     return torch.exp(x - x.detach())
 
 
-def dice_objective(costs: list[Tensor], dependencies: list[Tensor], logps: list[Tensor],
-                   baselines: list[Tensor]) -> Tensor:
-    """sum_c magic_box(S_c) c + sum_w (1 - magic_box(log p_w)) b_w, elementwise, then the mean.
+def dice_objective(costs: Tensor, dependencies: Tensor, logps: Tensor, baselines: Tensor) -> Tensor:
+    """sum_c mean(magic_box(S_c) c) + sum_w mean((1 - magic_box(log p_w)) b_w).
 
-    costs[i] and dependencies[i] (S_c: the summed log-probabilities of the score-function nodes
-    cost i depends on) share a shape; logps[j] and baselines[j] (b_w, detached) share one. The
-    value is the mean cost; the gradient of any order is the score-function estimate of it, each
-    node weighted only by the costs that depend on it, minus its baseline (Mao et al. 2019).
+    costs and dependencies: (C, *S), cost c and S_c, the summed log-probabilities of the
+    score-function nodes it depends on; logps and baselines: (W, *S), node w's log-probability
+    and its baseline b_w (detached; W may be 0). The value is the summed mean cost; the gradient
+    of any order is the score-function estimate of it, each node weighted only by the costs that
+    depend on it, minus its baseline (Mao et al. 2019).
     """
-    total = sum(((magic_box(s) * c).mean() for s, c in zip(dependencies, costs)), torch.zeros(()))
-    for logp, b in zip(logps, baselines):
-        total = total + ((1.0 - magic_box(logp)) * b.detach()).mean()
+    total = (magic_box(dependencies) * costs).flatten(1).mean(dim=1).sum()
+    if logps.shape[0]:
+        total = total + ((1.0 - magic_box(logps)) * baselines.detach()).flatten(1).mean(dim=1).sum()
     return total

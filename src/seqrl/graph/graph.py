@@ -149,30 +149,33 @@ class Graph:
         unbiased estimates of those of the expected cost. `baseline` overrides every scored node's
         (none, ema, loo, or learned for nodes that have a module) to compare baselines on the same
         samples; with it the moving average is read, not updated (a measurement, not a step)."""
-        if baseline is not None and baseline != "learned":
-            _check_baseline(baseline, self.moving_average)
         if not self.costs:
             raise ValueError("the graph has no cost: mark at least one with g.cost(name, tensor)")
-        scored = {name: node for name, node in self.nodes.items() if node.logp is not None}
-        shape = torch.broadcast_shapes(*[c.value.shape for c in self.costs],
-                                       *[n.logp.shape for n in scored.values()])
-        costs, deps = [], []
-        for c in self.costs:
-            logps = [scored[w].logp for w in sorted(c.reach) if w in scored]
-            total = sum(logps[1:], logps[0]) if logps else torch.zeros((), device=c.value.device)
-            costs.append(c.value.expand(shape))
-            deps.append(total.expand(shape))
-        logps, baselines = [], []
-        for name, node in scored.items():
-            assert node.logp is not None
+        if baseline is not None and baseline != "learned":
+            _check_baseline(baseline, self.moving_average)
+        scored = [(name, node) for name, node in self.nodes.items() if node.logp is not None]
+        shape = torch.broadcast_shapes(*[c.value.shape for c in self.costs], *[n.logp.shape for _, n in scored])
+        costs = torch.stack([c.value.expand(shape) for c in self.costs])  # (C, *S)
+        if not scored:
+            return dice_objective(costs, torch.zeros_like(costs), costs[:0], costs[:0])
+        logps = torch.stack([n.logp.expand(shape) for _, n in scored])  # (W, *S)
+        # which node each cost depends on: (C, W); one product sums the log-probabilities of every
+        # cost's dependencies, its transpose the downstream costs of every node (long chains stay fast)
+        member = torch.tensor([[name in c.reach for name, _ in scored] for c in self.costs], dtype=logps.dtype,
+                              device=logps.device)
+        deps = torch.tensordot(member, logps, dims=1)  # (C, *S)
+        downstream = torch.tensordot(member.T, costs.detach(), dims=1)  # (W, *S): Q_w
+        kept, bases = [], []
+        for i, (name, node) in enumerate(scored):
             kind = node.baseline if baseline is None else baseline
             if kind == "learned" and node.predicted is None:
                 raise ValueError(f"node {name!r} has no learned baseline (sample it with baseline=(module, inputs))")
-            b = self._baseline(name, kind, self.downstream_cost(name).expand(shape), update=baseline is None)
+            b = self._baseline(name, kind, downstream[i], update=baseline is None)
             if b is not None:
-                logps.append(node.logp.expand(shape))
-                baselines.append(b)
-        return dice_objective(costs, deps, logps, baselines)
+                kept.append(i)
+                bases.append(b)
+        with_baseline = logps[kept]
+        return dice_objective(costs, deps, with_baseline, torch.stack(bases) if bases else with_baseline)
 
     def baseline_loss(self) -> Tensor:
         """The learned baselines' squared error against their nodes' downstream costs (mean per
