@@ -44,11 +44,11 @@ class VAE(nn.Module):
         self.prior = nn.Parameter(torch.zeros(LATENTS))
 
     def graph(self, x: torch.Tensor, baseline: str, ema: Optional[MovingAverage],
-              learned: Optional[nn.Module]) -> Graph:
+              learned: Optional[nn.Module], samples: int = SAMPLES) -> Graph:
         """One forward pass as a stochastic computation graph; the cost is -ELBO per sample (S, B)."""
         g = Graph(baseline="none" if baseline == "learned" else baseline, moving_average=ema)
         q = Independent(Bernoulli(logits=self.encoder(x)), 1)  # batch (B,), event (LATENTS,)
-        z = g.sample("z", q, n=SAMPLES, baseline=(learned, x) if learned is not None else None)  # (S, B, L)
+        z = g.sample("z", q, n=samples, baseline=(learned, x) if learned is not None else None)  # (S, B, L)
         log_lik = Independent(Bernoulli(logits=self.decoder(z)), 1).log_prob(x)  # (S, B)
         log_prior = Independent(Bernoulli(logits=self.prior.expand(LATENTS)), 1).log_prob(z)
         g.cost("-elbo", -(log_lik + log_prior - q.log_prob(z)), depends_on=["z"])

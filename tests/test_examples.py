@@ -78,3 +78,25 @@ def test_discrete_vae_digits(tmp_path: Path):
     assert set(rows) == {"none", "ema", "loo", "learned"}
     assert all(-64 * 0.7 < r["heldout_elbo"] < 0 for r in rows.values())  # above a coin flip per pixel (-44 nats)
     assert rows["loo"]["encoder_grad_variance"] < rows["none"]["encoder_grad_variance"]
+
+
+def _results(name: str, tmp_path: Path) -> list:
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name), "--quick", "--run-dir", str(tmp_path)], cwd=tmp_path,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return __import__("json").loads((tmp_path / "results.json").read_text())
+
+
+def test_lola_dice_ipd(tmp_path: Path):
+    rows = _results("lola_dice_ipd.py", tmp_path)
+    assert [r["lola"] for r in rows] == [True, False]
+    for r in rows:  # rewards per round lie between the worst (-3 for one, 0 for the other: -1.5) and -1
+        assert len(r["reward_per_round"]) == 3 and all(-2.0 <= x <= -1.0 for x in r["reward_per_round"])
+        assert all(0 < p < 1 for p in r["p_defect_agent1"])
+
+
+def test_hard_attention_digits(tmp_path: Path):
+    pytest.importorskip("sklearn")
+    rows = _results("hard_attention_digits.py", tmp_path)
+    assert [r["attention"] for r in rows] == ["hard", "soft"]
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["steps"] == 10 for r in rows)
