@@ -139,34 +139,48 @@ def heldout_elbo(model: vae.VAE, x: torch.Tensor, samples: int = 100) -> float:
     return sum(model.elbo(x, 10) for _ in range(samples // 10)) / (samples // 10)
 
 
-def run(name: str, budget: float, seed: int = 0) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Train for `budget` seconds; the row and the final weights."""
+def run(name: str, budget: float, every: float, seed: int = 0) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Train for `budget` seconds of training time, evaluating every `every` seconds (not counted);
+    the row and the weights of the best validation evaluation (early stopping)."""
     torch.manual_seed(seed)
-    train_x, test_x = vae.digits(seed)
+    train_x, heldout = vae.digits(seed)
+    valid_x, test_x = heldout[: len(heldout) // 2], heldout[len(heldout) // 2 :]
     model = vae.VAE()
     step, extra = PEERS[name](model)
     opt = torch.optim.Adam(list(model.parameters()) + extra, lr=LR)
     order = torch.Generator().manual_seed(seed)
-    steps, started = 0, time.perf_counter()
-    while time.perf_counter() - started < budget:
-        idx = torch.randint(train_x.shape[0], (BATCH,), generator=order)
-        opt.zero_grad()
-        step(train_x[idx])
-        opt.step()
-        steps += 1
-    seconds = time.perf_counter() - started
-    torch.manual_seed(seed + 1)
-    row = {"estimator": name, "steps": steps, "seconds": round(seconds, 1),
-           "steps_per_s": round(steps / seconds, 1), "heldout_elbo": round(heldout_elbo(model, test_x), 3),
+    steps, trained, curve, best = 0, 0.0, [], (-float("inf"), {})
+    while trained < budget:
+        started = time.perf_counter()
+        while time.perf_counter() - started < min(every, budget - trained):
+            idx = torch.randint(train_x.shape[0], (BATCH,), generator=order)
+            opt.zero_grad()
+            step(train_x[idx])
+            opt.step()
+            steps += 1
+        trained += time.perf_counter() - started
+        with torch.random.fork_rng():
+            torch.manual_seed(seed + 1)
+            point = {"seconds": round(trained, 1), "steps": steps, "valid_elbo": round(heldout_elbo(model, valid_x), 3),
+                     "test_elbo": round(heldout_elbo(model, test_x), 3)}
+        curve.append(point)
+        if point["valid_elbo"] > best[0]:
+            best = (point["valid_elbo"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+    chosen = max(curve, key=lambda c: c["valid_elbo"])
+    torch.manual_seed(seed + 2)
+    row = {"estimator": name, "steps": steps, "seconds": round(trained, 1), "steps_per_s": round(steps / trained, 1),
+           "test_elbo_final": curve[-1]["test_elbo"], "test_elbo_early_stopped": chosen["test_elbo"],
+           "early_stopped_at": {"seconds": chosen["seconds"], "steps": chosen["steps"]}, "curve": curve,
            "encoder_grad_variance_own_weights": encoder_variance(model, step, test_x[:BATCH])}
-    return row, {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return row, best[1]
 
 
 def variance_at(weights: dict[str, torch.Tensor], name: str, fit_steps: int, seed: int = 0) -> float:
     """The encoder gradient variance of estimator `name` at fixed model weights, after fitting its
     own baseline state (Pyro's neural baseline / decaying average) to them for `fit_steps` steps."""
     torch.manual_seed(seed)
-    train_x, test_x = vae.digits(seed)
+    train_x, heldout = vae.digits(seed)
+    test_x = heldout[len(heldout) // 2 :]
     model = vae.VAE()
     model.load_state_dict(weights)
     step, extra = PEERS[name](model)
@@ -193,6 +207,7 @@ def versions() -> dict[str, str]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budget", type=float, default=60.0, help="wall-clock seconds of training per estimator")
+    p.add_argument("--every", type=float, default=5.0, help="seconds of training between held-out evaluations")
     p.add_argument("--quick", action="store_true", help="2 s each, results beside --out in a scratch file")
     p.add_argument("--out", default=str(ROOT / "benchmarks/results/graph_peers.json"))
     args = p.parse_args()
@@ -202,33 +217,42 @@ def main() -> int:
     if missing:
         print(f"graph_peers: install the peers first: pip install {' '.join(missing)}", file=sys.stderr)
         return 2
-    runs = [run(name, budget) for name in PEERS]
+    every = 1.0 if args.quick else args.every
+    runs = [run(name, budget, every) for name in PEERS]
     rows = [r for r, _ in runs]
     fit = 20 if args.quick else 300
+    peers = [r for r in rows if not r["estimator"].startswith("seqrl")]
     for row in rows:  # every estimator on every run's final weights: the same parameters for all
         row["encoder_grad_variance_shared"] = {other: variance_at(w, row["estimator"], fit) for other, (_, w) in
                                                zip(PEERS, runs)}
-    peers = [r for r in rows if not r["estimator"].startswith("seqrl")]
-    best_peer = max(r["heldout_elbo"] for r in peers)
     names = list(PEERS)
-    lines = [f"Discrete VAE on the 8x8 digits, {budget:.0f} s of training per estimator (one thread), "
-             f"{time.strftime('%Y-%m-%d')}; {', '.join(f'{k} {v}' for k, v in versions().items())}.", "",
-             "| estimator | steps | steps/s | held-out ELBO (nats) | encoder gradient variance at its own final weights |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {r['estimator']} | {r['steps']} | {r['steps_per_s']} | {r['heldout_elbo']:.2f} | "
+    marks = sorted({c["seconds"] for c in rows[0]["curve"]})
+    at = lambda r, t: min(r["curve"], key=lambda c: abs(c["seconds"] - t))["test_elbo"]  # noqa: E731
+    shown = [m for m in marks if m in (marks[0], marks[-1]) or round(m) in (10, 20, 30, 40)]
+    lines = [f"Discrete VAE on the 8x8 digits, {budget:.0f} s of training per estimator (one thread; evaluations "
+             f"every {every:.0f} s not counted), {time.strftime('%Y-%m-%d')}; "
+             f"{', '.join(f'{k} {v}' for k, v in versions().items())}. Held-out ELBO in nats per digit on 148 test "
+             "digits (100 samples of q each); early stopped: at the evaluation with the best ELBO on the other 149 "
+             "held-out digits.", "",
+             "| estimator | steps/s | " + " | ".join(f"test ELBO at {m:.0f} s" for m in shown)
+             + " | early stopped (at s) | encoder gradient variance at its own final weights |",
+             "|---|---|" + "---|" * len(shown) + "---|---|"]
+    lines += [f"| {r['estimator']} | {r['steps_per_s']} | " + " | ".join(f"{at(r, m):.2f}" for m in shown)
+              + f" | {r['test_elbo_early_stopped']:.2f} ({r['early_stopped_at']['seconds']:.0f}) | "
               f"{r['encoder_grad_variance_own_weights']:.4g} |" for r in rows]
-    lines += ["", f"Encoder gradient variance ({REPEATS} re-estimates) of each estimator (rows) at the same weights: "
-              f"each run's final weights (columns); Pyro's baselines first fitted {fit} steps to them.", "",
-              "| estimator | " + " | ".join(f"weights of {n.split(' ')[0]} {n.split('(')[-1].rstrip(')')}" for n in names) + " |",
-              "|---|" + "---|" * len(names)]
+    lines += ["", f"Encoder gradient variance ({REPEATS} re-estimates on 100 test digits) of each estimator (rows) at the "
+              f"same weights: each run's early-stopped weights (columns); Pyro's baselines first fitted {fit} steps "
+              "to them.", "",
+              "| estimator | " + " | ".join(f"weights of {n}" for n in names) + " |", "|---|" + "---|" * len(names)]
     lines += [f"| {r['estimator']} | " + " | ".join(f"{r['encoder_grad_variance_shared'][n]:.4g}" for n in names) + " |"
               for r in rows]
+    best_peer = max(r["test_elbo_early_stopped"] for r in peers)
     for mine in (r for r in rows if r["estimator"].startswith("seqrl")):
         ratios = [mine["encoder_grad_variance_shared"][n] / min(r["encoder_grad_variance_shared"][n] for r in peers)
                   for n in names]
-        lines += ["", f"{mine['estimator']}: held-out ELBO minus the better peer's {mine['heldout_elbo'] - best_peer:+.2f} "
-                  f"nats; gradient variance at the same weights / the lowest peer's: "
-                  f"{', '.join(f'{x:.3g}' for x in ratios)}."]
+        lines += ["", f"{mine['estimator']}: early-stopped test ELBO minus the better peer's "
+                  f"{mine['test_elbo_early_stopped'] - best_peer:+.2f} nats; gradient variance at the same weights / "
+                  f"the lowest peer's: {', '.join(f'{x:.3g}' for x in ratios)}."]
     out = Path(args.out)
     if args.quick:
         out = out.with_name("graph_peers_quick.json")

@@ -10,17 +10,19 @@ Canvas: one of scikit-learn's 8x8 digits (shipped inside the wheel) at a random 
 canvases are drawn afresh every step from 1,500 digits; the test set is 297 held-out digits,
 each on one fixed canvas.
 
-The model looks 4 times. A glimpse at location l in [-1, 1]^2 is two 8x8 patches centred on l
-(one at full resolution, one covering 16x16 at half resolution), encoded with l by a glimpse
-network; a GRU core updates its state; after the last glimpse a classifier reads the state.
+The model looks 4 times. A glimpse at location l in [-1, 1]^2 is three 8x8 patches centred on l
+(8x8 at full resolution, 16x16 at half, 32x32 at a quarter), encoded with l by a glimpse network;
+a GRU core updates its state; after the last glimpse a classifier reads the state. The first
+glimpse is at the centre.
 
 - hard: the next location is sampled, l ~ N(mu(h), 0.15^2) (mu = tanh of a linear map of the
   detached state), a score-function node of a seqrl.graph with a learned baseline b(h) (trained by
   squared error, no gradient into the model); the cost is the classifier's negative log-likelihood,
   which depends on every location. The classifier, core and glimpse network get the pathwise
   gradient, the location network the score function.
-- soft: the same networks, but each glimpse is the attention-weighted mean of the glimpses at a
-  7x7 grid of locations (weights a softmax of the state), trained by backpropagation alone.
+- soft: the same networks, but each glimpse after the first is the attention-weighted mean of the
+  glimpses at a 5x5 grid of locations (weights a softmax of the state), trained by
+  backpropagation alone: 25 glimpses where hard attention takes one.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from torch.distributions import Independent, Normal
 
 from seqrl.graph import Graph
 
-CANVAS, DIGIT, PATCH, GLIMPSES, HIDDEN, CLUTTER, STD = 32, 8, 8, 4, 128, 6, 0.15
+CANVAS, DIGIT, PATCH, GLIMPSES, HIDDEN, CLUTTER, STD, GRID = 32, 8, 8, 4, 128, 6, 0.15, 5
 
 
 def digits(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -49,29 +51,38 @@ def digits(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tor
     return x[order[:1500]], y[order[:1500]], x[order[1500:]], y[order[1500:]]
 
 
+def paste(canvas: torch.Tensor, patches: torch.Tensor, ty: torch.Tensor, tx: torch.Tensor) -> None:
+    """canvas (B, C, C) <- max(canvas, patches (B, k, k)) with each patch's top-left at (ty, tx) (B,)."""
+    k = patches.shape[-1]
+    rows = (ty.unsqueeze(1) + torch.arange(k)).unsqueeze(2)  # (B, k, 1)
+    cols = (tx.unsqueeze(1) + torch.arange(k)).unsqueeze(1)  # (B, 1, k)
+    b = torch.arange(canvas.shape[0]).view(-1, 1, 1)
+    canvas[b, rows, cols] = torch.maximum(canvas[b, rows, cols], patches)
+
+
 def canvases(x: torch.Tensor, pool: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """(B, 1, 32, 32): each digit at a random place over clutter cut from random digits of `pool`."""
     b = x.shape[0]
     out = torch.zeros(b, CANVAS, CANVAS)
-    for i in range(b):
-        for _ in range(CLUTTER):
-            src = pool[int(torch.randint(pool.shape[0], (1,), generator=generator))]
-            sy, sx, ty, tx = (int(v) for v in torch.randint(0, DIGIT - 4 + 1, (2,), generator=generator).tolist()
-                              + torch.randint(0, CANVAS - 4 + 1, (2,), generator=generator).tolist())
-            out[i, ty:ty + 4, tx:tx + 4] = torch.maximum(out[i, ty:ty + 4, tx:tx + 4], src[sy:sy + 4, sx:sx + 4])
-        ty, tx = torch.randint(0, CANVAS - DIGIT + 1, (2,), generator=generator).tolist()
-        out[i, ty:ty + DIGIT, tx:tx + DIGIT] = torch.maximum(out[i, ty:ty + DIGIT, tx:tx + DIGIT], x[i])
+    for _ in range(CLUTTER):  # a random 4x4 crop of a random digit at a random place
+        src = pool[torch.randint(pool.shape[0], (b,), generator=generator)]  # (B, 8, 8)
+        sy, sx = torch.randint(0, DIGIT - 4 + 1, (2, b), generator=generator)
+        crop = src[torch.arange(b).view(-1, 1, 1), (sy.view(-1, 1) + torch.arange(4)).unsqueeze(2),
+                   (sx.view(-1, 1) + torch.arange(4)).unsqueeze(1)]
+        paste(out, crop, *torch.randint(0, CANVAS - 4 + 1, (2, b), generator=generator))
+    paste(out, x, *torch.randint(0, CANVAS - DIGIT + 1, (2, b), generator=generator))
     return out.unsqueeze(1)
 
 
 def glimpse(images: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
-    """(B, 2 * 8 * 8): an 8x8 patch and a 16x16 patch at half resolution centred on loc (B, 2)."""
-    b = images.shape[0]
+    """(N, 3 * 8 * 8): 8x8 samples of the 8x8, 16x16 and 32x32 squares centred on loc (N, 2) in
+    images (N, 1, 32, 32): full, half and quarter resolution (the last one sees the whole canvas)."""
+    n = images.shape[0]
     patches = []
-    for size in (PATCH, 2 * PATCH):
-        lin = torch.linspace(-1, 1, PATCH) * (size / CANVAS)
+    for size in (PATCH, 2 * PATCH, 4 * PATCH):
+        lin = torch.linspace(-1, 1, PATCH) * (size / CANVAS) * (PATCH - 1) / PATCH
         gy, gx = torch.meshgrid(lin, lin, indexing="ij")
-        grid = torch.stack([gx, gy], dim=-1).unsqueeze(0) + loc.view(b, 1, 1, 2)  # (B, 8, 8, 2) as (x, y)
+        grid = torch.stack([gx, gy], dim=-1).unsqueeze(0) + loc.view(n, 1, 1, 2)  # (N, 8, 8, 2) as (x, y)
         patches.append(F.grid_sample(images, grid, align_corners=False).flatten(1))
     return torch.cat(patches, dim=1)
 
@@ -80,34 +91,35 @@ class Model(nn.Module):
     def __init__(self, soft: bool) -> None:
         super().__init__()
         self.soft = soft
-        self.what = nn.Sequential(nn.Linear(2 * PATCH * PATCH, HIDDEN), nn.ReLU())
+        self.what = nn.Sequential(nn.Linear(3 * PATCH * PATCH, HIDDEN), nn.ReLU())
         self.where = nn.Sequential(nn.Linear(2, HIDDEN), nn.ReLU())
         self.core = nn.GRUCell(HIDDEN, HIDDEN)
-        self.locate = nn.Linear(HIDDEN, 49 if soft else 2)  # soft: weights over a 7x7 grid
+        self.locate = nn.Linear(HIDDEN, GRID * GRID if soft else 2)  # soft: weights over a grid of locations
         self.classify = nn.Linear(HIDDEN, 10)
         self.baseline = nn.Sequential(nn.Linear(HIDDEN, 64), nn.ReLU(), nn.Linear(64, 1))
-        grid = torch.linspace(-0.75, 0.75, 7)
-        self.register_buffer("grid", torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1).view(49, 2))
+        grid = torch.linspace(-0.75, 0.75, GRID)
+        self.register_buffer("grid", torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1).view(-1, 2))
 
     def encode(self, images: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
         return self.what(glimpse(images, loc)) + self.where(loc)
 
-    def forward(self, images: torch.Tensor, g: Graph | None = None, greedy: bool = False) -> torch.Tensor:
-        """Class logits (B, 10); hard attention marks its locations in `g` (or looks at the means)."""
-        b = images.shape[0]
+    def forward(self, images: torch.Tensor, g: Graph | None = None) -> torch.Tensor:
+        """Class logits (B, 10). Hard attention samples its locations as nodes of `g` (without a
+        graph: it looks where the location network's mean points)."""
+        b, k = images.shape[0], self.grid.shape[0]
         h = torch.zeros(b, HIDDEN)
         loc = torch.zeros(b, 2)  # the first glimpse is at the centre
         for t in range(GLIMPSES):
-            if self.soft and t > 0:
-                weights = self.locate(h).softmax(-1)  # (B, 49)
-                feats = torch.stack([self.encode(images, self.grid[k].expand(b, 2)) for k in range(49)], 1)
+            if self.soft and t > 0:  # the attention-weighted mean of the glimpses at every grid location
+                weights = self.locate(h).softmax(-1)  # (B, K)
+                feats = self.encode(images.repeat_interleave(k, 0), self.grid.repeat(b, 1)).view(b, k, HIDDEN)
                 x = (weights.unsqueeze(-1) * feats).sum(1)
             else:
                 x = self.encode(images, loc)
             h = self.core(x, h)
             if not self.soft and t < GLIMPSES - 1:
                 mu = torch.tanh(self.locate(h.detach()))
-                if g is None or greedy:
+                if g is None:
                     loc = mu.detach()
                 else:
                     loc = g.sample(f"l{t}", Independent(Normal(mu, STD), 1), score=True,
@@ -138,7 +150,7 @@ def train(soft: bool, steps: int, seed: int = 0, batch: int = 64, lr: float = 1e
     seconds = time.perf_counter() - started
     model.eval()
     with torch.no_grad():
-        accuracy = float((model(test_images, greedy=True).argmax(-1) == test_y).float().mean())
+        accuracy = float((model(test_images).argmax(-1) == test_y).float().mean())
     return {"attention": "soft" if soft else "hard", "steps": steps, "seconds": round(seconds, 1),
             "test_accuracy": round(accuracy, 4)}
 
