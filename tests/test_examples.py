@@ -90,7 +90,7 @@ def _results(name: str, tmp_path: Path) -> list:
 def test_lola_dice_ipd(tmp_path: Path):
     rows = _results("lola_dice_ipd.py", tmp_path)
     assert [r["lola"] for r in rows] == [True, False]
-    for r in rows:  # rewards per round lie between the worst (-3 for one, 0 for the other: -1.5) and -1
+    for r in rows:  # the two agents' mean reward per round lies between mutual defection (-2) and cooperation (-1)
         assert len(r["reward_per_round"]) == 3 and all(-2.0 <= x <= -1.0 for x in r["reward_per_round"])
         assert all(0 < p < 1 for p in r["p_defect_agent1"])
 

@@ -71,3 +71,12 @@ def test_self_critical_refuses_returns_that_are_not_the_sequence_reward(override
         load_config(None, ["reinforce.baseline=self_critical", override])
     load_config(None, ["reinforce.baseline=rloo", override])  # fine with another baseline
     load_config(None, ["reinforce.baseline=self_critical", "reinforce.kl_coef=0.1", "reinforce.kl_estimator=k3"])
+
+
+def test_nested_sections_take_dotted_overrides_and_bad_paths_are_named():
+    cfg = load_config(None, ["run.diagnostics.every=5", "run.diagnostics.baselines=none,rloo"])
+    assert cfg.run.diagnostics.every == 5 and cfg.diagnostic_baselines() == ("none", "rloo")
+    with pytest.raises(ConfigError, match="optim.lr: expected float"):
+        load_config(None, ["optim.lr.x=3"])
+    with pytest.raises(ConfigError, match="did you mean .run.diagnostics.every."):
+        load_config(None, ["run.diagnostics.evry=5"])
