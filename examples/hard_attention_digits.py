@@ -2,7 +2,7 @@
 Models of Visual Attention") that samples where to look, against the same model with soft
 attention, on 8x8 digits placed at random in a cluttered 32x32 canvas.
 
-    python examples/hard_attention_digits.py            # both models, 6,000 steps each
+    python examples/hard_attention_digits.py            # both models, 10,000 steps each
     python examples/hard_attention_digits.py --quick    # a few steps: checks that it runs
 
 Canvas: one of scikit-learn's 8x8 digits (shipped inside the wheel) at a random position of a
@@ -16,9 +16,10 @@ a GRU core updates its state; after the last glimpse a classifier reads the stat
 glimpse is at the centre.
 
 - hard: the next location is sampled, l ~ N(mu(h), 0.15^2) (mu = tanh of a linear map of the
-  detached state), a score-function node of a seqrl.graph with a learned baseline b(h) (trained by
-  squared error, no gradient into the model); the cost is the classifier's negative log-likelihood,
-  which depends on every location. The classifier, core and glimpse network get the pathwise
+  detached state), a score-function node of a seqrl.graph; each canvas is looked at along 4
+  sampled paths with a leave-one-out baseline over them (--samples 1: a learned baseline b(h),
+  trained by squared error, no gradient into the model); the cost is the classifier's negative
+  log-likelihood, which depends on every location. The classifier, core and glimpse network get the pathwise
   gradient, the location network the score function.
 - soft: the same networks, but each glimpse after the first is the attention-weighted mean of the
   glimpses at a 5x5 grid of locations (weights a softmax of the state), trained by
@@ -103,9 +104,10 @@ class Model(nn.Module):
     def encode(self, images: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
         return self.what(glimpse(images, loc)) + self.where(loc)
 
-    def forward(self, images: torch.Tensor, g: Graph | None = None) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, g: Graph | None = None, n: int = 1) -> torch.Tensor:
         """Class logits (B, 10). Hard attention samples its locations as nodes of `g` (without a
-        graph: it looks where the location network's mean points)."""
+        graph: it looks where the location network's mean points); with n > 1 the images are n
+        copies of B canvases ((n * B), sample-major) and the baseline is leave-one-out over them."""
         b, k = images.shape[0], self.grid.shape[0]
         h = torch.zeros(b, HIDDEN)
         loc = torch.zeros(b, 2)  # the first glimpse is at the centre
@@ -122,24 +124,41 @@ class Model(nn.Module):
                 if g is None:
                     loc = mu.detach()
                 else:
-                    loc = g.sample(f"l{t}", Independent(Normal(mu, STD), 1), score=True,
-                                   baseline=(self.baseline, h.detach())).clamp(-1, 1)
+                    dist = Independent(Normal(mu.view(n, -1, 2), STD), 1)  # batch (n, B), event 2
+                    base = "loo" if n > 1 else (self.baseline, h.detach().view(n, -1, HIDDEN))
+                    loc = g.sample(f"l{t}", dist, score=True, baseline=base).view(-1, 2).clamp(-1, 1)
         return self.classify(h)
 
 
-def train(soft: bool, steps: int, seed: int = 0, batch: int = 64, lr: float = 1e-3) -> dict:
+def accuracy(model: Model, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Test accuracy, hard attention looking where its location network's mean points."""
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        acc = float((model(images).argmax(-1) == labels).float().mean())
+    model.train(was)
+    return round(acc, 4)
+
+
+def train(soft: bool, steps: int, seed: int = 0, batch: int = 64, lr: float = 1e-3, samples: int = 1,
+          eval_every: int = 0) -> dict:
+    """Train one model; `samples` glimpse paths per canvas for hard attention (loo baseline when > 1)."""
     torch.manual_seed(seed)
     train_x, train_y, test_x, test_y = digits(seed)
     test_images = canvases(test_x, test_x, torch.Generator().manual_seed(seed + 1))
     model = Model(soft)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed + 2)
-    started = time.perf_counter()
-    for _ in range(steps):
+    started, curve, spent = time.perf_counter(), [], 0.0
+    for step in range(1, steps + 1):
         idx = torch.randint(train_x.shape[0], (batch,), generator=gen)
         images = canvases(train_x[idx], train_x, gen)
         g = Graph()
-        nll = F.cross_entropy(model(images, g), train_y[idx], reduction="none")  # (B,)
+        if soft:
+            nll = F.cross_entropy(model(images), train_y[idx], reduction="none")  # (B,)
+        else:  # `samples` glimpse paths per canvas
+            logits = model(images.repeat(samples, 1, 1, 1), g, samples)
+            nll = F.cross_entropy(logits, train_y[idx].repeat(samples), reduction="none").view(samples, -1)
         opt.zero_grad()
         if soft:
             nll.mean().backward()
@@ -147,26 +166,34 @@ def train(soft: bool, steps: int, seed: int = 0, batch: int = 64, lr: float = 1e
             g.cost("nll", nll)  # depends on every location sampled before it
             g.backward()  # REINFORCE for the locations, backprop for the rest, the baseline's squared error
         opt.step()
-    seconds = time.perf_counter() - started
-    model.eval()
-    with torch.no_grad():
-        accuracy = float((model(test_images).argmax(-1) == test_y).float().mean())
-    return {"attention": "soft" if soft else "hard", "steps": steps, "seconds": round(seconds, 1),
-            "test_accuracy": round(accuracy, 4)}
+        if eval_every and step % eval_every == 0:  # evaluation time not counted
+            clock = time.perf_counter()
+            curve.append({"step": step, "seconds": round(clock - started - spent, 1),
+                          "test_accuracy": accuracy(model, test_images, test_y)})
+            spent += time.perf_counter() - clock
+    seconds = time.perf_counter() - started - spent
+    return {"attention": "soft" if soft else f"hard ({samples} path{'s' if samples > 1 else ''} per canvas)",
+            "steps": steps, "seconds": round(seconds, 1), "test_accuracy": accuracy(model, test_images, test_y),
+            "curve": curve}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=10000)
+    p.add_argument("--samples", type=int, default=4, help="hard attention: glimpse paths per canvas (loo baseline)")
+    p.add_argument("--eval-every", type=int, default=2000, help="steps between test evaluations (not timed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="10 steps per model")
     p.add_argument("--run-dir", help="write results.json here")
     args = p.parse_args()
     torch.set_num_threads(1)
-    rows = [train(soft, 10 if args.quick else args.steps, args.seed) for soft in (False, True)]
+    steps = 10 if args.quick else args.steps
+    every = 5 if args.quick else args.eval_every
+    rows = [train(soft, steps, args.seed, samples=args.samples, eval_every=every) for soft in (False, True)]
     for r in rows:
-        print(f"{r['attention']:>4} attention: test accuracy {r['test_accuracy']:.3f} after {r['steps']} steps "
-              f"({r['seconds']:.0f} s)")
+        curve = ", ".join(f"{c['step']}: {c['test_accuracy']:.3f} ({c['seconds']:.0f} s)" for c in r["curve"])
+        print(f"{r['attention']}: test accuracy {r['test_accuracy']:.3f} after {r['steps']} steps "
+              f"({r['seconds']:.0f} s); by step: {curve}")
     if args.run_dir:
         Path(args.run_dir).mkdir(parents=True, exist_ok=True)
         (Path(args.run_dir) / "results.json").write_text(json.dumps(rows, indent=1) + "\n")

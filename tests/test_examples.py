@@ -98,5 +98,6 @@ def test_lola_dice_ipd(tmp_path: Path):
 def test_hard_attention_digits(tmp_path: Path):
     pytest.importorskip("sklearn")
     rows = _results("hard_attention_digits.py", tmp_path)
-    assert [r["attention"] for r in rows] == ["hard", "soft"]
+    assert [r["attention"] for r in rows] == ["hard (4 paths per canvas)", "soft"]
     assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["steps"] == 10 for r in rows)
+    assert all([c["step"] for c in r["curve"]] == [5, 10] for r in rows)
