@@ -219,8 +219,8 @@ DIAGNOSTIC_BASELINES = ("none", "ema", "value", "self_critical", "rloo", "grpo")
 
 @dataclass(frozen=True)
 class DiagnosticsConfig:
-    every: int = meta("every N REINFORCE steps, re-estimate the step's gradient run.diagnostics.repeats times on the "
-                      "same inputs with fresh samples and log its total variance, signal-to-noise ratio and the "
+    every: int = meta("every N steps (those that sample), re-estimate the step's gradient run.diagnostics.repeats "
+                      "times on the same inputs with fresh samples and log its total variance, signal-to-noise ratio and the "
                       "cosine of single estimates with their mean to RUN_DIR/diagnostics.jsonl (0 = off); the "
                       "training numbers do not change", 0, 10**8, 0)
     repeats: int = meta("gradient estimates per measurement (memory: this many copies of the gradient)", 2, 10**4, 8)

@@ -27,7 +27,8 @@ FILE = "diagnostics.jsonl"
 
 def diagnostic_generator(seed: int, step: int, repeat: int) -> torch.Generator:
     """The sampling stream of re-estimate `repeat` at `step`: apart from every training stream."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step * 10_007 + repeat + 1) * 2_654_435_761 % 2**62 + 2**62)
+    mixed = (seed * 1_000_003 + step * 10_007 + repeat + 1) * 2_654_435_761 % 2**62
+    return torch.Generator().manual_seed(mixed + 2**62)
 
 
 def due(cfg: Config, step: int) -> bool:

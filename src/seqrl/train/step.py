@@ -1,6 +1,9 @@
 """One training step: data -> (sample -> reward -> advantage ->) loss -> clip -> update.
 
-`train_step` is the whole algorithm on one screen; the Trainer owns the objects it uses.
+`train_step` is the whole algorithm on one screen; the Trainer owns the objects it uses. A
+REINFORCE step is `sample_batch` (sample, score, check rewards), `reinforce_objective` (the loss
+under a baseline, no side effects; run.diagnostics builds it under several baselines on the same
+samples), then the side effects: the value head's step, the moving average, the counters.
 """
 from __future__ import annotations
 
@@ -190,7 +193,8 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
                     step: int, state: TrainState, m: dict[str, Any]) -> Tensor:
     cfg, rl = ctx.cfg, ctx.cfg.reinforce
     s = sample_batch(ctx, examples, batch, plan, step, sampling_generator(cfg.run.seed, step), m)
-    result, rollout, returns, rl_mask, mask, valid = s.result, s.rollout, s.returns, s.rl_mask, s.rollout.mask, s.result.valid
+    result, rollout, returns, rl_mask = s.result, s.rollout, s.returns, s.rl_mask
+    mask, valid = rollout.mask, result.valid
     greedy = None
     if rl.baseline == "self_critical":
         clock = time.perf_counter()
