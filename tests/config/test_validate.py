@@ -80,3 +80,11 @@ def test_nested_sections_take_dotted_overrides_and_bad_paths_are_named():
         load_config(None, ["optim.lr.x=3"])
     with pytest.raises(ConfigError, match="did you mean .run.diagnostics.every."):
         load_config(None, ["run.diagnostics.evry=5"])
+
+
+def test_every_key_in_the_help_table_shows_its_real_default():
+    from seqrl.config.validate import describe
+
+    rows = {key: default for key, _, default, _ in describe(Config)}
+    assert rows["env.kwargs"] == {} and rows["run.diagnostics.every"] == 0
+    assert not any("MISSING" in repr(v) for v in rows.values())

@@ -142,5 +142,6 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, Any, str]]:
         if dataclasses.is_dataclass(tp):
             rows.extend(describe(tp, key))
         else:
-            rows.append((key, _type_name(tp), f.default, f.metadata.get("doc", "")))
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+            rows.append((key, _type_name(tp), default, f.metadata.get("doc", "")))
     return rows
