@@ -117,6 +117,15 @@ def test_misuse_is_named():
         g.sample("z", Categorical(logits=torch.zeros(2)))
     with pytest.raises(ValueError, match="has no rsample"):
         g.sample("w", Categorical(logits=torch.zeros(2)), score=False)
+    g.sample("y", Categorical(logits=torch.zeros(2)), n=3)  # log-prob (3,)
+    g.cost("c", torch.zeros(4))
+    with pytest.raises(ValueError, match=r"broadcast to one shape.*cost 'c' \(4,\).*node 'y' log-prob \(3,\)"):
+        g.surrogate()
+    h = Graph()
+    h.sample("z", Categorical(logits=torch.zeros(2)))
+    h.cost("c", torch.zeros(()))
+    with pytest.raises(ValueError, match="no learned baseline"):
+        h.surrogate(baseline="learned")
 
 
 def test_leave_one_out_subtracts_the_mean_downstream_cost_of_the_other_samples():

@@ -154,7 +154,7 @@ class Graph:
         if baseline is not None and baseline != "learned":
             _check_baseline(baseline, self.moving_average)
         scored = [(name, node) for name, node in self.nodes.items() if node.logp is not None]
-        shape = torch.broadcast_shapes(*[c.value.shape for c in self.costs], *[n.logp.shape for _, n in scored])
+        shape = self._common_shape(scored)
         costs = torch.stack([c.value.expand(shape) for c in self.costs])  # (C, *S)
         if not scored:
             return dice_objective(costs, torch.zeros_like(costs), costs[:0], costs[:0])
@@ -176,6 +176,16 @@ class Graph:
                 bases.append(b)
         with_baseline = logps[kept]
         return dice_objective(costs, deps, with_baseline, torch.stack(bases) if bases else with_baseline)
+
+    def _common_shape(self, scored: list) -> torch.Size:
+        """The shape every cost and scored log-probability broadcasts to (a named error if none)."""
+        try:
+            return torch.broadcast_shapes(*[c.value.shape for c in self.costs], *[n.logp.shape for _, n in scored])
+        except RuntimeError:
+            shapes = [f"cost {c.name!r} {tuple(c.value.shape)}" for c in self.costs]
+            shapes += [f"node {name!r} log-prob {tuple(n.logp.shape)}" for name, n in scored]
+            raise ValueError("costs and log-probabilities must broadcast to one shape, e.g. (n, B): "
+                             + ", ".join(shapes)) from None
 
     def baseline_loss(self) -> Tensor:
         """The learned baselines' squared error against their nodes' downstream costs (mean per
