@@ -68,6 +68,7 @@ def test_a_constant_baseline_cancels_when_an_environment_run_standardises_its_re
     (["run.diagnostics.repeats=1"], "run.diagnostics.repeats"),
     (CARTPOLE + ["run.diagnostics.baselines=rloo"], "rloo compares samples of one input"),
     (CARTPOLE + ["env.algo=dqn", "run.diagnostics.every=5"], "env.algo=dqn has no REINFORCE gradient"),
+    (["curriculum.kind=xent", "run.diagnostics.every=5"], "curriculum.kind=xent never samples"),
 ])
 def test_baselines_a_run_cannot_compute_are_named_before_compute(overrides, message):
     with pytest.raises(ConfigError, match=message):

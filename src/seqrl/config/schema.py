@@ -383,6 +383,9 @@ class Config:
         if self.task.name == "text" and self.task.per_token:
             raise ValueError("task.per_token is not available for task.name='text' (text rewards are sequence-level)")
         self._check_self_critical()
+        if self.run.diagnostics.every and self.curriculum.kind == "xent":
+            raise ValueError("run.diagnostics.every: curriculum.kind=xent never samples, so there is no REINFORCE "
+                             "gradient to measure; set it to 0 or use a curriculum with REINFORCE steps")
         self.diagnostic_baselines()
 
     def _check_env(self) -> None:
