@@ -67,3 +67,16 @@ def test_a_tracker_that_cannot_start_is_one_line_before_the_first_step(tmp_path,
     with pytest.raises(RunError, match=r"run.trackers: mlflow could not start \(") as err:
         trainer.fit()
     assert "\n" not in str(err.value) and trainer.state.step == 0
+
+
+def test_tensorboard_mirrors_the_diagnostics_rows(tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    run = tmp_path / "run"
+    Trainer(tiny_config("run.trackers=tensorboard", "curriculum.kind=reinforce", "optim.steps=4",
+                        "run.diagnostics.every=2", "run.diagnostics.repeats=3", "run.diagnostics.baselines=none,rloo"),
+            run).fit()
+    _, tags = _scalars(run)
+    rows = list(jsonl.read(run / "diagnostics.jsonl"))
+    for baseline in ("none", "rloo"):
+        assert tags[f"diagnostics/{baseline}/total_variance"] == [
+            (r["step"], pytest.approx(r["baselines"][baseline]["total_variance"], rel=1e-6)) for r in rows]
