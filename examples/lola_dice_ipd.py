@@ -28,8 +28,6 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Optional
-
 import torch
 from torch.distributions import Bernoulli, Independent
 
@@ -80,7 +78,7 @@ def lookahead(own: torch.Tensor, other: torch.Tensor, lr_in: float, cfg: dict, g
 
 
 def train(lola: bool, iterations: int = 200, batch: int = 128, rounds: int = 150, gamma: float = 0.96,
-          lr_out: float = 0.2, lr_in: float = 0.3, seed: int = 0, log: Optional[list] = None) -> dict:
+          lr_out: float = 0.2, lr_in: float = 0.3, seed: int = 0) -> dict:
     """Both agents learn simultaneously (both LOLA or both naive); returns the reward curve."""
     generator = torch.Generator().manual_seed(seed)
     theta1 = torch.zeros(5, requires_grad=True)
@@ -88,7 +86,7 @@ def train(lola: bool, iterations: int = 200, batch: int = 128, rounds: int = 150
     optimizers = [torch.optim.Adam([theta1], lr=lr_out), torch.optim.Adam([theta2], lr=lr_out)]
     cfg = {"batch": batch, "rounds": rounds, "gamma": gamma}
     curve, started = [], time.perf_counter()
-    for it in range(iterations):
+    for _ in range(iterations):
         updates = []
         for agent, own, other in ((1, theta1, theta2), (2, theta2, theta1)):
             other_next = lookahead(own, other, lr_in, cfg, generator, agent) if lola else other
@@ -102,8 +100,6 @@ def train(lola: bool, iterations: int = 200, batch: int = 128, rounds: int = 150
         with torch.no_grad():
             _, _, mean_reward = play(theta1, theta2, batch, rounds, gamma, generator)
         curve.append(round(mean_reward, 4))
-        if log is not None:
-            log.append({"iteration": it + 1, "reward_per_round": mean_reward})
     p1, p2 = torch.sigmoid(theta1.detach()), torch.sigmoid(theta2.detach())
     return {"lola": lola, "seed": seed, "iterations": iterations, "seconds": round(time.perf_counter() - started, 1),
             "reward_per_round": curve, "final": sum(curve[-10:]) / len(curve[-10:]),
