@@ -2,8 +2,6 @@
 are the densities of the actions the environment receives, and the value baseline is isolated."""
 from __future__ import annotations
 
-import math
-
 import pytest
 
 gym = pytest.importorskip("gymnasium")

@@ -1,24 +1,16 @@
-"""The run configuration. Field docstrings (the `doc` metadata) double as CLI help.
+"""The run configuration: the sequence sections and `Config`, which holds every section and
+checks the settings that span sections. Field docstrings (the `doc` metadata) double as CLI help.
 
-`meta(doc, lo, hi)` attaches a description and an inclusive numeric range that
-`seqrl.config.validate` enforces before any compute.
+The run section is in config.run_schema, the environment sections in config.env_schema.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from dataclasses import dataclass
+from typing import Literal, Optional
 
-
-def meta(doc: str, lo: float | None = None, hi: float | None = None, default: Any = None,
-         factory: Any = None) -> Any:
-    md = {"doc": doc, "lo": lo, "hi": hi}
-    if factory is not None:
-        return field(default_factory=factory, metadata=md)
-    return field(default=default, metadata=md)
-
-
-DEVICE_SPEC = r"^(auto|cpu|mps|cuda(:\d+)?)$"  # run.device
+from seqrl.config.env_schema import EnvConfig, QConfig
+from seqrl.config.fields import meta
+from seqrl.config.run_schema import DIAGNOSTIC_BASELINES, RunConfig
 
 
 @dataclass(frozen=True)
@@ -212,145 +204,6 @@ class OptimConfig:
         "adamw, or rmsprop (the classic Pong agent's: decay optim.rmsprop_decay)", default="adamw")
     rmsprop_decay: float = meta("rmsprop: decay of the squared-gradient average (torch's alpha)", 0.0, 0.9999, 0.99)
     grad_clip: float = meta("clip the global gradient norm to this (0 = off)", 0.0, 1e6, 1.0)
-
-
-DIAGNOSTIC_BASELINES = ("none", "ema", "value", "self_critical", "rloo", "grpo")
-
-
-@dataclass(frozen=True)
-class DiagnosticsConfig:
-    every: int = meta("every N steps (those that sample), re-estimate the step's gradient run.diagnostics.repeats "
-                      "times on the same inputs with fresh samples and log its total variance, signal-to-noise ratio and the "
-                      "cosine of single estimates with their mean to RUN_DIR/diagnostics.jsonl (0 = off); the "
-                      "training numbers do not change", 0, 10**8, 0)
-    repeats: int = meta("gradient estimates per measurement (memory: this many copies of the gradient)", 2, 10**4, 8)
-    baselines: str = meta("baselines measured on the same samples: 'run' (the run's own), 'all' (every one this run "
-                          "can compute) or a comma-separated list of none, ema, value, self_critical, rloo, grpo",
-                          default="run")
-
-    def __post_init__(self) -> None:
-        if self.baselines in ("run", "all"):
-            return
-        names = [b.strip() for b in self.baselines.split(",")]
-        bad = [b for b in names if b not in DIAGNOSTIC_BASELINES]
-        if bad or not all(names):
-            raise ValueError(f"run.diagnostics.baselines: {bad[0] if bad else self.baselines!r} is not a baseline; "
-                             f"use run, all or a comma-separated list of {', '.join(DIAGNOSTIC_BASELINES)}")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    seed: int = meta("seed of every random stream", 0, 2**31 - 1, 0)
-    dir: Optional[str] = meta("run directory; null = runs/<task>-<curriculum>-<time>", default=None)
-    log_every: int = meta("steps between metric lines", 1, 10**8, 10)
-    eval_every: int = meta("steps between greedy validations", 1, 10**8, 100)
-    checkpoint_every: int = meta("steps between checkpoints", 1, 10**8, 100)
-    keep_checkpoints: int = meta("checkpoints kept on disk", 1, 1000, 2)
-    eval_samples: int = meta("sample outputs shown per validation", 0, 1000, 4)
-    stop_at: Optional[float] = meta(
-        "stop once the validation headline reaches this (exact match or success rate in [0, 1]; "
-        "corpus BLEU in [0, 100] for text; the mean greedy episode return for environments)", -1e9, 1e9, None)
-    init_from: Optional[str] = meta(
-        "start the policy from a checkpoint file, or from a run directory's best validation "
-        "checkpoint (else its latest); optimizer, step and RNG start fresh, text runs reuse its "
-        "tokenizer", default=None)
-    on_bad_reward: Literal["raise", "skip"] = meta(
-        "a reward that raises or is NaN/inf: stop with an error, or skip the sample and count it",
-        default="raise")
-    progress: bool = meta("show a live progress bar", default=True)
-    time_limit: Optional[float] = meta(
-        "stop (with a checkpoint and the final validation) once training has run this many seconds; the "
-        "step reached depends on the machine, so results are only reproducible by step", 0.0, 1e9, None)
-    dist_timeout: float = meta(
-        "torchrun runs: seconds a rank waits for the others in a collective before the run fails "
-        "(covers rank 0's validations)", 1.0, 1e6, 1800.0)
-    threads: Optional[int] = meta(
-        "torch intra-op threads; small sequence models run fastest on 1 (null = torch's default)", 1, 1024, 1)
-    device: str = meta("where the run computes: auto (CUDA when available, else CPU), cpu, cuda, cuda:N, mps",
-                       default="auto")
-    precision: Literal["fp32", "bf16", "fp16"] = meta(
-        "fp32, or autocast to bf16/fp16 around forward passes (fp16 with a gradient scaler); log-probabilities, "
-        "advantages and losses stay float32", default="fp32")
-    trackers: str = meta(
-        "live curves: 'auto' (TensorBoard in RUN_DIR/tensorboard when installed), 'none', or a comma-separated "
-        "list of tensorboard, wandb, mlflow; every metrics and validation row is mirrored", default="auto")
-    diagnostics: DiagnosticsConfig = meta("how noisy the gradient estimate is (off by default)",
-                                          factory=DiagnosticsConfig)
-
-    def __post_init__(self) -> None:
-        from seqrl.run.trackers import parse_trackers
-
-        if not re.match(DEVICE_SPEC, self.device):
-            raise ValueError(f"run.device: {self.device!r} is not one of auto, cpu, cuda, cuda:N, mps")
-
-        try:
-            parse_trackers(self.trackers)
-        except ValueError as err:
-            raise ValueError(f"run.trackers: {err}") from None
-
-
-@dataclass(frozen=True)
-class EnvConfig:
-    id: Optional[str] = meta("a gymnasium environment id (e.g. CartPole-v1, ALE/Pong-v5): an episode run instead of a "
-                             "sequence task (needs `pip install 'seqrl[envs]'`)", default=None)
-    kwargs: dict = meta("keyword arguments of gymnasium.make, e.g. {is_slippery: false}", factory=dict)
-    algo: Literal["reinforce", "q_learning", "dqn"] = meta(
-        "reinforce (the score-function estimator on whole episodes), or the value-based contrast: q_learning "
-        "(tabular; Discrete observations and actions) or dqn (a Q-network, replay buffer, target network); see "
-        "the q section", default="reinforce")
-    num_envs: int = meta("environments stepped side by side (a gymnasium vector env)", 1, 4096, 8)
-    vectorization: Literal["sync", "async"] = meta(
-        "sync: every environment in this process; async: one subprocess each (slow environments)", default="sync")
-    max_episode_steps: Optional[int] = meta(
-        "truncate episodes at this many steps (null: the environment's own limit)", 1, 10**9, None)
-    gamma: float = meta("discount of the return", 0.0, 1.0, 0.99)
-    standardize_returns: bool = meta(
-        "reinforce: standardise the advantages of each batch to mean 0, std 1 (the classic agents' trick)",
-        default=False)
-    reset_on_reward: bool = meta(
-        "reinforce: restart the discounted return at every non-zero reward (Pong: each point is its own game)",
-        default=False)
-    reward_scale: float = meta("multiply every reward by this before returns are computed", 1e-9, 1e9, 1.0)
-    continuous: Literal["clip", "tanh"] = meta(
-        "continuous actions: a Gaussian sample clipped to the action bounds (log-prob of the unclipped sample), "
-        "or squashed by tanh and scaled to them (log-prob with the tanh correction)", default="clip")
-    preprocess: Literal["none", "pong"] = meta(
-        "observation pre-processing: pong = the classic agent's (crop, 80x80, background erased, binary, "
-        "difference of consecutive frames)", default="none")
-    frame_stack: int = meta("stack this many consecutive observations (gymnasium's FrameStackObservation)",
-                            1, 64, 1)
-    grayscale: bool = meta("RGB image observations to grayscale (gymnasium's GrayscaleObservation)", default=False)
-    reward_clip: Optional[float] = meta("clip every reward to [-c, c] (gymnasium's ClipReward; null: off)",
-                                        1e-9, 1e9, None)
-    eval_episodes: int = meta("greedy episodes of every validation", 1, 10**6, 20)
-    episodes_per_step: int = meta(
-        "whole episodes played per training step, split evenly over the environments (reinforce: one update "
-        "on them; q_learning/dqn: they update as they play)", 1, 10**6, 16)
-
-    def __post_init__(self) -> None:
-        if not all(isinstance(k, str) for k in self.kwargs):
-            raise ValueError(f"env.kwargs: keys must be strings, got {list(self.kwargs)!r:.200}")
-
-
-@dataclass(frozen=True)
-class QConfig:
-    epsilon_start: float = meta("epsilon-greedy: exploration rate at the first environment step", 0.0, 1.0, 1.0)
-    epsilon_end: float = meta("epsilon-greedy: exploration rate after exploration_steps", 0.0, 1.0, 0.05)
-    exploration_steps: int = meta("environment steps over which epsilon falls linearly", 1, 10**10, 10_000)
-    init: float = meta("q_learning: initial value of every Q(s, a)", -1e6, 1e6, 0.0)
-    train_every: int = meta("dqn: environment steps between bursts of q.gradient_steps updates (counted over "
-                            "training steps; q_learning updates on every transition)", 1, 10**6, 1)
-    gradient_steps: int = meta("dqn: minibatch updates each time it trains", 1, 10**4, 1)
-    buffer_size: int = meta("dqn: transitions the replay buffer holds (saved with every checkpoint)",
-                            1, 10**8, 50_000)
-    learning_starts: int = meta("dqn: environment steps played before the first update", 0, 10**9, 1_000)
-    target_update: int = meta("dqn: environment steps between copies to the target network (tau = 1)",
-                              1, 10**9, 500)
-    tau: float = meta("dqn: 1 = copy the target network every target_update steps; < 1 = Polyak averaging "
-                      "target <- tau * online + (1 - tau) * target after every update", 0.0, 1.0, 1.0)
-    double: bool = meta("dqn: double DQN (the online network picks the next action, the target values it)",
-                        default=False)
-    loss: Literal["huber", "mse"] = meta("dqn: TD-error loss", default="huber")
 
 
 @dataclass(frozen=True)

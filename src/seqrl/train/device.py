@@ -21,7 +21,7 @@ from typing import Any, ContextManager, Optional
 
 import torch
 
-from seqrl.config.schema import DEVICE_SPEC
+from seqrl.config.run_schema import DEVICE_SPEC
 from seqrl.config.validate import ConfigError
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}

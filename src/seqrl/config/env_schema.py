@@ -1,0 +1,72 @@
+"""The environment sections: env (a gymnasium environment, for episode runs) and q (Q-learning
+and DQN)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+from seqrl.config.fields import meta
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    id: Optional[str] = meta("a gymnasium environment id (e.g. CartPole-v1, ALE/Pong-v5): an episode run instead of a "
+                             "sequence task (needs `pip install 'seqrl[envs]'`)", default=None)
+    kwargs: dict = meta("keyword arguments of gymnasium.make, e.g. {is_slippery: false}", factory=dict)
+    algo: Literal["reinforce", "q_learning", "dqn"] = meta(
+        "reinforce (the score-function estimator on whole episodes), or the value-based contrast: q_learning "
+        "(tabular; Discrete observations and actions) or dqn (a Q-network, replay buffer, target network); see "
+        "the q section", default="reinforce")
+    num_envs: int = meta("environments stepped side by side (a gymnasium vector env)", 1, 4096, 8)
+    vectorization: Literal["sync", "async"] = meta(
+        "sync: every environment in this process; async: one subprocess each (slow environments)", default="sync")
+    max_episode_steps: Optional[int] = meta(
+        "truncate episodes at this many steps (null: the environment's own limit)", 1, 10**9, None)
+    gamma: float = meta("discount of the return", 0.0, 1.0, 0.99)
+    standardize_returns: bool = meta(
+        "reinforce: standardise the advantages of each batch to mean 0, std 1 (the classic agents' trick)",
+        default=False)
+    reset_on_reward: bool = meta(
+        "reinforce: restart the discounted return at every non-zero reward (Pong: each point is its own game)",
+        default=False)
+    reward_scale: float = meta("multiply every reward by this before returns are computed", 1e-9, 1e9, 1.0)
+    continuous: Literal["clip", "tanh"] = meta(
+        "continuous actions: a Gaussian sample clipped to the action bounds (log-prob of the unclipped sample), "
+        "or squashed by tanh and scaled to them (log-prob with the tanh correction)", default="clip")
+    preprocess: Literal["none", "pong"] = meta(
+        "observation pre-processing: pong = the classic agent's (crop, 80x80, background erased, binary, "
+        "difference of consecutive frames)", default="none")
+    frame_stack: int = meta("stack this many consecutive observations (gymnasium's FrameStackObservation)",
+                            1, 64, 1)
+    grayscale: bool = meta("RGB image observations to grayscale (gymnasium's GrayscaleObservation)", default=False)
+    reward_clip: Optional[float] = meta("clip every reward to [-c, c] (gymnasium's ClipReward; null: off)",
+                                        1e-9, 1e9, None)
+    eval_episodes: int = meta("greedy episodes of every validation", 1, 10**6, 20)
+    episodes_per_step: int = meta(
+        "whole episodes played per training step, split evenly over the environments (reinforce: one update "
+        "on them; q_learning/dqn: they update as they play)", 1, 10**6, 16)
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(k, str) for k in self.kwargs):
+            raise ValueError(f"env.kwargs: keys must be strings, got {list(self.kwargs)!r:.200}")
+
+
+@dataclass(frozen=True)
+class QConfig:
+    epsilon_start: float = meta("epsilon-greedy: exploration rate at the first environment step", 0.0, 1.0, 1.0)
+    epsilon_end: float = meta("epsilon-greedy: exploration rate after exploration_steps", 0.0, 1.0, 0.05)
+    exploration_steps: int = meta("environment steps over which epsilon falls linearly", 1, 10**10, 10_000)
+    init: float = meta("q_learning: initial value of every Q(s, a)", -1e6, 1e6, 0.0)
+    train_every: int = meta("dqn: environment steps between bursts of q.gradient_steps updates (counted over "
+                            "training steps; q_learning updates on every transition)", 1, 10**6, 1)
+    gradient_steps: int = meta("dqn: minibatch updates each time it trains", 1, 10**4, 1)
+    buffer_size: int = meta("dqn: transitions the replay buffer holds (saved with every checkpoint)",
+                            1, 10**8, 50_000)
+    learning_starts: int = meta("dqn: environment steps played before the first update", 0, 10**9, 1_000)
+    target_update: int = meta("dqn: environment steps between copies to the target network (tau = 1)",
+                              1, 10**9, 500)
+    tau: float = meta("dqn: 1 = copy the target network every target_update steps; < 1 = Polyak averaging "
+                      "target <- tau * online + (1 - tau) * target after every update", 0.0, 1.0, 1.0)
+    double: bool = meta("dqn: double DQN (the online network picks the next action, the target values it)",
+                        default=False)
+    loss: Literal["huber", "mse"] = meta("dqn: TD-error loss", default="huber")
