@@ -8,9 +8,11 @@ pytest.importorskip("gymnasium")
 
 import numpy as np
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqrl.config import ConfigError, load_config
-from seqrl.envs.dqn import dqn_loss, polyak
+from seqrl.envs.dqn import ReplayBuffer, dqn_loss, polyak
 from seqrl.envs.qlearning import epsilon, epsilon_greedy, td_target
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
@@ -22,6 +24,22 @@ QUIET = ["run.progress=false", "run.trackers=none", "run.threads=1", "run.log_ev
 
 
 _metrics = logged_rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(1, 9), steps=st.lists(st.integers(0, 12), max_size=8))
+def test_the_replay_ring_keeps_the_newest_transitions_in_order(size, steps):
+    buf, written = ReplayBuffer(size, (2,), torch.float32), []
+    for k in steps:  # one vector step of k environments: transition ids 0, 1, 2, ...
+        ids = np.arange(len(written), len(written) + k)
+        written.extend(ids.tolist())
+        buf.add(np.stack([ids, -ids], 1).reshape(k, 2), ids, ids * 0.5, np.stack([ids, ids], 1).reshape(k, 2),
+                ids % 2 == 0)
+    assert buf.count == min(len(written), size) and buf.pos == len(written) % size
+    for slot in range(buf.count):  # slot j holds the newest transition written there, as a one-by-one ring would
+        tid = max(t for t in written if t % size == slot)
+        assert buf.actions[slot] == tid and buf.obs[slot].tolist() == [tid, -tid] and buf.rewards[slot] == tid * 0.5
+        assert bool(buf.terminated[slot]) == (tid % 2 == 0)
 
 
 def test_q_learning_converges_to_the_value_iteration_q_star(tmp_path):

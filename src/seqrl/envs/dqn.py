@@ -39,13 +39,19 @@ class ReplayBuffer:
 
     def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
             terminated: np.ndarray) -> None:
-        for i in range(len(actions)):
-            j = self.pos
-            self.obs[j] = torch.as_tensor(np.asarray(obs[i]))
-            self.next_obs[j] = torch.as_tensor(np.asarray(next_obs[i]))
-            self.actions[j], self.rewards[j], self.terminated[j] = int(actions[i]), float(rewards[i]), bool(terminated[i])
-            self.pos = (self.pos + 1) % self.size
-            self.count = min(self.count + 1, self.size)
+        """Append k transitions (one vector step) after the newest, overwriting the oldest."""
+        k = len(actions)
+        if k == 0:
+            return
+        keep = slice(max(k - self.size, 0), k)  # more than the ring holds: only the newest fit
+        idx = (self.pos + torch.arange(max(k - self.size, 0), k)) % self.size
+        self.obs[idx] = torch.as_tensor(np.asarray(obs)[keep], dtype=self.obs.dtype)
+        self.next_obs[idx] = torch.as_tensor(np.asarray(next_obs)[keep], dtype=self.obs.dtype)
+        self.actions[idx] = torch.as_tensor(np.asarray(actions)[keep], dtype=torch.long)
+        self.rewards[idx] = torch.as_tensor(np.asarray(rewards)[keep], dtype=torch.float32)
+        self.terminated[idx] = torch.as_tensor(np.asarray(terminated)[keep], dtype=torch.bool)
+        self.pos = (self.pos + k) % self.size
+        self.count = min(self.count + k, self.size)
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, ...]:
         idx = torch.randint(self.count, (n,), generator=generator)
