@@ -44,15 +44,3 @@ def test_one_estimate_is_refused():
 def test_flat_grad_puts_zeros_where_a_parameter_is_unused():
     a, b = torch.nn.Parameter(torch.tensor([2.0, 3.0])), torch.nn.Parameter(torch.zeros(2))
     assert torch.equal(D.flat_grad((a ** 2).sum(), [a, b]), torch.tensor([4.0, 6.0, 0.0, 0.0]))
-
-
-def test_re_estimate_differentiates_each_call():
-    w = torch.nn.Parameter(torch.zeros(4))
-
-    def loss(r):  # the score-function term of a different action per r
-        d = torch.distributions.Categorical(logits=w)
-        a = torch.tensor(r % 4)
-        return -(d.log_prob(a) * float(a))
-
-    grads = D.re_estimate(loss, [w], 4)
-    assert len(grads) == 4 and D.gradient_spread(grads)["total_variance"] > 0

@@ -12,7 +12,7 @@ float64 is ever made:
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -53,9 +53,3 @@ def gradient_spread(estimates: Sequence[Tensor]) -> dict[str, float]:
     return {"total_variance": total_variance,
             "snr": mean_norm / math.sqrt(total_variance) if total_variance > 0 else math.inf,
             "cosine": float(cos.mean()), "mean_norm": mean_norm, "estimates": m}
-
-
-def re_estimate(loss_of: Callable[[int], Tensor], params: Sequence[Tensor], repeats: int) -> list[Tensor]:
-    """`repeats` flat gradients of loss_of(r), r = 0..repeats-1 (each call draws fresh samples)."""
-    params = [p for p in params if p.requires_grad]
-    return [flat_grad(loss_of(r), params) for r in range(repeats)]
