@@ -186,10 +186,10 @@ def _plot(args: argparse.Namespace) -> int:
     from seqrl.run.plot import plot_runs
     from seqrl.run.plot_diagnostics import plot_diagnostics
 
-    output = plot_runs(args.run_dirs, args.output)
-    print(output)
-    extra = plot_diagnostics(args.run_dirs, output.with_name(output.stem + "_diagnostics.png"))
-    if extra is not None:  # runs with run.diagnostics
+    output = Path(args.output)
+    extra = plot_diagnostics(args.run_dirs, output.with_name(output.stem + "_diagnostics.png"))  # runs with them
+    print(plot_runs(args.run_dirs, output))
+    if extra is not None:
         print(extra)
     return 0
 

@@ -49,7 +49,8 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
         except json.JSONDecodeError:
             if number == len(lines):
                 return
-            raise ValueError(f"{path}:{number}: not valid JSON") from None
+            raise RunError(f"{path}:{number}: not valid JSON (only a torn last line is skipped); repair or remove "
+                           "that line") from None
 
 
 def truncate_after(path: Path, step: int) -> None:

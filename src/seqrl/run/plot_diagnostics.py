@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from seqrl.run import jsonl  # noqa: E402
+from seqrl.run.errors import RunError  # noqa: E402
 
 FILE = "diagnostics.jsonl"
 PANELS = (("total_variance", "total variance tr Cov[g]"), ("snr", "SNR |mean g| / sqrt(tr Cov)"),
@@ -19,9 +20,20 @@ PANELS = (("total_variance", "total variance tr Cov[g]"), ("snr", "SNR |mean g| 
 STYLES = ("-", "--", ":", "-.")
 
 
+def _rows(path: Path) -> list[dict]:
+    """The file's rows, each checked to be a diagnostics row (a RunError naming the line if not)."""
+    rows = list(jsonl.read(path))
+    for number, row in enumerate(rows, start=1):
+        spreads = row.get("baselines")
+        if not isinstance(row.get("step"), int) or not isinstance(spreads, dict) or not all(
+                isinstance(v, dict) for v in spreads.values()):
+            raise RunError(f"{path}: record {number} is not a diagnostics row (step and baselines)")
+    return rows
+
+
 def plot_diagnostics(run_dirs: Sequence[str | Path], output: str | Path) -> Optional[Path]:
     """Draw the runs' diagnostics.jsonl; None (nothing written) when no run measured any."""
-    runs = [(Path(r), list(jsonl.read(Path(r) / FILE))) for r in run_dirs if (Path(r) / FILE).exists()]
+    runs = [(Path(r), _rows(Path(r) / FILE)) for r in run_dirs if (Path(r) / FILE).exists()]
     runs = [(r, rows) for r, rows in runs if rows]
     if not runs:
         return None
