@@ -65,6 +65,7 @@ def test_a_constant_baseline_cancels_when_an_environment_run_standardises_its_re
     (["run.diagnostics.baselines=rloo", "reinforce.samples_per_input=1", "reinforce.baseline=none"], "rloo needs reinforce.samples_per_input"),
     (["run.diagnostics.baselines=self_critical", "task.gamma=0.9", "task.per_token=true"], "self_critical with task.gamma"),
     (["run.diagnostics.baselines=nonee"], "'nonee' is not a baseline"),
+    (["run.diagnostics.baselines=none,,rloo"], "'none,,rloo' has an empty name"),
     (["run.diagnostics.repeats=1"], "run.diagnostics.repeats"),
     (CARTPOLE + ["run.diagnostics.baselines=rloo"], "rloo compares samples of one input"),
     (CARTPOLE + ["env.algo=dqn", "run.diagnostics.every=5"], "env.algo=dqn has no REINFORCE gradient"),

@@ -30,9 +30,10 @@ class DiagnosticsConfig:
             return
         names = [b.strip() for b in self.baselines.split(",")]
         bad = [b for b in names if b not in DIAGNOSTIC_BASELINES]
-        if bad or not all(names):
-            raise ValueError(f"run.diagnostics.baselines: {bad[0] if bad else self.baselines!r} is not a baseline; "
-                             f"use run, all or a comma-separated list of {', '.join(DIAGNOSTIC_BASELINES)}")
+        if bad:
+            what = f"{self.baselines!r} has an empty name" if "" in bad else f"{bad[0]!r} is not a baseline"
+            raise ValueError(f"run.diagnostics.baselines: {what}; use run, all or a comma-separated list of "
+                             f"{', '.join(DIAGNOSTIC_BASELINES)}")
 
 
 @dataclass(frozen=True)
