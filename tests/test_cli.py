@@ -78,10 +78,12 @@ def test_resume_of_finished_run_is_a_no_op(run_dir, capsys):
 def test_list_and_config_keys(capsys):
     assert main(["list"]) == 0
     text = capsys.readouterr().out
-    for name in ("reverse", "digit_sum", "rloo", "self_critical", "mixer", "alternate", "transformer_lm"):
+    for name in ("reverse", "digit_sum", "rloo", "self_critical", "mixer", "alternate", "transformer_lm",
+                 "environment algorithms", "q_learning", "dqn"):
         assert name in text
     assert main(["config", "--keys"]) == 0
-    assert "reinforce.baseline" in capsys.readouterr().out
+    keys = capsys.readouterr().out
+    assert "reinforce.baseline" in keys and "run.diagnostics.every" in keys and "env.algo" in keys
 
 
 def test_config_errors_exit_2_with_message(capsys, tmp_path):
