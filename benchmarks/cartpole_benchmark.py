@@ -260,6 +260,7 @@ def main() -> int:
                            "seqrl_configs": {k: (ROOT / v).read_text() for k, v in SEQRL_CONFIGS.items()},
                            "torch_threads": 1, "quick": args.quick},
               "runs": results}
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
     plot(report, results, out.with_suffix(".png"))
