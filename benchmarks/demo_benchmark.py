@@ -71,7 +71,7 @@ def measure_sampling(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, 
     import torch
 
     from seqrl.tasks import collate
-    from seqrl.train.step import sampling_generator
+    from seqrl import seeds
 
     policy, cfg = trainer.policy, trainer.cfg
     k, temp, seed = cfg.reinforce.samples_per_input, cfg.reinforce.temperature, cfg.run.seed
@@ -87,7 +87,7 @@ def measure_sampling(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, 
                 if kk is None:
                     rollout = policy.greedy(batch, trainer.max_len)
                 else:
-                    rollout = policy.sample(batch, kk, trainer.max_len, temp, sampling_generator(seed, 10_000 + i))
+                    rollout = policy.sample(batch, kk, trainer.max_len, temp, seeds.sampling(seed, 10_000 + i))
                 dt = time.perf_counter() - t0
             if i >= warm:
                 times.append(dt)
@@ -117,7 +117,7 @@ def measure_steps(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, Any
     """Median wall time of real `train_step` calls, xent and REINFORCE, with a per-piece profile."""
     import torch
 
-    import seqrl.train.step as step_mod
+    import seqrl.sequences.step as step_mod
     from seqrl.curriculum import StepPlan
     from seqrl.tasks import collate
     from seqrl.train.state import TrainState
@@ -311,7 +311,7 @@ METHOD = {
                 "summed call time. Decoding stops once every row has emitted EOS or at the max_len budget "
                 "(mean_decode_steps records how many steps the measured calls ran). Greedy = policy.greedy "
                 "(k=1) in eval mode.",
-    "train_step": "'from_demo_run': per-step step_time (measured inside seqrl.train.step.train_step) of every "
+    "train_step": "'from_demo_run': per-step step_time (measured inside seqrl.sequences.step.train_step) of every "
                   "step of the full demo run (run.log_every=1). 'profile': the real train_step called in a loop "
                   "with perf_counter wrappers on policy.sample and policy.sample_scored (sample; the latter keeps "
                   "the graph the loss differentiates, reinforce.scoring), train.step.score_rollout (reward), "

@@ -100,7 +100,7 @@ def evaluate(run_dir: Path, threads: int, limit: int | None) -> dict[str, Any]:
     """Best checkpoint of a run: validation and test, greedy and beam."""
     import torch
 
-    from seqrl.train.evaluation import evaluate_run
+    from seqrl.sequences.evaluation import evaluate_run
     from seqrl.train.trainer import Trainer
 
     trainer = Trainer.resume(run_dir)
@@ -123,7 +123,7 @@ def evaluate(run_dir: Path, threads: int, limit: int | None) -> dict[str, Any]:
 
 def _limited(trainer, data: str, split: str, beam, limit: int) -> dict[str, Any]:  # noqa: ANN001
     from seqrl.rewards.corpus import corpus_scores
-    from seqrl.train.evaluation import eval_examples
+    from seqrl.sequences.evaluation import eval_examples
 
     examples = eval_examples(trainer, data, split)[0][:limit]
     hyps = trainer.task.detokenize(trainer.decode(examples, beam, LENGTH_PENALTY))

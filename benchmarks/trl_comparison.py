@@ -146,7 +146,7 @@ def run_warm(work: Path) -> dict[str, Any]:
     import torch
 
     from seqrl.config import load_config
-    from seqrl.train.build_hf import export_hf
+    from seqrl.sequences.build_hf import export_hf
     from seqrl.train.trainer import Trainer
 
     make_base_model(work / "base")

@@ -40,7 +40,7 @@ def sequence_rows(repeats: int, quick: bool, work: Path) -> list[dict[str, Any]]
     from seqrl.curriculum import StepPlan
     from seqrl.estimators.diagnostics import gradient_spread
     from seqrl.tasks import collate
-    from seqrl.train.step import _reinforce_loss
+    from seqrl.sequences.step import _reinforce_loss
     from seqrl.train.trainer import Trainer
     from seqrl.vocab import specials_of
 

@@ -1,5 +1,6 @@
 from seqrl.config.schema import CurriculumConfig, OptimConfig
-from seqrl.curriculum import learning_rate, mixer_boundary, plan, reinforce_probability, uniform_draw
+from seqrl.curriculum import learning_rate, mixer_boundary, plan, reinforce_probability
+from seqrl.seeds import alternate_draw as uniform_draw
 
 
 def test_mixer_boundary_falls_by_delta_every_n_steps_to_zero():

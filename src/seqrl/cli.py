@@ -101,7 +101,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from seqrl.config import ConfigError
-    from seqrl.train.evaluation import evaluate_run, resume_at
+    from seqrl.sequences.evaluation import evaluate_run, resume_at
 
     trainer = resume_at(args.run_dir, args.checkpoint)
     if trainer.cfg.env.id is not None:
@@ -127,8 +127,8 @@ def _sample(args: argparse.Namespace) -> int:
     from seqrl.rollout import strip
     from seqrl.tasks import collate
     from seqrl.tasks.base import example_columns
-    from seqrl.train.evaluation import resume_at
-    from seqrl.train.step import sampling_generator
+    from seqrl.sequences.evaluation import resume_at
+    from seqrl import seeds
     from seqrl.vocab import specials_of
 
     trainer = resume_at(args.run_dir, args.checkpoint)
@@ -142,7 +142,7 @@ def _sample(args: argparse.Namespace) -> int:
     if args.greedy:
         rollout = trainer.policy.greedy(batch, trainer.max_len)
     else:
-        gen = sampling_generator(args.seed, 0)
+        gen = seeds.sampling(args.seed, 0)
         rollout = trainer.policy.sample(batch, args.k, trainer.max_len, args.temperature, gen)
     outputs = strip(rollout.tokens, rollout.mask, rollout.eos)
     render = trainer.task.vocab.render
@@ -201,7 +201,7 @@ def _list(args: argparse.Namespace) -> int:
     from seqrl.curriculum import CURRICULA
     from seqrl.estimators.baselines import BASELINES
     from seqrl.tasks import describe_tasks
-    from seqrl.train.build import POLICIES
+    from seqrl.sequences.build import POLICIES
 
     env_algos = [("reinforce", "episodic REINFORCE with the none/ema/value baselines (env.id: any gymnasium id; "
                                "model.kind: mlp or cnn)"),
@@ -306,7 +306,7 @@ def _report(err: Exception) -> int:
     from seqrl.extras import MissingExtra
     from seqrl.rewards.checked import RewardError
     from seqrl.run.errors import RunError
-    from seqrl.train.step import TrainingError
+    from seqrl.sequences.step import TrainingError
 
     if isinstance(err, (ConfigError, MissingExtra)):
         _console().print(f"[red]config error:[/red] {_escape(_one_line(err))}")

@@ -6,9 +6,9 @@ schedule state: step k of a resumed run makes exactly the choice the uninterrupt
 from __future__ import annotations
 
 import math
-import random
 from typing import NamedTuple
 
+from seqrl import seeds
 from seqrl.config.schema import CurriculumConfig, OptimConfig
 
 CURRICULA = {
@@ -50,11 +50,6 @@ def reinforce_probability(step: int, warmup: int, p0: float, span: int) -> float
     return min(1.0, p0 + (1.0 - p0) * (step - warmup) / span)
 
 
-def uniform_draw(seed: int, step: int) -> float:
-    """A uniform number in [0, 1) that depends only on (seed, step)."""
-    return random.Random(f"seqrl-alternate-{seed}-{step}").random()
-
-
 def plan(cfg: CurriculumConfig, step: int, seed: int, full_length: int) -> StepPlan:
     """The step's plan; `full_length` is the longest reference in tokens, EOS included."""
     if cfg.kind == "xent":
@@ -70,7 +65,7 @@ def plan(cfg: CurriculumConfig, step: int, seed: int, full_length: int) -> StepP
         return StepPlan(s < full_length, s)
     if cfg.kind == "alternate":
         p = reinforce_probability(step, cfg.warmup_steps, cfg.p0, cfg.span)
-        return StepPlan(uniform_draw(seed, step) < p, 0)
+        return StepPlan(seeds.alternate_draw(seed, step) < p, 0)
     raise ValueError(f"curriculum.kind: unknown {cfg.kind!r}; choose from {sorted(CURRICULA)}")
 
 

@@ -117,7 +117,7 @@ gym.register("Faulty-v0", entry_point=Faulty)
 @pytest.mark.parametrize("mode,message", [("raise", "raised ValueError: the simulator diverged"),
                                           ("nan", "returned a non-finite observation")])
 def test_a_failing_environment_is_named_with_step_index_and_episode(tmp_path, mode, message, capsys):
-    from seqrl.envs.make import env_seed
+    from seqrl.seeds import env_reset as env_seed
 
     bad_index = next(i for i in range(2) if env_seed(0, 0, i) % 2 == 1)
     overrides = ["env.id=Faulty-v0", f"env.kwargs={{mode: {mode}}}", "env.num_envs=2", "env.episodes_per_step=6",

@@ -5,7 +5,7 @@ import torch
 
 from seqrl.curriculum import StepPlan
 from seqrl.tasks import collate
-from seqrl.train.step import train_step
+from seqrl.sequences.step import train_step
 from seqrl.train.trainer import Trainer
 from tests.conftest import tiny_config
 

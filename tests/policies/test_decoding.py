@@ -90,7 +90,7 @@ def test_pad_and_bos_are_never_output(kind) -> None:
     sampled log-probabilities still equal the teacher-forced ones (both renormalise without them)."""
     from seqrl.config import load_config
     from seqrl.rollout import Batch, pad_sequences
-    from seqrl.train.build import build_policy
+    from seqrl.sequences.build import build_policy
     from seqrl.vocab import BOS, PAD
 
     extra = ["model.kind=transformer", "model.heads=2"] if kind == "transformer" else []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
-from seqrl.train import sequences as trainer_module
+from seqrl.sequences import source as trainer_module
 from seqrl.train.trainer import Trainer
 from tests.conftest import tiny_config
 

@@ -7,7 +7,7 @@ from seqrl.config import ConfigError, load_config
 from seqrl.curriculum import StepPlan
 from seqrl.tasks import collate
 from seqrl.train.device import resolve_device
-from seqrl.train.step import train_step
+from seqrl.sequences.step import train_step
 from seqrl.train.trainer import Trainer
 from tests.conftest import tiny_config
 

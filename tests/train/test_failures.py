@@ -5,7 +5,7 @@ import torch
 from seqrl.rewards.checked import RewardError
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
-from seqrl.train.step import TrainingError
+from seqrl.sequences.step import TrainingError
 from seqrl.train.trainer import Trainer
 from tests.conftest import tiny_config
 from tests.train import bad_rewards

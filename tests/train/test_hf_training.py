@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from seqrl.config import ConfigError
-from seqrl.train.build_hf import export_hf
+from seqrl.sequences.build_hf import export_hf
 from seqrl.train.trainer import Trainer
 from tests.conftest import fit_until_interrupted, tiny_config
 from tests.train.test_text import WORDS, corpus
@@ -79,7 +79,7 @@ def test_hf_config_errors(tmp_path, models):
 
 def test_lora_kl_reference_is_the_base_model_without_adapters(tmp_path, models):
     from seqrl.run import jsonl
-    from seqrl.train.reference import AdapterOffReference
+    from seqrl.sequences.reference import AdapterOffReference
 
     trainer = Trainer(_cfg(tmp_path, models["gpt2"], "model.lora_r=4", "model.lora_targets=c_attn",
                            "curriculum.kind=reinforce", "reinforce.kl_coef=0.1", "reinforce.kl_estimator=k3",

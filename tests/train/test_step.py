@@ -4,7 +4,7 @@ import torch
 
 from seqrl.curriculum import StepPlan
 from seqrl.tasks import collate
-from seqrl.train.step import train_step
+from seqrl.sequences.step import train_step
 from seqrl.train.trainer import Trainer
 from tests.conftest import tiny_config
 
@@ -131,7 +131,7 @@ def test_reward_mean_is_the_task_reward_and_return_mean_carries_the_k1_penalty(t
 
 
 def test_kl_reference_is_the_policy_at_the_first_reinforce_step(tmp_path, monkeypatch):
-    from seqrl.train import sequences as trainer_module
+    from seqrl.sequences import source as trainer_module
     from seqrl.train.trainer import Trainer
     from tests.conftest import tiny_config
 

@@ -218,6 +218,6 @@ def test_a_reward_module_in_the_working_directory_is_found(tmp_path, monkeypatch
         "def score(completions, references, sources, **columns):\n    return [1.0] * len(completions)\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", str(tmp_path))])
-    from seqrl.train.build import load_callable
+    from seqrl.sequences.build import load_callable
 
     assert load_callable("myrewards_cwd:score", "task.reward")([[1]], [None], [[1]]) == [1.0]

@@ -1,7 +1,7 @@
 """Building gymnasium environments from `env.*`: the id checked before compute (with a "did you
 mean" from gymnasium's registry), Atari ids registered (ale-py), wrappers from gymnasium itself.
 
-Seeds: every reset is seeded from (run seed, step, environment index) by `env_seed`, so an
+Seeds: every reset is seeded from (run seed, step, environment index) by `seqrl.seeds.env_reset`, so an
 episode depends on nothing but the step that plays it; a resumed run replays the same episodes.
 """
 from __future__ import annotations
@@ -38,11 +38,6 @@ def check_env_id(env_id: str) -> None:
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     atari = "" if env_id.split("/")[0] != "ALE" else " (Atari ids need ale-py: pip install 'seqrl[envs]')"
     raise ConfigError(f"env.id: {env_id!r} is not a registered gymnasium environment{hint}{atari}")
-
-
-def env_seed(seed: int, step: int, index: int) -> int:
-    """The reset seed of environment `index` at `step` (step -1: validation episodes)."""
-    return (seed * 1_000_003 + (step + 1) * 10_007 + index) % (2**31 - 1)
 
 
 def _indexed(env: Any, index: int) -> Any:

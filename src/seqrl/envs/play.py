@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from seqrl.config import ConfigError
-from seqrl.envs.make import env_seed, make_one
+from seqrl import seeds
+from seqrl.envs.make import make_one
 from seqrl.envs.policy import encode
-from seqrl.train.step import sampling_generator
 
 SAMPLE_STEP = -2  # `seqrl sample` seeds its episodes as "step -2 - seed": apart from training and validation
 
@@ -32,10 +32,10 @@ def write_gif(source: Any, path: Path, greedy: bool, seed: int, fps: int = 30, m
     if path.suffix.lower() != ".gif":
         raise ConfigError(f"--video {path}: only .gif is written (Pillow, installed with matplotlib)")
     env = make_one(source.cfg, render=True)()
-    generator = sampling_generator(source.cfg.run.seed, SAMPLE_STEP - seed)
+    generator = seeds.sampling(source.cfg.run.seed, SAMPLE_STEP - seed)
     frames, total, steps = [], 0.0, 0
     try:
-        obs, _ = env.reset(seed=env_seed(source.cfg.run.seed, SAMPLE_STEP - seed, 0))
+        obs, _ = env.reset(seed=seeds.env_reset(source.cfg.run.seed, SAMPLE_STEP - seed, 0))
         source.policy.eval()
         while True:
             frame = env.render()

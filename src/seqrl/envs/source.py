@@ -6,20 +6,18 @@ import logging
 import time
 from typing import Any, Callable, Optional, Sequence
 
-import numpy as np
 import torch
 
 from seqrl.config import Config
 from seqrl.curriculum import learning_rate
 from seqrl.envs.collect import Episodes, Transitions, play
-from seqrl.envs.make import Environments, check_spaces, env_seed
+from seqrl import seeds
+from seqrl.envs.make import Environments, check_spaces
 from seqrl.envs.policy import EnvPolicy, ValueNet
 from seqrl.envs.reinforce import episode_objective, reinforce_update
 from seqrl.estimators.diagnostics import flat_grad
-from seqrl.train.diagnostics import diagnostic_generator
 from seqrl.train.device import grad_scaler
 from seqrl.train.state import TrainState
-from seqrl.train.step import sampling_generator
 from seqrl.train.update import build_optimizer
 
 log = logging.getLogger("seqrl")
@@ -36,8 +34,7 @@ class EnvSource:
                  init: Optional[Callable[[torch.nn.Module], None]] = None) -> None:
         self.cfg, self.device = cfg, device
         self.obs_space, self.act_space = check_spaces(cfg)  # before any compute
-        torch.manual_seed(cfg.run.seed)
-        np.random.seed(cfg.run.seed)
+        seeds.seed_global(cfg.run.seed)
         self.policy = EnvPolicy(cfg, self.obs_space, self.act_space).to(device)
         self.optimizer = build_optimizer(cfg.optim, self.policy.parameters())
         self.value_head: Optional[ValueNet] = None
@@ -91,7 +88,7 @@ class EnvSource:
         out: dict[str, list[torch.Tensor]] = {b: [] for b in baselines}
         for r in range(repeats):
             eps = play_episodes(self, step, self.cfg.env.episodes_per_step, False,
-                                generator=diagnostic_generator(self.cfg.run.seed, step, r))
+                                generator=seeds.diagnostic(self.cfg.run.seed, step, r))
             for b in baselines:
                 o = episode_objective(self.cfg, self.policy, self.value_head, eps, b, state.ema)
                 out[b].append(flat_grad(o.loss, params))
@@ -112,10 +109,10 @@ def play_episodes(source: Any, step: int, episodes: int, greedy: bool, envs: Any
     the actions come from `source.act` with the step's sampling generator (or `generator`)."""
     cfg = source.cfg
     envs = source.environments.train if envs is None else envs
-    seeds = [env_seed(cfg.run.seed, step, i) for i in range(envs.num_envs)]
+    resets = [seeds.env_reset(cfg.run.seed, step, i) for i in range(envs.num_envs)]
     if generator is None and not greedy:
-        generator = sampling_generator(cfg.run.seed, step)
-    return play(envs, lambda obs: source.act(obs, greedy, generator), source.obs_space, episodes, seeds,
+        generator = seeds.sampling(cfg.run.seed, step)
+    return play(envs, lambda obs: source.act(obs, greedy, generator), source.obs_space, episodes, resets,
                 source.device, step, str(cfg.env.id), keep_obs=keep_obs, observe=observe)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
+from seqrl import seeds
 from seqrl.config import Config, ConfigError
 from seqrl.curriculum import learning_rate
 from seqrl.envs.collect import Episodes, Transitions
@@ -39,8 +40,7 @@ class ValueSource:
         if self.act_space.shape != ():
             raise ConfigError(f"env.algo={self.algo} needs Discrete actions; {cfg.env.id} has {self.act_space}")
         n_actions = int(self.act_space.n)
-        torch.manual_seed(cfg.run.seed)
-        np.random.seed(cfg.run.seed)
+        seeds.seed_global(cfg.run.seed)
         self.optimizer: Optional[torch.optim.Optimizer] = None
         if self.algo == "q_learning":
             if self.obs_space.shape != ():
@@ -102,8 +102,7 @@ class ValueSource:
         if self.optimizer is not None:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-        # minibatches: a stream of (seed, step) apart from the acting one (sampling_generator)
-        generator = torch.Generator().manual_seed(cfg.run.seed * 1_000_003 + step + 1 + 2**40)
+        generator = seeds.minibatch(cfg.run.seed, step)
         m: dict[str, Any] = {"mode": self.algo, "lr": lr}
         counts = {"updates": 0, "td": 0.0, "loss": 0.0}
 

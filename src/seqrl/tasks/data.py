@@ -21,6 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
+from seqrl import seeds
 from seqrl.rollout import Batch, pad_sequences
 from seqrl.tasks.base import Example, Task
 from seqrl.vocab import DEFAULT_SPECIALS, Specials
@@ -72,7 +73,7 @@ class TaskData:
         return int.from_bytes(digest, "little") / 2**64 < self.holdout
 
     def _draw_validation(self) -> tuple[Example, ...]:
-        rng = np.random.default_rng([self.seed, 1])
+        rng = seeds.data_rng(self.seed, seeds.VALIDATION)
         seen: set[tuple[int, ...]] = set()
         out: list[Example] = []
         misses = 0
@@ -98,7 +99,7 @@ class TaskData:
             raise ValueError(f"step must be a non-negative integer, got {step!r}")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"size must be a positive integer, got {size!r}")
-        rng = np.random.default_rng([self.seed, 0, step])
+        rng = seeds.data_rng(self.seed, seeds.TRAIN_BATCH, step)
         out: list[Example] = []
         misses = 0
         while len(out) < size:

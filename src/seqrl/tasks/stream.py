@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, Optional, Sequence
 
-import numpy as np
 
+from seqrl import seeds
 from seqrl.data.readers import DataError, TextExample
 from seqrl.tasks.base import Example
 
@@ -34,7 +34,7 @@ class StreamingTextData:
         """Every epoch: a buffered shuffle of one pass over the data."""
         epoch = 0
         while True:
-            rng = np.random.default_rng([self.seed, 3, epoch])
+            rng = seeds.data_rng(self.seed, seeds.STREAM, epoch)
             buf: list[TextExample] = []
             for ex in self.open_examples():
                 if len(buf) < self.buffer:

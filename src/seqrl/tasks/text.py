@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from seqrl import seeds
 from seqrl.data.readers import Limits, ReadStats, TextExample, read_examples
 from seqrl.data.tokenizer import SubwordTokenizer
 from seqrl.rewards.corpus import corpus_scores
@@ -160,4 +161,4 @@ class TextData:
 
 @lru_cache(maxsize=4)
 def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    return np.random.default_rng([seed, 2, epoch]).permutation(n)
+    return seeds.data_rng(seed, seeds.TEXT_SHUFFLE, epoch).permutation(n)

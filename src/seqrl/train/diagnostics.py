@@ -25,12 +25,6 @@ from seqrl.train.state import TrainState
 FILE = "diagnostics.jsonl"
 
 
-def diagnostic_generator(seed: int, step: int, repeat: int) -> torch.Generator:
-    """The sampling stream of re-estimate `repeat` at `step`: apart from every training stream."""
-    mixed = (seed * 1_000_003 + step * 10_007 + repeat + 1) * 2_654_435_761 % 2**62
-    return torch.Generator().manual_seed(mixed + 2**62)
-
-
 def due(cfg: Config, step: int) -> bool:
     every = cfg.run.diagnostics.every
     return every > 0 and step % every == 0

@@ -73,7 +73,3 @@ def init_world(timeout_s: float, device: torch.device = torch.device("cpu")) -> 
             torch.cuda.set_device(device)
         dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
     return World(dist.get_rank(), dist.get_world_size(), device)
-
-
-def step_seed(seed: int, step: int, rank: int) -> int:
-    return (seed * 1_000_003 + step) * 1009 + rank + 7

@@ -65,6 +65,6 @@ def build_source(cfg: Config, device: torch.device, world: World, run_dir: Path,
         from seqrl.envs.source import EnvSource
 
         return EnvSource(cfg, device, init)
-    from seqrl.train.sequences import SequenceSource
+    from seqrl.sequences.source import SequenceSource
 
     return SequenceSource(cfg, device, world, run_dir, reward_fn, init)

@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 
+from seqrl import seeds
 from seqrl.config.schema import Config
 from seqrl.curriculum import StepPlan, learning_rate
 from seqrl.estimators import losses
@@ -69,11 +70,6 @@ class StepContext:
             return None
         lo, _ = self.world.shard(self.cfg.optim.batch_size)
         return lo * k, self.cfg.optim.batch_size * k
-
-
-def sampling_generator(seed: int, step: int) -> torch.Generator:
-    """The sampling stream of `step`: a pure function of (seed, step), so resume needs no state."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + step + 1)
 
 
 def score_rollout(ctx: StepContext, examples: list[Example], rollout: Rollout, step: int) -> Any:
@@ -192,7 +188,7 @@ def reinforce_objective(ctx: StepContext, s: Sampled, baseline: str, ema: float,
 def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, plan: StepPlan,
                     step: int, state: TrainState, m: dict[str, Any]) -> Tensor:
     cfg, rl = ctx.cfg, ctx.cfg.reinforce
-    s = sample_batch(ctx, examples, batch, plan, step, sampling_generator(cfg.run.seed, step), m)
+    s = sample_batch(ctx, examples, batch, plan, step, seeds.sampling(cfg.run.seed, step), m)
     result, rollout, returns, rl_mask = s.result, s.rollout, s.returns, s.rl_mask
     mask, valid = rollout.mask, result.valid
     greedy = None

@@ -15,7 +15,7 @@ from seqrl.rewards.combine import parse_reward_spec
 from seqrl.rewards.corpus import parse_metrics
 from seqrl.tasks.stream import StreamingTextData
 from seqrl.tasks.text import TextData, TextTask, encode_examples, read_text_examples
-from seqrl.train.build import load_callable
+from seqrl.sequences.build import load_callable
 from seqrl.train.checkpoint import resolve_init
 
 log = logging.getLogger("seqrl")
@@ -122,7 +122,7 @@ def build_text(cfg: Config, run_dir: Path) -> tuple[TextTask, TextData | Streami
         train = _read(cfg, d.train, d.max_train, train_stats, d.train_split)
     valid = _read(cfg, d.valid, d.max_valid, valid_stats, d.valid_split)
     if cfg.model.kind == "hf":
-        from seqrl.train.build_hf import load_hf_tokenizer
+        from seqrl.sequences.build_hf import load_hf_tokenizer
 
         tokenizer, source_tokenizer = load_hf_tokenizer(cfg, run_dir), None
     elif d.shared_vocab:

@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-import numpy as np
 import torch
 
+from seqrl import seeds
 from seqrl.config import Config, ConfigError
 from seqrl.curriculum import StepPlan
 from seqrl.curriculum import plan as curriculum_plan
@@ -18,15 +18,14 @@ from seqrl.estimators.value_head import ValueHead
 from seqrl.rollout import Batch, strip
 from seqrl.tasks import collate
 from seqrl.tasks.base import example_columns
-from seqrl.train.build import build_data, build_policy, build_task, check_compatible, training_reward
-from seqrl.train.build_text import build_text
+from seqrl.sequences.build import build_data, build_policy, build_task, check_compatible, training_reward
+from seqrl.sequences.build_text import build_text
 from seqrl.train.device import grad_scaler
-from seqrl.train.diagnostics import diagnostic_generator
-from seqrl.train.distributed import World, step_seed
-from seqrl.train.reference import make_reference
+from seqrl.train.distributed import World
+from seqrl.sequences.reference import make_reference
 from seqrl.train.state import TrainState
 from seqrl.train.update import build_optimizer
-from seqrl.train.step import StepContext, greedy_returns, reinforce_objective, sample_batch, train_step
+from seqrl.sequences.step import StepContext, greedy_returns, reinforce_objective, sample_batch, train_step
 from seqrl.vocab import specials_of
 
 log = logging.getLogger("seqrl")
@@ -62,10 +61,9 @@ class SequenceSource:
         src_len = max(len(e.source) for e in self.data.validation) + 2 * longest + 8
         if cfg.task.name == "text":
             src_len = max(src_len, cfg.data.max_tokens + 8)
-        torch.manual_seed(cfg.run.seed)
-        np.random.seed(cfg.run.seed)
+        seeds.seed_global(cfg.run.seed)
         if cfg.model.kind == "hf":
-            from seqrl.train.build_hf import build_hf_run_policy
+            from seqrl.sequences.build_hf import build_hf_run_policy
 
             self.policy = build_hf_run_policy(cfg, self.task, self.data, self.max_len)
         else:
@@ -109,7 +107,7 @@ class SequenceSource:
         cfg = self.cfg
         examples = self.data.train_batch(step, cfg.optim.batch_size)
         if self.world.distributed:  # this rank's share; dropout draws a (seed, step, rank) stream
-            torch.manual_seed(step_seed(cfg.run.seed, step, self.world.rank))
+            torch.manual_seed(seeds.rank_seed(cfg.run.seed, step, self.world.rank))
             lo, hi = self.world.shard(len(examples))
             examples = examples[lo:hi]
         p = curriculum_plan(cfg.curriculum, step, cfg.run.seed, self.full_length)
@@ -135,7 +133,7 @@ class SequenceSource:
         out: dict[str, list[torch.Tensor]] = {b: [] for b in baselines}
         greedy = None
         for r in range(repeats):
-            s = sample_batch(ctx, examples, batch, p, step, diagnostic_generator(seed, step, r), {})
+            s = sample_batch(ctx, examples, batch, p, step, seeds.diagnostic(seed, step, r), {})
             if greedy is None and "self_critical" in baselines:  # deterministic: one decode for every repeat
                 greedy = greedy_returns(ctx, examples, batch, step, s.forced, s.forced_len)
             counts = (float(s.result.valid.sum()), float(s.rl_mask.sum()), float(s.forced_mask.sum()))

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from seqrl import seeds
 from seqrl.config.schema import Config
 from seqrl.config.validate import ConfigError
 from seqrl.data.hf_tokenizer import HFTokenizer
@@ -85,7 +86,7 @@ def build_hf_policy(cfg: Config) -> AutoregressivePolicy:
         if cfg.model.hf_init == "pretrained":
             model = cls.from_pretrained(cfg.model.hf_path, config=config, dtype=torch.float32, **attention)
         else:
-            torch.manual_seed(cfg.run.seed)
+            seeds.seed_torch(cfg.run.seed)
             model = cls.from_config(config, **attention)
     except (ValueError, ImportError) as err:
         if not attention:
