@@ -62,7 +62,7 @@ def run_seqrl(name: str, seed: int, work: Path, quick: bool) -> dict[str, Any]:
     import shutil
 
     from seqrl.config import load_config
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
     run_dir = work / f"{name}-{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -74,7 +74,7 @@ def run_seqrl(name: str, seed: int, work: Path, quick: bool) -> dict[str, Any]:
     # seqrl_dqn keeps its config's greedy validation and run.stop_at (its training episodes explore
     # with epsilon 0.04): it stops once 20 greedy episodes average 475, or at the threshold or budget
     cfg = load_config(ROOT / SEQRL_CONFIGS[name], overrides)
-    trainer = Trainer(cfg, run_dir)
+    trainer = make_trainer(cfg, run_dir)
     episodes = Episodes()
     real = trainer.source.train_step
 

@@ -57,13 +57,13 @@ def rss_mib() -> float:
 # ----------------------------------------------------------------------------------------------
 # measurements (run inside the process that owns the Trainer)
 # ----------------------------------------------------------------------------------------------
-def make_trainer(weights: Optional[str], run_dir: Path):
+def demo_trainer(weights: Optional[str], run_dir: Path):
     from seqrl.config import load_config
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
     if weights:
-        return Trainer.resume(weights)
-    return Trainer(load_config(None), run_dir)
+        return resume(weights)
+    return make_trainer(load_config(None), run_dir)
 
 
 def measure_sampling(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def measure_sampling(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, 
     from seqrl.tasks import collate
     from seqrl import seeds
 
-    policy, cfg = trainer.policy, trainer.cfg
+    policy, cfg = trainer.source.policy, trainer.cfg
     k, temp, seed = cfg.reinforce.samples_per_input, cfg.reinforce.temperature, cfg.run.seed
     out: dict[str, Any] = {}
 
@@ -81,13 +81,13 @@ def measure_sampling(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, 
         warm, reps = repeats[rep_key]
         times, seqs, toks, steps = [], 0, 0, []
         for i in range(warm + reps):
-            batch = collate(trainer.data.train_batch(10_000 + i, inputs))
+            batch = collate(trainer.source.data.train_batch(10_000 + i, inputs))
             with torch.no_grad():
                 t0 = time.perf_counter()
                 if kk is None:
-                    rollout = policy.greedy(batch, trainer.max_len)
+                    rollout = policy.greedy(batch, trainer.source.max_len)
                 else:
-                    rollout = policy.sample(batch, kk, trainer.max_len, temp, seeds.sampling(seed, 10_000 + i))
+                    rollout = policy.sample(batch, kk, trainer.source.max_len, temp, seeds.sampling(seed, 10_000 + i))
                 dt = time.perf_counter() - t0
             if i >= warm:
                 times.append(dt)
@@ -122,7 +122,7 @@ def measure_steps(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, Any
     from seqrl.tasks import collate
     from seqrl.train.state import TrainState
 
-    cfg, ctx = trainer.cfg, trainer.ctx
+    cfg, ctx = trainer.cfg, trainer.source.ctx
     out: dict[str, Any] = {}
     pieces_all = ["sample", "reward", "score_forward", "backward", "optimizer_step"]
     for mode, plan, key, first in (("xent", StepPlan(False, 0), "xent_steps", 0),
@@ -141,7 +141,7 @@ def measure_steps(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, Any
         try:
             for i in range(warm + reps):
                 step = first + i
-                examples = trainer.data.train_batch(step, cfg.optim.batch_size)
+                examples = trainer.source.data.train_batch(step, cfg.optim.batch_size)
                 timers.acc.clear()
                 m = step_mod.train_step(ctx, examples, collate(examples), plan, step, state)
                 if i >= warm:
@@ -194,11 +194,12 @@ def child_main(args: argparse.Namespace) -> None:
     if args.child == "throughput":
         repeats = QUICK_REPEATS if args.quick else FULL_REPEATS
         with tempfile.TemporaryDirectory() as tmp:
-            trainer = make_trainer(args.weights, Path(tmp) / "run")
+            trainer = demo_trainer(args.weights, Path(tmp) / "run")
             result["sampling"] = measure_sampling(trainer, repeats)
     elif args.child == "demo":
         from seqrl.config import load_config, to_dict
         from seqrl.run import jsonl
+        from seqrl.sources import make_source
         from seqrl.train.trainer import Trainer
 
         class TimedTrainer(_TimedTrainerMixin, Trainer):
@@ -206,7 +207,7 @@ def child_main(args: argparse.Namespace) -> None:
 
         cfg = load_config(None, DEMO_OVERRIDES + ([f"run.threads={args.threads}"] if args.threads else []))
         t0 = time.perf_counter()
-        trainer = TimedTrainer(cfg, args.run_dir)
+        trainer = TimedTrainer(cfg, make_source(cfg, Path(args.run_dir)), args.run_dir)
         build_s = time.perf_counter() - t0
         summary = trainer.fit()
         fit_s = time.perf_counter() - t0 - build_s
@@ -442,7 +443,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print("measuring throughput (trained weights)...", file=sys.stderr)
             res["sampling"]["trained"] = run_child("throughput", False, tmp, weights=str(demo_dir), threads=args.threads)["sampling"]
         print("profiling training steps...", file=sys.stderr)
-        trainer = make_trainer(str(demo_dir) if demo is not None else None, tmp / "profile-run")
+        trainer = demo_trainer(str(demo_dir) if demo is not None else None, tmp / "profile-run")
         profile = measure_steps(trainer, repeats)
         profile["weights"] = "trained" if demo is not None else "initial"
         res["train_step"] = {"profile": profile}

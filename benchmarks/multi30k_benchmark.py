@@ -101,9 +101,9 @@ def evaluate(run_dir: Path, threads: int, limit: int | None) -> dict[str, Any]:
     import torch
 
     from seqrl.sequences.evaluation import evaluate_run
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
-    trainer = Trainer.resume(run_dir)
+    trainer = resume(run_dir)
     torch.set_num_threads(threads)
     best_step = trainer.load_file(trainer.checkpoint_dir / "best.safetensors")
     out: dict[str, Any] = {"best_step": best_step}
@@ -126,7 +126,7 @@ def _limited(trainer, data: str, split: str, beam, limit: int) -> dict[str, Any]
     from seqrl.sequences.evaluation import eval_examples
 
     examples = eval_examples(trainer, data, split)[0][:limit]
-    hyps = trainer.task.detokenize(trainer.decode(examples, beam, LENGTH_PENALTY))
+    hyps = trainer.source.task.detokenize(trainer.source.decode(examples, beam, LENGTH_PENALTY))
     res = corpus_scores(hyps, [list(e.reference_texts) for e in examples], ("bleu", "chrf"), signatures=True)
     return {**res, "size": len(examples)}
 

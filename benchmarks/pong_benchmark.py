@@ -106,13 +106,13 @@ def main() -> int:
 
     from seqrl.config import load_config, to_dict
     from seqrl.run import jsonl
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
     run_dir = (ROOT / args.run_dir).resolve()
     shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run every time
     cfg = load_config(ROOT / args.config, [*args.overrides, f"run.time_limit={args.minutes * 60}",
                                            "optim.steps=100000000", "run.progress=false", "run.eval_every=100000000"])
-    summary = Trainer(cfg, run_dir).fit()
+    summary = make_trainer(cfg, run_dir).fit()
     res = report(curve(list(jsonl.read(run_dir / "metrics.jsonl"))), summary, args, to_dict(cfg))
     out = run_dir / "pong.json" if args.quick else (ROOT / args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ def main() -> int:
     from measure import cpu_model  # beside this script
 
     from seqrl.config import load_config
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
     work = (ROOT / args.work).resolve()
     rows = []
@@ -71,14 +71,14 @@ def main() -> int:
                                               f"optim.steps={max(cfg.optim.steps // 10, 1)}"])
         shutil.rmtree(work / env_id, ignore_errors=True)
         started = time.perf_counter()
-        trainer = Trainer(cfg, work / env_id)
+        trainer = make_trainer(cfg, work / env_id)
         trainer.fit()
         seconds = time.perf_counter() - started
         returns = trainer.source.play(-4, GREEDY_EPISODES, greedy=True).returns()  # fresh seeds (step -4)
-        learned = trainer.policy.q.clone()
-        trainer.policy.q.copy_(torch.as_tensor(q_star(cfg)))  # the optimum, on the same episodes
+        learned = trainer.source.policy.q.clone()
+        trainer.source.policy.q.copy_(torch.as_tensor(q_star(cfg)))  # the optimum, on the same episodes
         best = float(trainer.source.play(-4, GREEDY_EPISODES, greedy=True).returns().mean())
-        trainer.policy.q.copy_(learned)
+        trainer.source.policy.q.copy_(learned)
         trainer.source.close()
         value = float(returns.mean())
         rows.append({"env": env_id, "config": config, "measure": what, "value": value, "target": target,

@@ -147,26 +147,26 @@ def run_warm(work: Path) -> dict[str, Any]:
 
     from seqrl.config import load_config
     from seqrl.sequences.build_hf import export_hf
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
     make_base_model(work / "base")
     cfg = load_config(None, seqrl_overrides(work, work / "base") + [
         "curriculum.kind=xent", f"optim.steps={WARM_STEPS}", f"optim.lr={WARM_LR}", "run.eval_every=100000"])
     shutil.rmtree(work / "warm-run", ignore_errors=True)  # a fresh run every time
-    trainer = Trainer(cfg, work / "warm-run")
+    trainer = make_trainer(cfg, work / "warm-run")
     trainer.fit()
-    export_hf(trainer.policy, trainer.task.tokenizer, work / "warm")
+    export_hf(trainer.source.policy, trainer.source.task.tokenizer, work / "warm")
     # sampled reward of the warm start on held-out prompts
     from seqrl.tasks import collate
 
-    examples = list(trainer.data.validation)
-    batch = collate(examples, trainer.task.specials).to(trainer.device)
-    trainer.policy.eval()
-    rollout = trainer.policy.sample(batch, SAMPLES, MAX_NEW, 1.0, torch.Generator().manual_seed(0))
+    examples = list(trainer.source.data.validation)
+    batch = collate(examples, trainer.source.task.specials).to(trainer.device)
+    trainer.source.policy.eval()
+    rollout = trainer.source.policy.sample(batch, SAMPLES, MAX_NEW, 1.0, torch.Generator().manual_seed(0))
     from seqrl.rollout import strip
 
-    outs = trainer.task.detokenize(strip(rollout.tokens, rollout.mask, rollout.eos))
-    srcs = [trainer.task.render_source(e.source) for e in examples for _ in range(SAMPLES)]
+    outs = trainer.source.task.detokenize(strip(rollout.tokens, rollout.mask, rollout.eos))
+    srcs = [trainer.source.task.render_source(e.source) for e in examples for _ in range(SAMPLES)]
     rewards = reversal_reward(outs, sources=srcs)
     return {"sampled_reward": sum(rewards) / len(rewards), "steps": WARM_STEPS}
 
@@ -220,7 +220,7 @@ def padding_check(work: Path) -> dict[str, float]:
 def run_seqrl(work: Path, baseline: str, budget: float) -> dict[str, Any]:
     from seqrl.config import load_config
     from seqrl.run import jsonl
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
     run_dir = work / f"seqrl-{baseline}"
     cfg = load_config(None, seqrl_overrides(work, work / "warm") + [
@@ -231,7 +231,7 @@ def run_seqrl(work: Path, baseline: str, budget: float) -> dict[str, Any]:
         # sums each sequence's tokens and averages over sequences (seqrl's default)
         f"reinforce.normalization={'token' if baseline == 'grpo' else 'sequence'}"])
     shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run every time
-    trainer = Trainer(cfg, run_dir)
+    trainer = make_trainer(cfg, run_dir)
     trainer.fit()
     rows = list(jsonl.read(run_dir / "metrics.jsonl"))
     # seconds: the run's training wall time so far (batches, steps and logging; seqrl.train.trainer)
@@ -244,7 +244,7 @@ def run_seqrl(work: Path, baseline: str, budget: float) -> dict[str, Any]:
     profile["step"] = sum(r["step_time"] for r in timed) / len(timed)
     return {"curve": curve, "completions": sum(r["sequences"] for r in rows),
             "tokens": sum(r["tokens"] for r in rows), "train_seconds": rows[-1]["seconds"], "profile": profile,
-            "greedy_exact_match": greedy_exact_match(trainer.policy.network.model, work)}
+            "greedy_exact_match": greedy_exact_match(trainer.source.policy.network.model, work)}
 
 
 def with_mask_positions(model: Any) -> None:
@@ -313,7 +313,7 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
     else:
         from trl import GRPOConfig as Config, GRPOTrainer as Trainer
         common.update(loss_type="dapo", scale_rewards="group")
-    trainer = Trainer(model=model, reward_funcs=reversal_reward, args=Config(**common), train_dataset=dataset,
+    trainer = make_trainer(model=model, reward_funcs=reversal_reward, args=Config(**common), train_dataset=dataset,
                       processing_class=tok, callbacks=[Log()])
     # The phases of a TRL step: generation, reward, log-prob forwards (old log-probs with no grad
     # and the loss's forward), backward, optimizer (AdamW, with clipping inside the HF Trainer).

@@ -41,20 +41,20 @@ def sequence_rows(repeats: int, quick: bool, work: Path) -> list[dict[str, Any]]
     from seqrl.estimators.diagnostics import gradient_spread
     from seqrl.tasks import collate
     from seqrl.sequences.step import _reinforce_loss
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
     from seqrl.vocab import specials_of
 
     warm = 20 if quick else 300
     base = ["run.progress=false", "run.threads=1", "run.trackers=none", "optim.batch_size=32",
             "reinforce.samples_per_input=8", "run.eval_every=100000", "run.checkpoint_every=100000"]
-    pre = Trainer(load_config(ROOT / "configs/reverse.yaml", base + ["curriculum.kind=xent", f"optim.steps={warm}"]),
+    pre = make_trainer(load_config(ROOT / "configs/reverse.yaml", base + ["curriculum.kind=xent", f"optim.steps={warm}"]),
                   work / "reverse-warm")
     pre.fit()
-    t = Trainer(load_config(ROOT / "configs/reverse.yaml", base + ["reinforce.baseline=value"]), work / "reverse")
-    t.policy.load_state_dict(pre.policy.state_dict())
+    t = make_trainer(load_config(ROOT / "configs/reverse.yaml", base + ["reinforce.baseline=value"]), work / "reverse")
+    t.source.policy.load_state_dict(pre.source.policy.state_dict())
     for i in range(10 if quick else 100):  # fit V and the moving average on other inputs; the policy stays
-        examples = t.data.train_batch(10_000 + i, 32)
-        _reinforce_loss(t.ctx, examples, collate(examples, specials_of(t.task)), StepPlan(True, 0, 0), 10_000 + i,
+        examples = t.source.data.train_batch(10_000 + i, 32)
+        _reinforce_loss(t.source.ctx, examples, collate(examples, specials_of(t.source.task)), StepPlan(True, 0, 0), 10_000 + i,
                         t.state, {})
     estimates = t.source.gradient_estimates(20_000, t.state, SEQUENCE, repeats)
     t.release()
@@ -64,7 +64,8 @@ def sequence_rows(repeats: int, quick: bool, work: Path) -> list[dict[str, Any]]
 def cartpole_rows(repeats: int) -> list[dict[str, Any]]:
     from seqrl.config import load_config
     from seqrl.envs.reinforce import reinforce_update
-    from seqrl.envs.source import EnvSource
+    from seqrl.envs.reinforce_source import ReinforceSource
+    from seqrl.train.distributed import World
     from seqrl.estimators.diagnostics import gradient_spread
     from seqrl.train.state import TrainState
 
@@ -72,7 +73,7 @@ def cartpole_rows(repeats: int) -> list[dict[str, Any]]:
                                                        "env.standardize_returns=false",  # else a constant baseline cancels
                                                        "env.episodes_per_step=16"])
     torch.manual_seed(0)
-    source = EnvSource(cfg, torch.device("cpu"))
+    source = ReinforceSource(cfg, World(), Path("."))
     state = TrainState()
     frozen = torch.optim.SGD(source.policy.parameters(), lr=0.0)
     for i in range(20):  # fit V(s) and the moving average on other episodes; the policy stays

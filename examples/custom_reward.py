@@ -72,7 +72,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
 
     from seqrl.config import load_config
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
     overrides = ["task.reward=custom_reward:prefix_reward", f"run.threads={args.threads}", "run.progress=false"]
     if args.quick:
@@ -83,8 +83,8 @@ def main() -> None:
     cfg = load_config(args.config, overrides)
     run_dir = Path(args.run_dir or f"runs/custom_reward-{datetime.now():%Y%m%d-%H%M%S}")
 
-    trainer = Trainer(cfg, run_dir)
-    vocab = trainer.task.vocab
+    trainer = make_trainer(cfg, run_dir)
+    vocab = trainer.source.task.vocab
 
     # A reward function is plain Python: try it on a few token lists before training.
     src = vocab.encode(list("1234"))

@@ -22,7 +22,7 @@ import torch
 from seqrl.config import load_config
 from seqrl.rollout import strip
 from seqrl.tasks import Example, collate
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -46,8 +46,8 @@ def main() -> None:
         raise SystemExit("digit_sum has no reference answers: it needs curriculum.kind=reinforce")
     run_dir = Path(args.run_dir or f"runs/digit_sum-{datetime.now():%Y%m%d-%H%M%S}")
 
-    trainer = Trainer(cfg, run_dir)
-    task = trainer.task
+    trainer = make_trainer(cfg, run_dir)
+    task = trainer.source.task
     print(f"task {task.name}: {task.description}; has_reference={task.has_reference}")
     summary = trainer.fit()
     print("summary:", json.dumps(summary, indent=2))
@@ -56,8 +56,8 @@ def main() -> None:
     vocab = task.vocab
     everything = [Example(source=tuple(vocab.encode(["S"] + list(str(t)))), target=None)
                   for t in range(1, 9 * task.max_digits + 1)]
-    held_out = [e for e in everything if e.source in trainer.data.val_sources]
-    trained = [e for e in everything if e.source not in trainer.data.val_sources]
+    held_out = [e for e in everything if e.source in trainer.source.data.val_sources]
+    trained = [e for e in everything if e.source not in trainer.source.data.val_sources]
     for name, examples in (("held-out targets", held_out), ("training targets", trained)):
         m = trainer.evaluate(examples)
         m.pop("samples")
@@ -65,9 +65,9 @@ def main() -> None:
 
     # What the policy writes for the held-out targets (greedy decoding, as in validation).
     shown = held_out or everything[:8]
-    trainer.policy.eval()
+    trainer.source.policy.eval()
     with torch.no_grad():
-        rollout = trainer.policy.greedy(collate(shown), trainer.max_len)
+        rollout = trainer.source.policy.greedy(collate(shown), trainer.source.max_len)
     for ex, out in zip(shown, strip(rollout.tokens, rollout.mask)):
         digits = vocab.decode(out)
         total = sum(int(d) for d in digits if d.isdigit())

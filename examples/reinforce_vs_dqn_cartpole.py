@@ -14,7 +14,7 @@ from pathlib import Path
 
 from seqrl.config import load_config
 from seqrl.run.plot import plot_runs
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ def main() -> None:
     runs = []
     for config, run_dir in (("cartpole.yaml", base), ("cartpole_dqn.yaml", base.with_name(base.name + "-dqn"))):
         cfg = load_config(REPO / "configs" / config, ["run.progress=false", "run.threads=1", *quick])
-        summary = Trainer(cfg, run_dir).fit()
+        summary = make_trainer(cfg, run_dir).fit()
         print(f"{cfg.env.algo}: step {summary['step']}, greedy return {summary['return_mean']:.1f} "
               f"({summary['train_seconds']:.1f} s)")
         runs.append(run_dir)

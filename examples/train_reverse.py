@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from seqrl.config import load_config, to_dict
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,13 +44,13 @@ def main() -> None:
 
     print(f"config {args.config}: task={cfg.task.name} model={cfg.model.kind} "
           f"curriculum={cfg.curriculum.kind} baseline={cfg.reinforce.baseline} steps={cfg.optim.steps}")
-    trainer = Trainer(cfg, run_dir)
+    trainer = make_trainer(cfg, run_dir)
     summary = trainer.fit()  # trains, validates every run.eval_every steps, checkpoints, returns the final metrics
     print("summary:", json.dumps(summary, indent=2))
 
     # A run directory holds config.yaml, metrics.jsonl, eval.jsonl, summary.jsonl and checkpoints/.
     # Trainer.resume rebuilds the run from it (this is what `seqrl eval RUN_DIR` does).
-    reloaded = Trainer.resume(run_dir)
+    reloaded = resume(run_dir)
     metrics = reloaded.evaluate()
     samples = metrics.pop("samples")
     print(f"reloaded step {reloaded.state.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in metrics.items()))

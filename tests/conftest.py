@@ -65,10 +65,10 @@ def logged_rows(run_dir, name: str = "metrics.jsonl") -> list[dict]:
 def full_and_resumed(cfg: Config, tmp_path, monkeypatch, at_step: int):
     """An uninterrupted run of `cfg` (fitted, in tmp_path/full) and one interrupted at the start of
     `at_step` and resumed from its last checkpoint (not yet fitted again, in tmp_path/stopped)."""
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
-    full = Trainer(cfg, tmp_path / "full")
+    full = make_trainer(cfg, tmp_path / "full")
     full.fit()
-    stopped = Trainer(cfg, tmp_path / "stopped")
+    stopped = make_trainer(cfg, tmp_path / "stopped")
     fit_until_interrupted(stopped, monkeypatch, at_step)
-    return full, Trainer.resume(tmp_path / "stopped")
+    return full, resume(tmp_path / "stopped")

@@ -73,7 +73,7 @@ def test_the_core_install_runs_the_built_in_tasks(tmp_path):
     """With every optional package unimportable: the CLI and Python API train a built-in task, and
     a text run names the extra to install."""
     code = BLOCK_EXTRAS + (
-        "from seqrl import Trainer, load_config\n"
+        "from seqrl import load_config, make_trainer, resume\n"
         "from seqrl.cli import main\n"
         f"assert main(['train', *{TINY!r}, 'optim.steps=4', 'curriculum.warmup_steps=2', '--run-dir', sys.argv[1]]) == 0\n"
         "assert main(['train', 'task.name=text', 'data.train=' + sys.argv[2], 'data.valid=' + sys.argv[2],"

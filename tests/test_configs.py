@@ -9,7 +9,7 @@ import pytest
 
 from seqrl.config import load_config
 from seqrl.tasks import TASKS
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 FILES = sorted(CONFIGS.glob("*.yaml"))
@@ -60,7 +60,7 @@ def test_config_loads_and_documents_its_result(path: Path):
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_config_trains_three_steps(path: Path, tmp_path: Path):
     cfg = load_config(path, _smoke_overrides(load_config(path)))
-    summary = Trainer(cfg, tmp_path / "run").fit()
+    summary = make_trainer(cfg, tmp_path / "run").fit()
     assert summary["step"] == 3
     if cfg.env.id is not None:  # the mean greedy return of the validation episodes
         assert math.isfinite(summary["return_mean"]) and summary["episodes"] == 1

@@ -20,6 +20,8 @@ _EXPORTS = {
     "StepModel": "seqrl.policies.protocol",
     "Trainer": "seqrl.train.trainer",
     "load_config": "seqrl.config",
+    "make_trainer": "seqrl.sources",
+    "resume": "seqrl.sources",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

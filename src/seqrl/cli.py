@@ -73,7 +73,7 @@ def _config_args(args: argparse.Namespace) -> tuple[Optional[str], list[str]]:
 
 def _train(args: argparse.Namespace) -> int:
     from seqrl.config import ConfigError, load_config
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
     if args.resume:
         if args.run_dir:
@@ -83,7 +83,7 @@ def _train(args: argparse.Namespace) -> int:
         if config is not None:
             raise ConfigError(f"--resume takes no config file ({config}): a run resumes with its own config.yaml; "
                               "key=value overrides may change optim.steps and run.* logging settings")
-        trainer = Trainer.resume(args.resume, overrides=overrides, lock=True)  # a second process is refused
+        trainer = resume(args.resume, overrides=overrides, lock=True)  # a second process is refused
         if trainer.finished:
             _say(f"{trainer.run_dir} already finished at step {trainer.state.step} (optim.steps="
                  f"{trainer.cfg.optim.steps}); to train on: seqrl train --resume {trainer.run_dir} optim.steps=N")
@@ -91,7 +91,7 @@ def _train(args: argparse.Namespace) -> int:
             _say(f"resuming {trainer.run_dir} from step {trainer.state.step}")
     else:
         cfg = load_config(*_config_args(args))
-        trainer = Trainer(cfg, args.run_dir)
+        trainer = make_trainer(cfg, args.run_dir)
         trainer.lock()
         _say(f"run directory: {trainer.run_dir}")
     summary = trainer.fit()
@@ -101,7 +101,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from seqrl.config import ConfigError
-    from seqrl.sequences.evaluation import evaluate_run, resume_at
+    from seqrl.sequences.evaluation import evaluate_run
+    from seqrl.sources import resume_at
 
     trainer = resume_at(args.run_dir, args.checkpoint)
     if trainer.cfg.env.id is not None:
@@ -127,7 +128,7 @@ def _sample(args: argparse.Namespace) -> int:
     from seqrl.rollout import strip
     from seqrl.tasks import collate
     from seqrl.tasks.base import example_columns
-    from seqrl.sequences.evaluation import resume_at
+    from seqrl.sources import resume_at
     from seqrl import seeds
     from seqrl.vocab import specials_of
 
@@ -136,19 +137,20 @@ def _sample(args: argparse.Namespace) -> int:
         return _sample_env(trainer, args)
     if args.video:
         raise ConfigError("--video is for environment runs")
-    examples = list(trainer.data.validation[: args.n])
-    batch = collate(examples, specials_of(trainer.task)).to(trainer.device)
-    trainer.policy.eval()
+    src = trainer.source
+    examples = list(src.data.validation[: args.n])
+    batch = collate(examples, specials_of(src.task)).to(trainer.device)
+    src.policy.eval()
     if args.greedy:
-        rollout = trainer.policy.greedy(batch, trainer.max_len)
+        rollout = src.policy.greedy(batch, src.max_len)
     else:
         gen = seeds.sampling(args.seed, 0)
-        rollout = trainer.policy.sample(batch, args.k, trainer.max_len, args.temperature, gen)
+        rollout = src.policy.sample(batch, args.k, src.max_len, args.temperature, gen)
     outputs = strip(rollout.tokens, rollout.mask, rollout.eos)
-    render = trainer.task.vocab.render
-    render_source = getattr(trainer.task, "render_source", render)
+    render = src.task.vocab.render
+    render_source = getattr(src.task, "render_source", render)
     table = Table("source", "reference", "output", "reward")
-    reward_fn = trainer.task.reward if trainer.cfg.task.per_token else trainer.reward_fn
+    reward_fn = src.task.reward if trainer.cfg.task.per_token else src.reward_fn
     scored = evaluate_rewards(reward_fn, outputs, [list(e.target) if e.target is not None else None
                                                    for e in examples for _ in range(rollout.k)],
                               [list(e.source) for e in examples for _ in range(rollout.k)],
@@ -203,10 +205,9 @@ def _list(args: argparse.Namespace) -> int:
     from seqrl.tasks import describe_tasks
     from seqrl.sequences.build import POLICIES
 
-    env_algos = [("reinforce", "episodic REINFORCE with the none/ema/value baselines (env.id: any gymnasium id; "
-                               "model.kind: mlp or cnn)"),
-                 ("q_learning", "tabular Q-learning (Discrete observations and actions)"),
-                 ("dqn", "DQN: Q-network, replay buffer, target network, double DQN optional")]
+    from seqrl.kinds import ENV_ALGOS, KINDS
+
+    env_algos = [(name, KINDS[name].description) for name in ENV_ALGOS]
     out = Console()
     for title, rows in (("tasks", describe_tasks()), ("policies", list(POLICIES.items())),
                         ("baselines", list(BASELINES.items())), ("curricula", list(CURRICULA.items())),

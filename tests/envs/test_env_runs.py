@@ -15,7 +15,7 @@ from seqrl.cli import main
 from seqrl.config import ConfigError, load_config
 from seqrl.envs.collect import EnvFailure
 from seqrl.run import jsonl
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import full_and_resumed, logged_rows
 
 CARTPOLE = ["env.id=CartPole-v1", "env.num_envs=4", "env.episodes_per_step=8", "run.progress=false",
@@ -32,7 +32,7 @@ def test_an_interrupted_environment_run_resumes_bit_identical(tmp_path, monkeypa
     full, resumed = full_and_resumed(cfg, tmp_path, monkeypatch, 5)
     assert resumed.state.step == 3
     resumed.fit()
-    a, b = full.policy.state_dict(), resumed.policy.state_dict()
+    a, b = full.source.policy.state_dict(), resumed.source.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert _metrics(tmp_path / "full") == _metrics(tmp_path / "stopped")
     assert _metrics(tmp_path / "full", "eval.jsonl") == _metrics(tmp_path / "stopped", "eval.jsonl")
@@ -43,7 +43,7 @@ def test_an_interrupted_environment_run_resumes_bit_identical(tmp_path, monkeypa
 def test_the_same_seed_gives_the_same_bits_and_another_seed_does_not(tmp_path):
     runs = []
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        t = Trainer(load_config(None, CARTPOLE + ["optim.steps=2", f"run.seed={seed}"]), tmp_path / name)
+        t = make_trainer(load_config(None, CARTPOLE + ["optim.steps=2", f"run.seed={seed}"]), tmp_path / name)
         t.fit()
         runs.append(_metrics(tmp_path / name))
     assert runs[0] == runs[1] and runs[0] != runs[2]
@@ -52,7 +52,7 @@ def test_the_same_seed_gives_the_same_bits_and_another_seed_does_not(tmp_path):
 def test_cartpole_learns_within_seconds(tmp_path):
     cfg = load_config(None, CARTPOLE + ["optim.steps=40", "optim.lr=0.01", "env.num_envs=8",
                                         "env.episodes_per_step=16", "run.eval_every=40", "env.eval_episodes=8"])
-    summary = Trainer(cfg, tmp_path / "run").fit()
+    summary = make_trainer(cfg, tmp_path / "run").fit()
     rows = list(jsonl.read(tmp_path / "run" / "metrics.jsonl"))
     assert rows[0]["reward_mean"] < 40
     assert summary["return_mean"] > 150, [r["reward_mean"] for r in rows]
@@ -61,7 +61,7 @@ def test_cartpole_learns_within_seconds(tmp_path):
 def test_a_bad_env_id_is_a_config_error_with_a_suggestion(tmp_path):
     with pytest.raises(ConfigError, match=r"env.id: 'CartPol-v1' is not a registered gymnasium environment; "
                                           r"did you mean 'CartPole-v1'"):
-        Trainer(load_config(None, ["env.id=CartPol-v1"]), tmp_path / "run")
+        make_trainer(load_config(None, ["env.id=CartPol-v1"]), tmp_path / "run")
 
 
 def test_sequence_settings_are_refused_for_an_environment():
@@ -82,7 +82,7 @@ def test_sequence_settings_are_refused_for_an_environment():
 ])
 def test_set_ups_no_policy_or_wrapper_can_serve_are_config_errors(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):
-        Trainer(load_config(None, CARTPOLE + overrides), tmp_path / "run")
+        make_trainer(load_config(None, CARTPOLE + overrides), tmp_path / "run")
 
 
 class Faulty(gym.Env):
@@ -123,7 +123,7 @@ def test_a_failing_environment_is_named_with_step_index_and_episode(tmp_path, mo
     overrides = ["env.id=Faulty-v0", f"env.kwargs={{mode: {mode}}}", "env.num_envs=2", "env.episodes_per_step=6",
                  "run.progress=false", "run.trackers=none", "optim.steps=2"]
     with pytest.raises(EnvFailure, match=rf"step 0: Faulty-v0 {message}.*environment {bad_index}, episode 2 of"):
-        Trainer(load_config(None, overrides), tmp_path / "run").fit()
+        make_trainer(load_config(None, overrides), tmp_path / "run").fit()
     assert main(["train", *overrides, "--run-dir", str(tmp_path / "cli")]) == 1
     err = capsys.readouterr().err
     assert "error: step 0: Faulty-v0" in err and "Traceback" not in err
@@ -146,7 +146,7 @@ def test_async_environments_play_the_same_episodes_as_sync_ones(tmp_path):
     rows = []
     for mode in ("sync", "async"):
         cfg = load_config(None, CARTPOLE + ["optim.steps=2", "env.num_envs=2", f"env.vectorization={mode}"])
-        Trainer(cfg, tmp_path / mode).fit()
+        make_trainer(cfg, tmp_path / mode).fit()
         rows.append(_metrics(tmp_path / mode))
     assert rows[0] == rows[1]
 
@@ -156,11 +156,11 @@ def test_a_continuous_control_task_trains_with_a_gaussian_policy(tmp_path, squas
     cfg = load_config(None, ["env.id=Pendulum-v1", f"env.continuous={squash}", "env.num_envs=2",
                              "env.episodes_per_step=2", "env.max_episode_steps=30", "optim.steps=2",
                              "run.progress=false", "run.trackers=none", "run.threads=1", "env.eval_episodes=1"])
-    trainer = Trainer(cfg, tmp_path / "run")
+    trainer = make_trainer(cfg, tmp_path / "run")
     summary = trainer.fit()
     rows = list(jsonl.read(tmp_path / "run" / "metrics.jsonl"))
     assert all(math.isfinite(r["loss"]) and r["truncated"] == 1.0 for r in rows)  # Pendulum only ever truncates
-    assert math.isfinite(summary["return_mean"]) and trainer.policy.log_std.grad is not None
+    assert math.isfinite(summary["return_mean"]) and trainer.source.policy.log_std.grad is not None
 
 
 def test_gymnasium_wrappers_clip_rewards_and_stack_frames(tmp_path):

@@ -2,6 +2,8 @@
 the exact gradient of the expected return of a tiny MDP, by enumeration."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("gymnasium")
@@ -12,7 +14,8 @@ from hypothesis import given, settings, strategies as st
 from seqrl.config import load_config
 from seqrl.envs.collect import Episodes
 from seqrl.envs.reinforce import bootstrap_truncated, episode_returns, reinforce_update
-from seqrl.envs.source import EnvSource
+from seqrl.envs.reinforce_source import ReinforceSource
+from seqrl.train.distributed import World
 from seqrl.estimators.advantages import standardize
 from seqrl.estimators.returns import reward_to_go
 from seqrl.train.state import TrainState
@@ -83,7 +86,7 @@ def test_the_update_follows_the_exact_gradient_of_the_expected_return(baseline: 
     cfg = load_config(None, ["env.id=TinyMDP-v0", "env.gamma=1.0", "env.num_envs=8", "env.episodes_per_step=6000",
                              f"reinforce.baseline={baseline}", "model.layers=1", "model.hidden_dim=8",
                              "optim.grad_clip=0", "run.threads=1", "reinforce.value_lr=0.05"])
-    source = EnvSource(cfg, torch.device("cpu"))
+    source = ReinforceSource(cfg, World(), Path("."))
     policy = source.policy
     eye = torch.eye(2)
 

@@ -2,6 +2,8 @@
 are the densities of the actions the environment receives, and the value baseline is isolated."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 gym = pytest.importorskip("gymnasium")
@@ -12,7 +14,8 @@ import torch
 from seqrl.config import load_config
 from seqrl.envs.policy import EnvPolicy, ValueNet
 from seqrl.envs.reinforce import reinforce_update
-from seqrl.envs.source import EnvSource
+from seqrl.envs.reinforce_source import ReinforceSource
+from seqrl.train.distributed import World
 from seqrl.train.state import TrainState
 
 
@@ -65,7 +68,7 @@ def test_the_value_baseline_and_the_policy_never_train_each_other(tmp_path):
     has a gradient of its own (the networks share no weights)."""
     cfg = load_config(None, ["env.id=CartPole-v1", "env.num_envs=2", "env.episodes_per_step=4", "run.threads=1",
                              "reinforce.baseline=value", "model.hidden_dim=8", "optim.grad_clip=0"])
-    source = EnvSource(cfg, torch.device("cpu"))
+    source = ReinforceSource(cfg, World(), Path("."))
     value_before = [p.detach().clone() for p in source.value_head.parameters()]
     policy_sgd = torch.optim.SGD(source.policy.parameters(), lr=0.0)
     value_sgd = torch.optim.SGD(source.value_head.parameters(), lr=0.1)

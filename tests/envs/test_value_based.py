@@ -16,7 +16,7 @@ from seqrl.envs.dqn import ReplayBuffer, dqn_loss, polyak
 from seqrl.envs.qlearning import epsilon, epsilon_greedy, td_target
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import full_and_resumed, logged_rows
 from tests.envs.tiny_mdp import CHAIN_GAMMA, chain_q_star
 
@@ -49,9 +49,9 @@ def test_q_learning_converges_to_the_value_iteration_q_star(tmp_path):
                                      "q.epsilon_start=1.0", "q.epsilon_end=1.0", "optim.lr=0.05",
                                      "optim.lr_decay=linear", "env.num_envs=2", "env.episodes_per_step=50",
                                      "optim.steps=60", "run.eval_every=60", "env.eval_episodes=2"])
-    trainer = Trainer(cfg, tmp_path / "run")
+    trainer = make_trainer(cfg, tmp_path / "run")
     trainer.fit()
-    learned = trainer.policy.q.numpy()
+    learned = trainer.source.policy.q.numpy()
     assert np.abs(learned[:3] - chain_q_star()[:3]).max() < 0.05, (learned, chain_q_star())
 
 
@@ -95,9 +95,9 @@ def test_an_interrupted_value_based_run_resumes_bit_identical(tmp_path, monkeypa
     full, resumed = full_and_resumed(cfg, tmp_path, monkeypatch, 5)
     assert resumed.state.step == 3
     if algo == "dqn":
-        assert resumed.buffer.count == min(resumed.state.tokens, cfg.q.buffer_size) > 0  # the buffer came back
+        assert resumed.source.buffer.count == min(resumed.state.tokens, cfg.q.buffer_size) > 0  # the buffer came back
     resumed.fit()
-    a, b = full.policy.state_dict(), resumed.policy.state_dict()
+    a, b = full.source.policy.state_dict(), resumed.source.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert _metrics(tmp_path / "full") == _metrics(tmp_path / "stopped")
     if algo == "dqn":
@@ -107,9 +107,9 @@ def test_an_interrupted_value_based_run_resumes_bit_identical(tmp_path, monkeypa
 
 def test_value_based_set_ups_that_cannot_work_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="q_learning keeps a table over Discrete observations"):
-        Trainer(load_config(None, QUIET + ["env.id=CartPole-v1", "env.algo=q_learning"]), tmp_path / "a")
+        make_trainer(load_config(None, QUIET + ["env.id=CartPole-v1", "env.algo=q_learning"]), tmp_path / "a")
     with pytest.raises(ConfigError, match="Q-learning and DQN need Discrete actions"):
-        Trainer(load_config(None, QUIET + ["env.id=Pendulum-v1", "env.algo=dqn"]), tmp_path / "b")
+        make_trainer(load_config(None, QUIET + ["env.id=Pendulum-v1", "env.algo=dqn"]), tmp_path / "b")
     with pytest.raises(ConfigError, match="q.epsilon_end"):
         load_config(None, ["env.id=CartPole-v1", "env.algo=dqn", "q.epsilon_start=0.1", "q.epsilon_end=0.5"])
 

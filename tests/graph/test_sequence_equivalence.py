@@ -10,17 +10,17 @@ from seqrl.estimators.returns import reward_to_go, terminal_rewards
 from seqrl.graph import Graph
 from seqrl.policies.decoding import output_logits, repeat_state, shift_right, start_tokens
 from seqrl.tasks import collate
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from seqrl.vocab import specials_of
 from tests.conftest import tiny_config
 
 
 def test_the_graph_surrogate_on_token_nodes_is_the_sequence_reinforce_loss(tmp_path):
-    trainer = Trainer(tiny_config(), tmp_path / "run")
-    policy, k = trainer.policy, 4
-    examples = trainer.data.train_batch(0, 6)
-    batch = collate(examples, specials_of(trainer.task))
-    rollout = policy.sample(batch, k, trainer.max_len, 1.0, torch.Generator().manual_seed(0))
+    trainer = make_trainer(tiny_config(), tmp_path / "run")
+    policy, k = trainer.source.policy, 4
+    examples = trainer.source.data.train_batch(0, 6)
+    batch = collate(examples, specials_of(trainer.source.task))
+    rollout = policy.sample(batch, k, trainer.source.max_len, 1.0, torch.Generator().manual_seed(0))
     tokens, mask = rollout.tokens, rollout.mask  # (N, T)
     reward = torch.randn(tokens.shape[0], generator=torch.Generator().manual_seed(1))  # any sequence reward
     params = [p for p in policy.parameters() if p.requires_grad]

@@ -6,7 +6,7 @@ import pytest
 from seqrl.config import ConfigError, load_config
 from seqrl.run import jsonl
 from seqrl.run.trackers import parse_trackers
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import fit_until_interrupted, tiny_config
 
 
@@ -17,7 +17,7 @@ def test_tracker_names_are_validated():
         load_config(None, ["run.trackers=tensorbored"])
     if importlib.util.find_spec("wandb") is None:  # named but missing: the extra to install, before compute
         with pytest.raises(ConfigError, match=r'run.trackers: wandb is not installed: pip install "seqrl\[wandb\]"'):
-            Trainer(tiny_config("run.trackers=wandb"), "unused")
+            make_trainer(tiny_config("run.trackers=wandb"), "unused")
 
 
 def _scalars(run_dir):
@@ -33,8 +33,8 @@ def test_tensorboard_mirrors_metrics_and_validation_and_resume_hides_the_lost_st
     assert parse_trackers("auto") == ("tensorboard",)
     cfg = tiny_config("run.trackers=auto")
     run = tmp_path / "run"
-    fit_until_interrupted(Trainer(cfg, run), monkeypatch, 13)  # checkpoint at 8; steps 9..12 logged, then lost
-    Trainer.resume(run).fit()
+    fit_until_interrupted(make_trainer(cfg, run), monkeypatch, 13)  # checkpoint at 8; steps 9..12 logged, then lost
+    resume(run).fit()
     acc, tags = _scalars(run)
     metrics = list(jsonl.read(run / "metrics.jsonl"))
     assert tags["train/loss"] == [(r["step"], pytest.approx(r["loss"])) for r in metrics]  # 1..24, once each
@@ -48,8 +48,8 @@ def test_mlflow_mirrors_rows_into_one_run_per_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())  # a local store, no server
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     run = tmp_path / "run"
-    fit_until_interrupted(Trainer(tiny_config("run.trackers=mlflow"), run), monkeypatch, 13)
-    Trainer.resume(run).fit()
+    fit_until_interrupted(make_trainer(tiny_config("run.trackers=mlflow"), run), monkeypatch, 13)
+    resume(run).fit()
     (found,) = mlflow.search_runs(search_all_experiments=True, output_format="list")  # resumed into the same run
     assert found.data.params["optim.lr"] == "0.002" and found.data.params["task.name"] == "reverse"
     history = mlflow.MlflowClient().get_metric_history(found.info.run_id, "validation/exact_match")
@@ -63,7 +63,7 @@ def test_a_tracker_that_cannot_start_is_one_line_before_the_first_step(tmp_path,
     from seqrl.run.errors import RunError
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://nowhere")
-    trainer = Trainer(tiny_config("run.trackers=mlflow"), tmp_path)
+    trainer = make_trainer(tiny_config("run.trackers=mlflow"), tmp_path)
     with pytest.raises(RunError, match=r"run.trackers: mlflow could not start \(") as err:
         trainer.fit()
     assert "\n" not in str(err.value) and trainer.state.step == 0
@@ -72,7 +72,7 @@ def test_a_tracker_that_cannot_start_is_one_line_before_the_first_step(tmp_path,
 def test_tensorboard_mirrors_the_diagnostics_rows(tmp_path):
     pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
     run = tmp_path / "run"
-    Trainer(tiny_config("run.trackers=tensorboard", "curriculum.kind=reinforce", "optim.steps=4",
+    make_trainer(tiny_config("run.trackers=tensorboard", "curriculum.kind=reinforce", "optim.steps=4",
                         "run.diagnostics.every=2", "run.diagnostics.repeats=3", "run.diagnostics.baselines=none,rloo"),
             run).fit()
     _, tags = _scalars(run)

@@ -9,7 +9,7 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from seqrl.sequences import source as trainer_module
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import tiny_config
 
 out = Path(sys.argv[1])
@@ -30,6 +30,6 @@ if os.environ.get("FAIL_RANK") == str(rank):
         return real_step(ctx, examples, batch, plan, step, state)
 
     trainer_module.train_step = failing
-trainer = Trainer(cfg, out / "run")
+trainer = make_trainer(cfg, out / "run")
 trainer.fit()
-save_file({k: v.contiguous() for k, v in trainer.policy.state_dict().items()}, str(out / f"rank{rank}.safetensors"))
+save_file({k: v.contiguous() for k, v in trainer.source.policy.state_dict().items()}, str(out / f"rank{rank}.safetensors"))

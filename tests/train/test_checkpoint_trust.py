@@ -11,7 +11,7 @@ from seqrl.cli import main
 from seqrl.config import ConfigError
 from seqrl.run.errors import CheckpointError
 from seqrl.train import checkpoint as ckpt
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import tiny_config
 
 
@@ -19,7 +19,7 @@ from tests.conftest import tiny_config
 def finished(tmp_path_factory):
     """A TINY run (24 steps, checkpoints at 8, 16, 24), trained once; tests copy it."""
     run = tmp_path_factory.mktemp("trust") / "run"
-    Trainer(tiny_config(), run).fit()
+    make_trainer(tiny_config(), run).fit()
     return run
 
 
@@ -84,9 +84,9 @@ def test_damage_is_named_and_resume_falls_back(run, kind, caplog):
     latest = _latest(run)
     damage(latest)
     with pytest.raises(CheckpointError, match=message) as err:
-        ckpt.load_checkpoint(latest) if kind != "replaced by another step" else Trainer.resume(run, step=24)
+        ckpt.load_checkpoint(latest) if kind != "replaced by another step" else resume(run, step=24)
     assert str(latest) in str(err.value) and "\n" not in str(err.value)
-    resumed = Trainer.resume(run)  # the latest is damaged: the one before it verifies
+    resumed = resume(run)  # the latest is damaged: the one before it verifies
     assert resumed.state.step == 16 and resumed.damaged == [latest]
     assert "step 16" in caplog.text and str(latest) in caplog.text
 
@@ -94,7 +94,7 @@ def test_damage_is_named_and_resume_falls_back(run, kind, caplog):
 def test_fallback_renames_the_damaged_file_and_trains_on(run):
     latest = _latest(run)
     _flip_byte(latest)
-    resumed = Trainer.resume(run)
+    resumed = resume(run)
     resumed.fit()
     assert latest.with_name(latest.name + ".corrupt").exists()
     assert resumed.state.step == 24 and ckpt.load_checkpoint(latest)[1]["state"]["step"] == 24
@@ -104,7 +104,7 @@ def test_no_checkpoint_verifies(run):
     for _, path in ckpt.list_checkpoints(run / "checkpoints"):
         path.write_bytes(b"")
     with pytest.raises(CheckpointError, match="no checkpoint in .* verifies"):
-        Trainer.resume(run)
+        resume(run)
 
 
 def test_non_finite_weights_are_refused_by_name(run):
@@ -119,10 +119,10 @@ def test_structural_damage_with_a_valid_checksum_is_named(run):
     latest = _latest(run)
     _rewrite(latest, edit_meta=lambda m: m.pop("rng"), keep_digest=False)
     with pytest.raises(CheckpointError, match=r"does not fit this run \(KeyError: 'rng'\)"):
-        Trainer.resume(run, step=24)
+        resume(run, step=24)
     _rewrite(latest, edit_meta=lambda m: m.update(state={**m["state"], "bogus": 1}), keep_digest=False)
     with pytest.raises(CheckpointError, match="does not fit this run .*bogus"):
-        Trainer.resume(run, step=24)
+        resume(run, step=24)
 
 
 @pytest.mark.parametrize("old, new, named", [
@@ -137,14 +137,14 @@ def test_a_changed_config_is_refused_with_the_changed_keys(run, old, new, named)
     assert old in text
     cfg.write_text(text.replace(old, new, 1))
     with pytest.raises(ConfigError, match=re.escape(named)):
-        Trainer.resume(run)
+        resume(run)
 
 
 def test_safe_changes_go_through_the_explicit_path(run):
     with pytest.raises(ConfigError, match="not optim.lr"):
-        Trainer.resume(run, overrides=["optim.lr=0.1"])
+        resume(run, overrides=["optim.lr=0.1"])
     assert main(["train", "--resume", str(run), "optim.steps=32", "run.checkpoint_every=4"]) == 0
-    resumed = Trainer.resume(run)
+    resumed = resume(run)
     assert resumed.state.step == 32 and resumed.cfg.optim.steps == 32  # written into config.yaml
     assert [s for s, _ in ckpt.list_checkpoints(run / "checkpoints")][-2:] == [28, 32]
 

@@ -8,7 +8,7 @@ from seqrl.curriculum import StepPlan
 from seqrl.tasks import collate
 from seqrl.train.device import resolve_device
 from seqrl.sequences.step import train_step
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import tiny_config
 
 
@@ -24,12 +24,12 @@ def test_devices_are_resolved_or_refused_by_name():
 
 def _step_grads(tmp_path, precision: str, reinforce: bool):
     """Loss, and the gradient of one step (no optimizer update), at the same initial weights."""
-    trainer = Trainer(tiny_config(f"run.precision={precision}", "optim.grad_clip=0", "run.device=cpu"),
+    trainer = make_trainer(tiny_config(f"run.precision={precision}", "optim.grad_clip=0", "run.device=cpu"),
                       tmp_path / precision)
-    trainer.optimizer.step = lambda *a, **k: None  # keep the gradient, skip the update
-    examples = trainer.data.train_batch(0, 16)
-    m = train_step(trainer.ctx, examples, collate(examples), StepPlan(reinforce, 0), 0, trainer.state)
-    grad = torch.cat([p.grad.reshape(-1) for p in trainer.policy.parameters() if p.grad is not None])
+    trainer.source.optimizer.step = lambda *a, **k: None  # keep the gradient, skip the update
+    examples = trainer.source.data.train_batch(0, 16)
+    m = train_step(trainer.source.ctx, examples, collate(examples), StepPlan(reinforce, 0), 0, trainer.state)
+    grad = torch.cat([p.grad.reshape(-1) for p in trainer.source.policy.parameters() if p.grad is not None])
     return m, grad
 
 
@@ -44,8 +44,8 @@ def test_a_bf16_step_stays_close_to_the_fp32_step(tmp_path, reinforce):
 
 
 def test_fp16_uses_a_gradient_scaler_that_survives_resume(tmp_path):
-    trainer = Trainer(tiny_config("run.precision=fp16", "optim.steps=8", "run.device=cpu"), tmp_path)
+    trainer = make_trainer(tiny_config("run.precision=fp16", "optim.steps=8", "run.device=cpu"), tmp_path)
     trainer.fit()
-    assert trainer.scaler is not None
-    resumed = Trainer.resume(tmp_path)
-    assert resumed.scaler.get_scale() == trainer.scaler.get_scale()
+    assert trainer.source.scaler is not None
+    resumed = resume(tmp_path)
+    assert resumed.source.scaler.get_scale() == trainer.source.scaler.get_scale()

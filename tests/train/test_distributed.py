@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,9 +33,9 @@ def test_two_ranks_equal_one_process_on_the_same_global_batch(tmp_path, variant)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0, r1 = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
     assert all(torch.equal(r0[k], r1[k]) for k in r0)  # DDP keeps the replicas identical
-    single = Trainer(tiny_config(*CONFIG, *variant), tmp_path / "single")
+    single = make_trainer(tiny_config(*CONFIG, *variant), tmp_path / "single")
     single.fit()
-    ref = single.policy.state_dict()
+    ref = single.source.policy.state_dict()
     worst = max(float((ref[k] - r0[k]).abs().max()) for k in ref)
     assert worst < 1e-5, worst  # same samples, same update; only the summation order differs
     assert (tmp_path / "run" / "metrics.jsonl").exists()  # rank 0 wrote the run directory

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from seqrl.cli import main
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import tiny_config
 from tests.train.test_text import WORDS, corpus
 
@@ -17,7 +17,7 @@ def text_run(tmp_path_factory):
     (tmp / "test.tgt").write_text("Stone river.\nTree house blue.\nNothing.\nGreen.\n")
     cfg = tiny_config(*data, "optim.steps=300", "curriculum.kind=xent", "run.eval_every=100",
                       "model.hidden_dim=64", "data.metrics=bleu,chrf,rouge-l,ter")
-    Trainer(cfg, tmp / "run").fit()
+    make_trainer(cfg, tmp / "run").fit()
     return tmp
 
 
@@ -53,8 +53,8 @@ def test_hf_disk_runs_train_and_evaluate_their_splits(tmp_path, capsys):
     cfg = tiny_config("task.name=text", "data.format=hf_disk", f"data.train={ds}", f"data.valid={ds}",
                       "data.valid_split=dev", "data.source_key=translation.xx",
                       "data.reference_key=translation.yy", "data.vocab_size=60", "optim.steps=8")
-    trainer = Trainer(cfg, tmp_path / "run")
-    assert len(trainer.data.train) == 200 and len(trainer.data.validation) == 20
+    trainer = make_trainer(cfg, tmp_path / "run")
+    assert len(trainer.source.data.train) == 200 and len(trainer.source.data.validation) == 20
     trainer.fit()
     assert main(["eval", str(tmp_path / "run"), "--data", ds, "--split", "test"]) == 0
     assert json.loads(capsys.readouterr().out)["size"] == 10

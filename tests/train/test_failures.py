@@ -6,7 +6,7 @@ from seqrl.rewards.checked import RewardError
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
 from seqrl.sequences.step import TrainingError
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import tiny_config
 from tests.train import bad_rewards
 
@@ -20,18 +20,18 @@ def _reset():
 
 
 def test_nan_reward_names_step_and_sample_and_keeps_checkpoint(tmp_path):
-    trainer = Trainer(tiny_config(*BASE, "task.reward=tests.train.bad_rewards:nan_on_third_call"), tmp_path)
+    trainer = make_trainer(tiny_config(*BASE, "task.reward=tests.train.bad_rewards:nan_on_third_call"), tmp_path)
     with pytest.raises(RewardError) as err:
         trainer.fit()
     msg = str(err.value)
     assert "step 10" in msg and "sample 5" in msg and "nan" in msg.lower()
     found = ckpt.list_checkpoints(tmp_path / "checkpoints")
     assert [s for s, _ in found] == [4, 8]
-    assert Trainer.resume(tmp_path).state.step == 8  # the last good checkpoint loads
+    assert resume(tmp_path).state.step == 8  # the last good checkpoint loads
 
 
 def test_raising_reward_is_blamed_on_a_sample(tmp_path):
-    trainer = Trainer(tiny_config(*BASE, "task.reward=tests.train.bad_rewards:raises_on_third_call"), tmp_path)
+    trainer = make_trainer(tiny_config(*BASE, "task.reward=tests.train.bad_rewards:raises_on_third_call"), tmp_path)
     with pytest.raises(RewardError) as err:
         trainer.fit()
     assert "step 10" in str(err.value) and "ZeroDivisionError" in str(err.value)
@@ -39,7 +39,7 @@ def test_raising_reward_is_blamed_on_a_sample(tmp_path):
 
 def test_skip_mode_counts_bad_samples_and_keeps_training(tmp_path):
     cfg = tiny_config(*BASE, "task.reward=tests.train.bad_rewards:nan_on_third_call", "run.on_bad_reward=skip")
-    trainer = Trainer(cfg, tmp_path)
+    trainer = make_trainer(cfg, tmp_path)
     trainer.fit()
     skipped = [r["skipped"] for r in jsonl.read(tmp_path / "metrics.jsonl") if r["mode"] == "reinforce"]
     assert sum(skipped) == trainer.state.skipped_rewards == 24 - 10
@@ -47,21 +47,21 @@ def test_skip_mode_counts_bad_samples_and_keeps_training(tmp_path):
 
 
 def test_none_rewards_are_excluded_not_errors(tmp_path):
-    trainer = Trainer(tiny_config(*BASE, "task.reward=tests.train.bad_rewards:none_for_odd"), tmp_path)
+    trainer = make_trainer(tiny_config(*BASE, "task.reward=tests.train.bad_rewards:none_for_odd"), tmp_path)
     trainer.fit()
     assert trainer.state.skipped_rewards == 0
 
 
 def test_wrong_length_reward_is_an_error(tmp_path):
-    trainer = Trainer(tiny_config(*BASE, "task.reward=tests.train.bad_rewards:wrong_length"), tmp_path)
+    trainer = make_trainer(tiny_config(*BASE, "task.reward=tests.train.bad_rewards:wrong_length"), tmp_path)
     with pytest.raises(RewardError, match="64"):
         trainer.fit()
 
 
 def test_non_finite_loss_stops_with_step(tmp_path):
-    trainer = Trainer(tiny_config(*BASE), tmp_path)
+    trainer = make_trainer(tiny_config(*BASE), tmp_path)
     with torch.no_grad():
-        trainer.policy.network.out.weight.fill_(float("nan"))
+        trainer.source.policy.network.out.weight.fill_(float("nan"))
     with pytest.raises(TrainingError, match="step 0: sample 0 .*non-finite"):
         trainer.fit()
     assert ckpt.list_checkpoints(tmp_path / "checkpoints") == []
@@ -70,13 +70,13 @@ def test_non_finite_loss_stops_with_step(tmp_path):
 def test_unknown_reward_module_is_a_config_error(tmp_path):
     from seqrl.config import ConfigError
     with pytest.raises(ConfigError, match="task.reward"):
-        Trainer(tiny_config("task.reward=no_such_module_xyz:f"), tmp_path)
+        make_trainer(tiny_config("task.reward=no_such_module_xyz:f"), tmp_path)
 
 
 def test_non_finite_policy_in_reinforce_step_names_the_step(tmp_path):
-    trainer = Trainer(tiny_config(*BASE, "curriculum.kind=reinforce"), tmp_path)
+    trainer = make_trainer(tiny_config(*BASE, "curriculum.kind=reinforce"), tmp_path)
     with torch.no_grad():
-        trainer.policy.network.out.bias[5] = float("inf")
+        trainer.source.policy.network.out.bias[5] = float("inf")
     with pytest.raises(TrainingError, match="step 0: sampling failed"):
         trainer.fit()
 
@@ -88,7 +88,7 @@ def test_python_callable_reward_replaces_the_configured_one(tmp_path):
         calls.append(len(completions))
         return [float(len(c) == 0) for c in completions]  # reward empty outputs only
 
-    trainer = Trainer(tiny_config(*BASE), tmp_path, reward_fn=reward)
+    trainer = make_trainer(tiny_config(*BASE), tmp_path, reward_fn=reward)
     trainer.fit()
     assert calls and all(n == 16 * 4 for n in calls)
-    assert Trainer.resume(tmp_path, reward_fn=reward).reward_fn is reward
+    assert resume(tmp_path, reward_fn=reward).reward_fn is reward

@@ -10,7 +10,7 @@ import torch
 from seqrl.cli import main
 from seqrl.run.errors import RunError
 from seqrl.train import checkpoint as ckpt
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import TINY, tiny_config
 
 
@@ -29,7 +29,7 @@ def tmpfs(path, size_kib, read_only=False):
 
 
 def _weights(trainer):
-    return {k: v.clone() for k, v in trainer.policy.state_dict().items()}
+    return {k: v.clone() for k, v in trainer.source.policy.state_dict().items()}
 
 
 def test_a_read_only_run_directory_is_named_before_compute(tmp_path, capsys):
@@ -44,7 +44,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint_and_resumes_identically(tmp_p
     with tmpfs(tmp_path / "small", 1200) as small:
         run = small / "run"
         with pytest.raises(RunError, match=r"No space left on device; the previous checkpoint .* is intact") as err:
-            Trainer(cfg, run).fit()
+            make_trainer(cfg, run).fit()
         assert "\n" not in str(err.value)
         found = ckpt.list_checkpoints(run / "checkpoints")
         assert found and found[-1][0] < 24
@@ -53,17 +53,17 @@ def test_a_full_disk_keeps_the_previous_checkpoint_and_resumes_identically(tmp_p
             ckpt.load_checkpoint(path)  # every checkpoint on disk verifies
         for _, path in found[:-1]:  # free space, keeping the newest
             path.unlink()
-        resumed = Trainer.resume(run, overrides=["run.keep_checkpoints=1"])  # so that it fits now
+        resumed = resume(run, overrides=["run.keep_checkpoints=1"])  # so that it fits now
         resumed.fit()
         stopped_weights = _weights(resumed)
-    full = Trainer(cfg, tmp_path / "full")
+    full = make_trainer(cfg, tmp_path / "full")
     full.fit()
     assert all(torch.equal(a, b) for a, b in zip(_weights(full).values(), stopped_weights.values()))
 
 
 def test_a_failed_checkpoint_write_is_one_line_and_the_previous_stays(tmp_path, monkeypatch):
     """The same path without a real full disk (no mount needed)."""
-    trainer = Trainer(tiny_config(), tmp_path)
+    trainer = make_trainer(tiny_config(), tmp_path)
     real = ckpt.save_file
 
     def fill(tensors, filename, metadata=None):
@@ -79,7 +79,7 @@ def test_a_failed_checkpoint_write_is_one_line_and_the_previous_stays(tmp_path, 
         trainer.fit()
     left = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert left == ["best.safetensors", "step-000000008.safetensors"]  # no temporary file, no torn one
-    assert Trainer.resume(tmp_path).state.step == 8
+    assert resume(tmp_path).state.step == 8
 
 
 @pytest.mark.parametrize("which", ["run", "checkpoints"])
@@ -96,7 +96,7 @@ def test_a_path_that_is_a_file_is_named(tmp_path, capsys, which):
 
 
 def test_rewards_that_are_all_none_warn_of_no_learning_signal(tmp_path, caplog):
-    Trainer(tiny_config("task.reward=tests.train.bad_rewards:always_none", "run.log_every=4"), tmp_path).fit()
+    make_trainer(tiny_config("task.reward=tests.train.bad_rewards:always_none", "run.log_every=4"), tmp_path).fit()
     assert "steps 9..12: every reward was None" in caplog.text and "no learning signal" in caplog.text
 
 
@@ -106,5 +106,5 @@ def test_validation_results_are_printed_without_the_progress_bar(tmp_path, capsy
 
 
 def test_a_run_without_reinforce_steps_says_so(tmp_path, caplog):
-    Trainer(tiny_config("optim.steps=4", "curriculum.warmup_steps=8"), tmp_path)
+    make_trainer(tiny_config("optim.steps=4", "curriculum.warmup_steps=8"), tmp_path)
     assert "no REINFORCE step will run: curriculum.warmup_steps (8) >= optim.steps (4)" in caplog.text

@@ -31,11 +31,11 @@ def _close(a, b) -> bool:
 def test_a_run_directory_from_before_the_rebuild_resumes_to_the_same_rows(tmp_path, kind):
     if kind != "sequence":
         pytest.importorskip("gymnasium")
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
 
     run = tmp_path / kind
     shutil.copytree(OLD / kind, run)
-    trainer = Trainer.resume(run)
+    trainer = resume(run)
     assert trainer.state.step > 0
     trainer.fit()
     for name in ("metrics.jsonl", "eval.jsonl"):

@@ -12,7 +12,7 @@ import torch
 
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import logged_rows, TINY, fit_until_interrupted, process_running, tiny_config
 
 
@@ -31,7 +31,7 @@ _metrics = logged_rows
 
 
 def _weights(trainer):
-    return {k: v.clone() for k, v in trainer.policy.state_dict().items()}
+    return {k: v.clone() for k, v in trainer.source.policy.state_dict().items()}
 
 
 def _same_weights(a, b):
@@ -41,15 +41,15 @@ def _same_weights(a, b):
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_resume_equals_uninterrupted_run(tmp_path, variant, monkeypatch):
     cfg = tiny_config(*VARIANTS[variant])
-    full = Trainer(cfg, tmp_path / "full")
+    full = make_trainer(cfg, tmp_path / "full")
     full.fit()
 
-    stopped = Trainer(cfg, tmp_path / "stopped")
+    stopped = make_trainer(cfg, tmp_path / "stopped")
     fit_until_interrupted(stopped, monkeypatch, 13)  # after the step-8 checkpoint, mid-schedule
     assert ckpt.list_checkpoints(stopped.checkpoint_dir)[-1][0] == 8
     assert len(_metrics(tmp_path / "stopped")) == 13  # logged past the checkpoint: must be cut back
 
-    resumed = Trainer.resume(tmp_path / "stopped")
+    resumed = resume(tmp_path / "stopped")
     assert resumed.state.step == 8
     resumed.fit()
     assert _same_weights(_weights(full), _weights(resumed))
@@ -60,11 +60,11 @@ def test_resume_equals_uninterrupted_run(tmp_path, variant, monkeypatch):
 
 
 def test_same_seed_same_bits_other_seed_other_bits(tmp_path):
-    a = Trainer(tiny_config("optim.steps=12"), tmp_path / "a")
+    a = make_trainer(tiny_config("optim.steps=12"), tmp_path / "a")
     a.fit()
-    b = Trainer(tiny_config("optim.steps=12"), tmp_path / "b")
+    b = make_trainer(tiny_config("optim.steps=12"), tmp_path / "b")
     b.fit()
-    c = Trainer(tiny_config("optim.steps=12", "run.seed=1"), tmp_path / "c")
+    c = make_trainer(tiny_config("optim.steps=12", "run.seed=1"), tmp_path / "c")
     c.fit()
     assert _same_weights(_weights(a), _weights(b))
     assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
@@ -90,11 +90,11 @@ def test_killed_process_leaves_loadable_checkpoint_and_resumes_exactly(tmp_path,
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert ckpt.list_checkpoints(run / "checkpoints"), "no checkpoint was written before the kill"
-    resumed = Trainer.resume(run)
+    resumed = resume(run)
     assert resumed.state.step < 40
     resumed.fit()
     from seqrl.config import load_config
-    full = Trainer(load_config(None, overrides), tmp_path / "full")
+    full = make_trainer(load_config(None, overrides), tmp_path / "full")
     full.fit()
     assert _same_weights(_weights(full), _weights(resumed))
     assert _metrics(tmp_path / "full") == _metrics(run)
@@ -117,4 +117,4 @@ def test_sigint_checkpoints_between_steps(tmp_path):
     assert proc.returncode == 130, err
     found = ckpt.list_checkpoints(run / "checkpoints")
     assert found and found[-1][0] > 0
-    assert Trainer.resume(run).state.step == found[-1][0]
+    assert resume(run).state.step == found[-1][0]

@@ -7,7 +7,7 @@ import pytest
 from seqrl.cli import main
 from seqrl.config import ConfigError, load_config
 from seqrl.run import jsonl
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import full_and_resumed, logged_rows, tiny_config
 from tests.envs.test_env_runs import CARTPOLE
 
@@ -15,9 +15,9 @@ DIAG = ["run.diagnostics.every=3", "run.diagnostics.repeats=4"]
 
 
 def test_diagnostics_do_not_change_the_run_and_measure_every_baseline(tmp_path):
-    plain = Trainer(tiny_config("optim.steps=12"), tmp_path / "plain")
+    plain = make_trainer(tiny_config("optim.steps=12"), tmp_path / "plain")
     plain.fit()
-    measured = Trainer(tiny_config("optim.steps=12", *DIAG, "run.diagnostics.baselines=all"), tmp_path / "diag")
+    measured = make_trainer(tiny_config("optim.steps=12", *DIAG, "run.diagnostics.baselines=all"), tmp_path / "diag")
     measured.fit()
     assert logged_rows(tmp_path / "plain") == logged_rows(tmp_path / "diag")  # same numbers, same bits
     assert logged_rows(tmp_path / "plain", "eval.jsonl") == logged_rows(tmp_path / "diag", "eval.jsonl")
@@ -40,7 +40,7 @@ def test_an_interrupted_run_resumes_to_the_same_diagnostics(tmp_path, monkeypatc
 
 
 def test_a_value_baseline_run_measures_its_value_head_too(tmp_path):
-    t = Trainer(tiny_config("curriculum.kind=reinforce", "optim.steps=1", "reinforce.baseline=value",
+    t = make_trainer(tiny_config("curriculum.kind=reinforce", "optim.steps=1", "reinforce.baseline=value",
                             "run.diagnostics.every=1", "run.diagnostics.baselines=value,none"), tmp_path)
     t.fit()
     (row,) = jsonl.read(tmp_path / "diagnostics.jsonl")
@@ -48,7 +48,7 @@ def test_a_value_baseline_run_measures_its_value_head_too(tmp_path):
 
 
 def test_a_constant_baseline_cancels_when_an_environment_run_standardises_its_returns(tmp_path):
-    t = Trainer(load_config(None, CARTPOLE + ["optim.steps=3", "env.standardize_returns=true", "run.diagnostics.every=2",
+    t = make_trainer(load_config(None, CARTPOLE + ["optim.steps=3", "env.standardize_returns=true", "run.diagnostics.every=2",
                                               "run.diagnostics.baselines=all"]), tmp_path)
     t.fit()
     rows = list(jsonl.read(tmp_path / "diagnostics.jsonl"))

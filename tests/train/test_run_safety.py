@@ -9,7 +9,7 @@ import pytest
 
 from seqrl.cli import main
 from seqrl.train import checkpoint as ckpt
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import TINY
 
 LONG = TINY + ["optim.steps=100000", "run.eval_every=100000", "curriculum.warmup_steps=2"]
@@ -47,7 +47,7 @@ def test_a_second_process_on_a_run_directory_is_refused(tmp_path, capsys):
     finally:
         proc.kill()
         proc.wait()
-    Trainer.resume(run).lock()  # the kernel dropped the dead holder's lock
+    resume(run).lock()  # the kernel dropped the dead holder's lock
 
 
 @pytest.mark.parametrize("sig, group", [(signal.SIGINT, True), (signal.SIGTERM, False)])
@@ -67,7 +67,7 @@ def test_a_signal_with_reward_workers_stops_gracefully(tmp_path, sig, group):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     found = ckpt.list_checkpoints(run / "checkpoints")
     assert found and found[-1][0] > 2
-    assert Trainer.resume(run).state.step == found[-1][0]
+    assert resume(run).state.step == found[-1][0]
 
 
 def test_a_hanging_reward_worker_stops_the_run_with_the_step(tmp_path):

@@ -5,14 +5,14 @@ import torch
 from seqrl.curriculum import StepPlan
 from seqrl.tasks import collate
 from seqrl.sequences.step import train_step
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import tiny_config
 
 
 def _step(tmp_path, plan, *overrides):
-    trainer = Trainer(tiny_config(*overrides), tmp_path)
-    examples = trainer.data.train_batch(0, 16)
-    return train_step(trainer.ctx, examples, collate(examples), plan, 0, trainer.state), trainer
+    trainer = make_trainer(tiny_config(*overrides), tmp_path)
+    examples = trainer.source.data.train_batch(0, 16)
+    return train_step(trainer.source.ctx, examples, collate(examples), plan, 0, trainer.state), trainer
 
 
 def test_cross_entropy_step_trains_no_reinforce_tokens(tmp_path):
@@ -43,20 +43,20 @@ def test_per_token_rewards_with_discount(tmp_path):
 
 @pytest.mark.parametrize("scoring", ["sampling", "teacher"])
 def test_mixer_anchored_at_the_end_samples_the_last_tokens_of_every_reference(tmp_path, monkeypatch, scoring):
-    trainer = Trainer(tiny_config(f"reinforce.scoring={scoring}"), tmp_path)
-    examples = trainer.data.train_batch(0, 16)
+    trainer = make_trainer(tiny_config(f"reinforce.scoring={scoring}"), tmp_path)
+    examples = trainer.source.data.train_batch(0, 16)
     batch = collate(examples)
     seen = {}
     method = "sample_scored" if scoring == "sampling" else "sample"
-    real = getattr(trainer.policy, method)
+    real = getattr(trainer.source.policy, method)
 
     def spy(*args, **kwargs):
         out = real(*args, **kwargs)
         seen["rollout"] = out[0] if scoring == "sampling" else out
         return out
 
-    monkeypatch.setattr(trainer.policy, method, spy)
-    m = train_step(trainer.ctx, examples, batch, StepPlan(True, 0, 2), 0, trainer.state)
+    monkeypatch.setattr(trainer.source.policy, method, spy)
+    m = train_step(trainer.source.ctx, examples, batch, StepPlan(True, 0, 2), 0, trainer.state)
     rollout = seen["rollout"]
     lengths = batch.tgt_mask.sum(dim=1).repeat_interleave(rollout.k)  # reference lengths, EOS included
     forced = rollout.forced.sum(dim=1)
@@ -68,12 +68,12 @@ def test_mixer_anchored_at_the_end_samples_the_last_tokens_of_every_reference(tm
 
 @pytest.mark.parametrize("estimator", ["k1", "k3"])
 def test_kl_penalty_is_zero_at_the_start_and_grows_as_the_policy_moves(tmp_path, estimator):
-    trainer = Trainer(tiny_config("reinforce.kl_coef=0.1", f"reinforce.kl_estimator={estimator}",
+    trainer = make_trainer(tiny_config("reinforce.kl_coef=0.1", f"reinforce.kl_estimator={estimator}",
                                   "curriculum.kind=reinforce", "optim.rl_lr=0.01"), tmp_path)
     kls = []
     for step in range(6):
-        examples = trainer.data.train_batch(step, 16)
-        m = train_step(trainer.ctx, examples, collate(examples), StepPlan(True, 0), step, trainer.state)
+        examples = trainer.source.data.train_batch(step, 16)
+        m = train_step(trainer.source.ctx, examples, collate(examples), StepPlan(True, 0), step, trainer.state)
         kls.append(m["kl"])
     assert abs(kls[0]) < 1e-6  # the reference is the initial policy
     assert kls[-1] > 1e-4  # the policy moved away from it
@@ -83,16 +83,16 @@ def test_kl_reference_survives_resume_exactly(tmp_path, monkeypatch):
     from tests.conftest import fit_until_interrupted
 
     cfg = tiny_config("reinforce.kl_coef=0.05", "reinforce.kl_estimator=k3", "optim.rl_lr=0.01")
-    full = Trainer(cfg, tmp_path / "full")
+    full = make_trainer(cfg, tmp_path / "full")
     full.fit()
-    stopped = Trainer(cfg, tmp_path / "stopped")
+    stopped = make_trainer(cfg, tmp_path / "stopped")
     fit_until_interrupted(stopped, monkeypatch, 20)  # the checkpoint at 16 holds the reference taken at 8
-    resumed = Trainer.resume(tmp_path / "stopped")
+    resumed = resume(tmp_path / "stopped")
     assert resumed.state.step == 16 and resumed.state.reference_step == 8
-    ref_a, ref_b = full.reference.policy.state_dict(), resumed.reference.policy.state_dict()
+    ref_a, ref_b = full.source.reference.policy.state_dict(), resumed.source.reference.policy.state_dict()
     assert all(torch.equal(ref_a[k], ref_b[k]) for k in ref_a)
     resumed.fit()
-    a, b = full.policy.state_dict(), resumed.policy.state_dict()
+    a, b = full.source.policy.state_dict(), resumed.source.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -102,14 +102,14 @@ def test_scoring_from_the_sampling_pass_takes_the_teachers_step(tmp_path, baseli
     teacher-forced pass) differentiate the same log-probs: same loss, same gradient, same weights."""
     weights, metrics = [], []
     for scoring in ("sampling", "teacher"):
-        trainer = Trainer(tiny_config(f"reinforce.scoring={scoring}", f"reinforce.baseline={baseline}",
+        trainer = make_trainer(tiny_config(f"reinforce.scoring={scoring}", f"reinforce.baseline={baseline}",
                                       "reinforce.entropy_coef=0.01"), tmp_path / scoring)
         for step in range(3):
-            examples = trainer.data.train_batch(step, 16)
-            m = train_step(trainer.ctx, examples, collate(examples), StepPlan(True, 0), step, trainer.state)
+            examples = trainer.source.data.train_batch(step, 16)
+            m = train_step(trainer.source.ctx, examples, collate(examples), StepPlan(True, 0), step, trainer.state)
         assert (m["time_score"] > 0) == (scoring == "teacher")
         metrics.append(m)
-        weights.append(torch.cat([p.detach().flatten() for p in trainer.policy.parameters()]))
+        weights.append(torch.cat([p.detach().flatten() for p in trainer.source.policy.parameters()]))
     assert metrics[0]["loss"] == pytest.approx(metrics[1]["loss"], rel=1e-4, abs=1e-6)
     assert metrics[0]["grad_norm"] > 0 and metrics[0]["grad_norm"] == pytest.approx(metrics[1]["grad_norm"], rel=1e-4)
     assert metrics[0]["entropy"] == pytest.approx(metrics[1]["entropy"], rel=1e-4)
@@ -118,12 +118,12 @@ def test_scoring_from_the_sampling_pass_takes_the_teachers_step(tmp_path, baseli
 
 def test_reward_mean_is_the_task_reward_and_return_mean_carries_the_k1_penalty(tmp_path):
     from seqrl.run import jsonl
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
     from tests.conftest import tiny_config
 
     cfg = tiny_config("reinforce.kl_coef=5.0", "reinforce.kl_estimator=k1", "curriculum.warmup_steps=0",
                       "curriculum.kind=reinforce", "optim.steps=6", "optim.rl_lr=0.05", "task.reward=exact_match")
-    Trainer(cfg, tmp_path).fit()
+    make_trainer(cfg, tmp_path).fit()
     rows = [r for r in jsonl.read(tmp_path / "metrics.jsonl") if r["mode"] == "reinforce"]
     assert all(0.0 <= r["reward_mean"] <= 1.0 for r in rows)  # exact match, never penalised
     moved = [r for r in rows if r["kl"] > 1e-4]
@@ -132,10 +132,10 @@ def test_reward_mean_is_the_task_reward_and_return_mean_carries_the_k1_penalty(t
 
 def test_kl_reference_is_the_policy_at_the_first_reinforce_step(tmp_path, monkeypatch):
     from seqrl.sequences import source as trainer_module
-    from seqrl.train.trainer import Trainer
+    from seqrl.sources import make_trainer, resume
     from tests.conftest import tiny_config
 
-    trainer = Trainer(tiny_config("reinforce.kl_coef=0.1", "curriculum.warmup_steps=8", "optim.steps=9"), tmp_path)
+    trainer = make_trainer(tiny_config("reinforce.kl_coef=0.1", "curriculum.warmup_steps=8", "optim.steps=9"), tmp_path)
     seen = {}
     real = trainer_module.train_step
 

@@ -7,7 +7,7 @@ import torch
 
 from seqrl.config import ConfigError
 from seqrl.run import jsonl
-from seqrl.train.trainer import Trainer
+from seqrl.sources import make_trainer, resume
 from tests.conftest import fit_until_interrupted, tiny_config
 from tests.train import text_rewards
 
@@ -32,7 +32,7 @@ def test_text_run_trains_tokenizer_and_reports_corpus_bleu(tmp_path):
     data = corpus(tmp_path)
     cfg = tiny_config(*data, "optim.steps=700", "curriculum.warmup_steps=600", "run.eval_every=350",
                       "run.checkpoint_every=350", "model.hidden_dim=64", "task.reward=0.5*bleu+0.5*chrf")
-    summary = Trainer(cfg, tmp_path / "run").fit()
+    summary = make_trainer(cfg, tmp_path / "run").fit()
     assert (tmp_path / "run" / "tokenizer.json").exists()
     assert summary["bleu"] > 50.0 and 0.0 <= summary["reward"] <= 1.0, summary
     evals = list(jsonl.read(tmp_path / "run" / "eval.jsonl"))
@@ -44,13 +44,13 @@ def test_text_run_trains_tokenizer_and_reports_corpus_bleu(tmp_path):
 def test_text_run_resumes_exactly_with_its_saved_tokenizer(tmp_path, monkeypatch):
     data = corpus(tmp_path, 200, 20)
     cfg = tiny_config(*data)
-    full = Trainer(cfg, tmp_path / "full")
+    full = make_trainer(cfg, tmp_path / "full")
     full.fit()
-    stopped = Trainer(cfg, tmp_path / "stopped")
+    stopped = make_trainer(cfg, tmp_path / "stopped")
     fit_until_interrupted(stopped, monkeypatch, 13)
-    resumed = Trainer.resume(tmp_path / "stopped")
+    resumed = resume(tmp_path / "stopped")
     resumed.fit()
-    a, b = full.policy.state_dict(), resumed.policy.state_dict()
+    a, b = full.source.policy.state_dict(), resumed.source.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -61,7 +61,7 @@ def test_all_references_reach_the_reward(tmp_path):
     cfg = tiny_config("task.name=text", "data.format=jsonl", f"data.train={tmp_path / 'd.jsonl'}",
                       f"data.valid={tmp_path / 'd.jsonl'}", "data.vocab_size=40", "optim.steps=10",
                       "task.reward=tests.train.text_rewards:count_references")
-    Trainer(cfg, tmp_path / "run").fit()
+    make_trainer(cfg, tmp_path / "run").fit()
     assert text_rewards.SEEN["references"] and all(r == ["c b a", "C B A"] for r in text_rewards.SEEN["references"])
 
 
@@ -72,7 +72,7 @@ def test_extra_data_fields_reach_the_reward_in_training_and_validation(tmp_path)
     cfg = tiny_config("task.name=text", "data.format=jsonl", f"data.train={tmp_path / 'd.jsonl'}",
                       f"data.valid={tmp_path / 'd.jsonl'}", "data.vocab_size=40", "optim.steps=10",
                       "task.reward=tests.train.text_rewards:needs_topic", "run.eval_every=10")
-    summary = Trainer(cfg, tmp_path / "run").fit()
+    summary = make_trainer(cfg, tmp_path / "run").fit()
     assert set(text_rewards.SEEN["topic"]) == {"animals", "plants"}
     assert summary["reward"] == pytest.approx(0.5)  # validation's mean reward saw the field too
 
@@ -84,36 +84,36 @@ def test_text_config_errors_before_compute(tmp_path):
     cfg = tiny_config("task.name=text", "data.format=jsonl", f"data.train={tmp_path / 'bad.jsonl'}",
                       f"data.valid={tmp_path / 'bad.jsonl'}")
     with pytest.raises(ConfigError, match=r"bad.jsonl:2: invalid JSON"):
-        Trainer(cfg, tmp_path / "run")
+        make_trainer(cfg, tmp_path / "run")
     with pytest.raises(ConfigError, match="task.reward"):
-        Trainer(tiny_config(*corpus(tmp_path), "task.reward=bleuu"), tmp_path / "run2")
+        make_trainer(tiny_config(*corpus(tmp_path), "task.reward=bleuu"), tmp_path / "run2")
 
 
 def test_given_tokenizer_is_used_instead_of_training_one(tmp_path):
     data = corpus(tmp_path, 200, 20)
-    first = Trainer(tiny_config(*data, "optim.steps=2"), tmp_path / "first")
+    first = make_trainer(tiny_config(*data, "optim.steps=2"), tmp_path / "first")
     given = tmp_path / "first" / "tokenizer.json"
-    second = Trainer(tiny_config(*data, "optim.steps=2", "data.vocab_size=500",
+    second = make_trainer(tiny_config(*data, "optim.steps=2", "data.vocab_size=500",
                                  f"data.tokenizer_path={given}"), tmp_path / "second")
-    assert second.task.vocab.size == first.task.vocab.size < 500  # loaded, not trained
+    assert second.source.task.vocab.size == first.source.task.vocab.size < 500  # loaded, not trained
     assert (tmp_path / "second" / "tokenizer.json").read_text() == given.read_text()  # a copy for eval
     with pytest.raises(ConfigError, match="data.tokenizer_path: no tokenizer"):
-        Trainer(tiny_config(*data, f"data.tokenizer_path={tmp_path / 'missing.json'}"), tmp_path / "third")
+        make_trainer(tiny_config(*data, f"data.tokenizer_path={tmp_path / 'missing.json'}"), tmp_path / "third")
 
 
 def test_init_from_a_run_starts_from_its_best_checkpoint_and_tokenizer(tmp_path):
     data = corpus(tmp_path, 200, 20)
-    first = Trainer(tiny_config(*data, "curriculum.kind=xent", "optim.steps=24"), tmp_path / "first")
+    first = make_trainer(tiny_config(*data, "curriculum.kind=xent", "optim.steps=24"), tmp_path / "first")
     first.fit()
     evals = list(jsonl.read(tmp_path / "first" / "eval.jsonl"))
     best = max(evals, key=lambda r: r["bleu"])  # max() keeps the first of equal scores, as the trainer does
     assert first.state.best_step == best["step"] and first.state.best_exact == best["bleu"]
-    second = Trainer(tiny_config(*data, "data.vocab_size=500", f"run.init_from={tmp_path / 'first'}"),
+    second = make_trainer(tiny_config(*data, "data.vocab_size=500", f"run.init_from={tmp_path / 'first'}"),
                      tmp_path / "second")
-    assert second.task.vocab.size == first.task.vocab.size  # the first run's tokenizer, not a new one
-    at_best = Trainer.resume(tmp_path / "first")
+    assert second.source.task.vocab.size == first.source.task.vocab.size  # the first run's tokenizer, not a new one
+    at_best = resume(tmp_path / "first")
     at_best.load_file(tmp_path / "first" / "checkpoints" / "best.safetensors")
-    a, b = at_best.policy.state_dict(), second.policy.state_dict()
+    a, b = at_best.source.policy.state_dict(), second.source.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert second.state.step == 0
 
@@ -125,34 +125,34 @@ def test_separate_source_and_target_vocabularies(tmp_path, kind):
     (tmp_path / "valid.src").write_text((tmp_path / "valid.src").read_text().upper())
     cfg = tiny_config(*data, "data.shared_vocab=false", "data.source_vocab_size=60", f"model.kind={kind}",
                       "optim.steps=4", "curriculum.warmup_steps=2")
-    trainer = Trainer(cfg, tmp_path / "run")
-    task = trainer.task
+    trainer = make_trainer(cfg, tmp_path / "run")
+    task = trainer.source.task
     assert task.source_vocab_size == 60 and task.vocab.size == 80
-    assert trainer.policy.network.src_embed.num_embeddings == 60
-    example = trainer.data.validation[0]
+    assert trainer.source.policy.network.src_embed.num_embeddings == 60
+    example = trainer.source.data.validation[0]
     assert task.render_source(example.source).isupper() and not task.vocab.render(example.target).isupper()
     trainer.fit()
-    resumed = Trainer.resume(tmp_path / "run")  # both tokenizers come back from the run directory
-    assert resumed.task.source_tokenizer is not None and resumed.task.source_vocab_size == 60
+    resumed = resume(tmp_path / "run")  # both tokenizers come back from the run directory
+    assert resumed.source.task.source_tokenizer is not None and resumed.source.task.source_vocab_size == 60
     sample = list(jsonl.read(tmp_path / "run" / "eval.jsonl"))[-1]["samples"][0]
     assert sample["source"].isupper()
 
 
 def test_separate_vocabularies_need_an_encoder(tmp_path):
     with pytest.raises(ConfigError, match="data.shared_vocab=false needs an encoder-decoder model"):
-        Trainer(tiny_config(*corpus(tmp_path, 50, 5), "data.shared_vocab=false", "model.kind=transformer_lm"),
+        make_trainer(tiny_config(*corpus(tmp_path, 50, 5), "data.shared_vocab=false", "model.kind=transformer_lm"),
                 tmp_path / "run")
 
 
 def test_reward_workers_give_the_same_run_as_in_process_rewards(tmp_path):
     data = corpus(tmp_path, 120, 12)
     base = (*data, "optim.steps=6", "curriculum.warmup_steps=2", "task.reward=0.5*bleu+0.5*chrf")
-    local = Trainer(tiny_config(*base), tmp_path / "local")
+    local = make_trainer(tiny_config(*base), tmp_path / "local")
     local.fit()
-    pooled = Trainer(tiny_config(*base, "task.reward_workers=2"), tmp_path / "pooled")
+    pooled = make_trainer(tiny_config(*base, "task.reward_workers=2"), tmp_path / "pooled")
     pooled.fit()
-    pooled.task.reward_fn.close()
-    a, b = local.policy.state_dict(), pooled.policy.state_dict()
+    pooled.source.task.reward_fn.close()
+    a, b = local.source.policy.state_dict(), pooled.source.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -164,29 +164,29 @@ def test_python_reward_for_text_gets_strings_and_must_pickle_for_workers(tmp_pat
         seen.extend(completions)
         return [float(len(c.split())) / 10 for c in completions]
 
-    Trainer(tiny_config(*data, "optim.steps=3", "curriculum.kind=reinforce"), tmp_path / "a", reward_fn=words).fit()
+    make_trainer(tiny_config(*data, "optim.steps=3", "curriculum.kind=reinforce"), tmp_path / "a", reward_fn=words).fit()
     assert seen and all(isinstance(c, str) for c in seen)
     with pytest.raises(ConfigError, match="task.reward_workers: .*picklable"):
-        Trainer(tiny_config(*data, "task.reward_workers=2"), tmp_path / "b", reward_fn=words)
+        make_trainer(tiny_config(*data, "task.reward_workers=2"), tmp_path / "b", reward_fn=words)
 
 
 def test_streamed_training_data_is_a_pure_function_of_the_step_and_resumes_exactly(tmp_path, monkeypatch):
     data = corpus(tmp_path, 90, 10)
     stream = ("data.stream=true", "data.shuffle_buffer=16", "optim.batch_size=8")
-    trainer = Trainer(tiny_config(*data, *stream), tmp_path / "probe")
-    epoch = [ex for step in range(12) for ex in trainer.data.train_batch(step, 8)][:90]
-    in_memory = Trainer(tiny_config(*data), tmp_path / "mem")
-    assert sorted(map(repr, epoch)) == sorted(map(repr, in_memory.data.train))  # one epoch = every example once, shuffled
-    assert epoch != list(in_memory.data.train)
-    fresh = Trainer(tiny_config(*data, *stream), tmp_path / "probe2")
-    assert fresh.data.train_batch(7, 8) == trainer.data.train_batch(7, 8)  # replayed, not continued
-    full = Trainer(tiny_config(*data, *stream), tmp_path / "full")
+    trainer = make_trainer(tiny_config(*data, *stream), tmp_path / "probe")
+    epoch = [ex for step in range(12) for ex in trainer.source.data.train_batch(step, 8)][:90]
+    in_memory = make_trainer(tiny_config(*data), tmp_path / "mem")
+    assert sorted(map(repr, epoch)) == sorted(map(repr, in_memory.source.data.train))  # one epoch = every example once, shuffled
+    assert epoch != list(in_memory.source.data.train)
+    fresh = make_trainer(tiny_config(*data, *stream), tmp_path / "probe2")
+    assert fresh.source.data.train_batch(7, 8) == trainer.source.data.train_batch(7, 8)  # replayed, not continued
+    full = make_trainer(tiny_config(*data, *stream), tmp_path / "full")
     full.fit()
-    stopped = Trainer(tiny_config(*data, *stream), tmp_path / "stopped")
+    stopped = make_trainer(tiny_config(*data, *stream), tmp_path / "stopped")
     fit_until_interrupted(stopped, monkeypatch, 13)
-    resumed = Trainer.resume(tmp_path / "stopped")
+    resumed = resume(tmp_path / "stopped")
     resumed.fit()
-    a, b = full.policy.state_dict(), resumed.policy.state_dict()
+    a, b = full.source.policy.state_dict(), resumed.source.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -195,7 +195,7 @@ def test_streamed_data_reports_a_bad_line_before_training(tmp_path):
     with open(tmp_path / "train.src", "a") as f:
         f.write("one extra line\n")
     with pytest.raises(ConfigError, match=r"train.tgt:31: unaligned files"):
-        Trainer(tiny_config(*data, "data.stream=true"), tmp_path / "run")
+        make_trainer(tiny_config(*data, "data.stream=true"), tmp_path / "run")
 
 
 def test_prompt_only_data_trains_with_a_reference_free_reward(tmp_path):
@@ -207,7 +207,7 @@ def test_prompt_only_data_trains_with_a_reference_free_reward(tmp_path):
     with pytest.raises(ConfigError, match="task.reward='task' compares outputs with references"):
         tiny_config(*data)
     cfg = tiny_config(*data, "task.reward=tests.train.text_rewards:short_answers", "curriculum.kind=reinforce")
-    summary = Trainer(cfg, tmp_path / "run").fit()
+    summary = make_trainer(cfg, tmp_path / "run").fit()
     assert set(summary) >= {"reward"} and "bleu" not in summary and 0.0 <= summary["reward"] <= 1.0
     rl = [r for r in jsonl.read(tmp_path / "run" / "metrics.jsonl") if r["mode"] == "reinforce"]
     assert len(rl) == 6 and all(r["reward_mean"] is not None for r in rl)

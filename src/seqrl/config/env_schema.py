@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 from seqrl.config.fields import meta
+from seqrl.kinds import ENV_ALGOS
 
 
 @dataclass(frozen=True)
@@ -13,10 +14,10 @@ class EnvConfig:
     id: Optional[str] = meta("a gymnasium environment id (e.g. CartPole-v1, ALE/Pong-v5): an episode run instead of a "
                              "sequence task (needs `pip install 'seqrl[envs]'`)", default=None)
     kwargs: dict = meta("keyword arguments of gymnasium.make, e.g. {is_slippery: false}", factory=dict)
-    algo: Literal["reinforce", "q_learning", "dqn"] = meta(
-        "reinforce (the score-function estimator on whole episodes), or the value-based contrast: q_learning "
-        "(tabular; Discrete observations and actions) or dqn (a Q-network, replay buffer, target network); see "
-        "the q section", default="reinforce")
+    algo: Literal[ENV_ALGOS] = meta(  # type: ignore[valid-type]  # the registry's names (seqrl.kinds)
+        "the algorithm (seqrl list shows each): reinforce (the score-function estimator on whole episodes), or "
+        "the value-based contrast: q_learning (tabular; Discrete observations and actions) or dqn (a Q-network, "
+        "replay buffer, target network; see the q section)", default="reinforce")
     num_envs: int = meta("environments stepped side by side (a gymnasium vector env)", 1, 4096, 8)
     vectorization: Literal["sync", "async"] = meta(
         "sync: every environment in this process; async: one subprocess each (slow environments)", default="sync")

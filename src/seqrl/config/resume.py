@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from seqrl.config.validate import ConfigError
+from seqrl.run.nested import flatten
 
 SAFE_ON_RESUME = frozenset({
     "optim.steps", "run.dir", "run.log_every", "run.eval_every", "run.checkpoint_every",
@@ -20,18 +21,6 @@ SAFE_ON_RESUME = frozenset({
     "run.dist_timeout", "run.init_from", "run.trackers", "run.device", "task.reward_workers", "task.reward_timeout",
     "run.diagnostics.every", "run.diagnostics.repeats", "run.diagnostics.baselines",  # measurements, not training
 })
-
-
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"optim": {"lr": 1}} -> {"optim.lr": 1}."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            out.update(flatten(value, name))
-        else:
-            out[name] = value
-    return out
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:

@@ -10,6 +10,7 @@ from typing import Literal, Optional
 
 from seqrl.config.env_schema import EnvConfig, QConfig
 from seqrl.config.fields import meta
+from seqrl.kinds import KINDS
 from seqrl.config.run_schema import DIAGNOSTIC_BASELINES, RunConfig
 
 
@@ -256,7 +257,7 @@ class Config:
                              "mlp (vector observations) or cnn (images)")
         if self.reinforce.kl_coef > 0:
             raise ValueError("reinforce.kl_coef: the KL penalty is for sequence runs; set it to 0")
-        if self.run.diagnostics.every and self.env.algo != "reinforce":
+        if self.run.diagnostics.every and not KINDS[self.env.algo].gradient:
             raise ValueError(f"run.diagnostics.every: env.algo={self.env.algo} has no REINFORCE gradient to measure; "
                              "set it to 0")
         self.diagnostic_baselines()

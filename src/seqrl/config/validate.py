@@ -9,9 +9,9 @@ import types
 import typing
 from typing import Any, Literal, Optional, Union, get_args, get_origin, get_type_hints
 
+from seqrl.run.errors import ConfigError  # re-exported: seqrl.config.ConfigError
 
-class ConfigError(ValueError):
-    """A configuration problem; the message names the key and what is allowed."""
+__all__ = ["ConfigError", "from_dict", "to_dict", "describe", "short"]
 
 
 class _NotFinite(ConfigError):

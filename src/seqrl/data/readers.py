@@ -232,13 +232,3 @@ def _check_record(obj: Any, source_field: str, references_field: Optional[str]) 
     elif references_field:
         return f"missing field {references_field!r}"
     return ""
-
-
-def read_examples(kind: str, **options: Any) -> Iterator[TextExample]:
-    """Dispatch by format name: 'parallel', 'tsv', 'jsonl' or 'hf_disk' (a saved HF dataset)."""
-    from seqrl.data.hf_disk import read_hf_disk
-
-    readers = {"parallel": read_parallel, "tsv": read_tsv, "jsonl": read_jsonl, "hf_disk": read_hf_disk}
-    if kind not in readers:
-        raise ValueError(f"unknown data format {kind!r}; choose from {sorted(readers)}")
-    return readers[kind](**options)

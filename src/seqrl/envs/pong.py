@@ -5,7 +5,13 @@ from typing import Any
 
 import numpy as np
 
-from seqrl.envs.make import gym
+from seqrl.extras import require
+
+
+def gym() -> Any:
+    """gymnasium (seqrl.envs.make registers the Atari ids before this wrapper is used)."""
+    return require("gymnasium", "envs", "an environment run (env.id)")
+
 
 BACKGROUND = (144, 109)  # the two background colours of the red channel
 

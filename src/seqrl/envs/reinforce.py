@@ -18,11 +18,10 @@ from seqrl.envs.collect import Episodes
 from seqrl.envs.policy import EnvPolicy, ValueNet, encode
 from seqrl.estimators import losses
 from seqrl.estimators.advantages import compute_advantages, standardize
-from seqrl.estimators.baselines import ema_update
 from seqrl.estimators.returns import reward_to_go
 from seqrl.train.device import autocast
 from seqrl.train.state import TrainState
-from seqrl.train.update import apply_update
+from seqrl.train.update import apply_update, update_baselines
 
 
 def bootstrap_truncated(rewards: Tensor, mask: Tensor, truncated: Tensor, final_values: Tensor,
@@ -103,16 +102,10 @@ def reinforce_update(cfg: Config, policy: EnvPolicy, optimizer: torch.optim.Opti
     o = episode_objective(cfg, policy, value, eps, rl.baseline, state.ema)
     mask, returns, n = o.mask, o.returns, o.mask.shape[0]
     n_steps = float(mask.sum())
-    if o.predicted is not None and value_optimizer is not None and value is not None:
-        v_loss = losses.value_loss(o.predicted, returns, mask, n_steps)
-        value_optimizer.zero_grad(set_to_none=True)
-        v_loss.backward()
-        value_optimizer.step()
-        m["value_loss"] = v_loss.item()
     g0 = float(returns[:, 0].mean())
-    # tracked whatever the baseline, so run.diagnostics can measure the ema baseline
-    state.ema = ema_update(state.ema, g0, rl.ema_decay, state.ema_initialised)
-    state.ema_initialised = True
+    v_loss = update_baselines(state, rl, g0, o.predicted, returns, mask, n_steps, value_optimizer)
+    if v_loss is not None:
+        m["value_loss"] = v_loss.item()
     grad_norm = apply_update(o.loss, optimizer, list(policy.parameters()), cfg.optim.grad_clip, step, m, scaler)
     episode_returns_ = eps.rewards.sum(dim=1)
     state.sequences += n

@@ -16,7 +16,7 @@ import yaml
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from seqrl.config.validate import ConfigError  # noqa: E402
+from seqrl.run.errors import ConfigError  # noqa: E402
 from seqrl.run import jsonl  # noqa: E402
 
 VALIDATION_KEYS = ("exact_match", "success_rate", "partial_credit", "reward")

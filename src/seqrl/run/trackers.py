@@ -15,9 +15,9 @@ import numbers
 from pathlib import Path
 from typing import Any, Optional, Protocol, Sequence
 
-from seqrl.config.resume import flatten
 from seqrl.extras import MissingExtra, install_hint, require
 from seqrl.run.errors import RunError
+from seqrl.run.nested import flatten
 
 KNOWN = ("tensorboard", "wandb", "mlflow")
 

@@ -22,40 +22,17 @@ from seqrl.sequences.build_text import read_eval_split
 from seqrl.train.trainer import Trainer
 
 
-def resume_at(run_dir: str | Path, checkpoint: Optional[str] = None) -> Trainer:
-    """A run at its latest checkpoint ('latest' or None), a step number, or 'best'
-    (checkpoints/best.safetensors). A step that has no checkpoint is a FileNotFoundError listing
-    the ones that exist."""
-    if checkpoint in (None, "latest"):
-        return Trainer.resume(run_dir)
-    if checkpoint == "best":
-        trainer = Trainer.resume(run_dir)
-        best = trainer.checkpoint_dir / ckpt.BEST
-        if not best.exists():
-            raise FileNotFoundError(f"{run_dir} has no best checkpoint ({best})")
-        trainer.load_file(best)
-        return trainer
-    if not str(checkpoint).isdigit():
-        raise ConfigError(f"--checkpoint takes a step number, 'best' or 'latest', not {checkpoint!r}")
-    step = int(checkpoint)
-    found = [s for s, _ in ckpt.list_checkpoints(Path(run_dir) / "checkpoints")]
-    if step not in found:
-        have = ", ".join(str(s) for s in found) or "none"
-        raise FileNotFoundError(f"{run_dir} has no checkpoint at step {step}; it has: {have} (and 'best', 'latest')")
-    return Trainer.resume(run_dir, step)
-
-
 def eval_examples(trainer: Trainer, data: Optional[str], split: str) -> tuple[list, dict[str, int]]:
     """The examples to evaluate: `data` read in the run's format (a prefix, file or saved
     dataset; `split` picks a saved dataset's split), else the run's validation set."""
     if data is None:
         if split not in ("validation", "valid"):
             raise ConfigError(f"--split {split} needs --data (without --data, eval uses the run's validation set)")
-        return list(trainer.data.validation), {}
-    if not isinstance(trainer.task, TextTask):
-        raise ConfigError(f"--data is for text runs; task {trainer.task.name!r} generates its own validation set")
+        return list(trainer.source.data.validation), {}
+    if not isinstance(trainer.source.task, TextTask):
+        raise ConfigError(f"--data is for text runs; task {trainer.source.task.name!r} generates its own validation set")
     hf_split = split if trainer.cfg.data.format == "hf_disk" else None
-    return read_eval_split(trainer.cfg, trainer.task, data, hf_split)
+    return read_eval_split(trainer.cfg, trainer.source.task, data, hf_split)
 
 
 def evaluate_run(trainer: Trainer, data: Optional[str] = None, split: str = "validation",
@@ -68,14 +45,14 @@ def evaluate_run(trainer: Trainer, data: Optional[str] = None, split: str = "val
                               "data": data, "decoding": decoding, "size": len(examples)}
     if beam:
         result["length_penalty"] = length_penalty
-    outputs = trainer.decode(examples, beam, length_penalty)
-    hyps = [trainer.task.vocab.render(o) for o in outputs]
-    if isinstance(trainer.task, TextTask) and trainer.task.has_reference:
+    outputs = trainer.source.decode(examples, beam, length_penalty)
+    hyps = [trainer.source.task.vocab.render(o) for o in outputs]
+    if isinstance(trainer.source.task, TextTask) and trainer.source.task.has_reference:
         refs = [list(e.reference_texts or ()) for e in examples]
-        result.update(corpus_scores(hyps, refs, trainer.task.corpus_metrics, signatures=True))
+        result.update(corpus_scores(hyps, refs, trainer.source.task.corpus_metrics, signatures=True))
     else:
         refs_ids = [list(e.target) if e.target is not None else None for e in examples]
-        result.update(trainer.task.metrics(outputs, refs_ids, [list(e.source) for e in examples],
+        result.update(trainer.source.task.metrics(outputs, refs_ids, [list(e.source) for e in examples],
                                            **(example_columns(examples) or {})))
     if stats:
         result["reader"] = stats

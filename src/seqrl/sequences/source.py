@@ -23,6 +23,7 @@ from seqrl.sequences.build_text import build_text
 from seqrl.train.device import grad_scaler
 from seqrl.train.distributed import World
 from seqrl.sequences.reference import make_reference
+from seqrl.train.source import Holdings
 from seqrl.train.state import TrainState
 from seqrl.train.update import build_optimizer
 from seqrl.sequences.step import StepContext, greedy_returns, reinforce_objective, sample_batch, train_step
@@ -34,11 +35,12 @@ log = logging.getLogger("seqrl")
 class SequenceSource:
     """Builds everything a sequence run trains from a validated Config."""
 
-    def __init__(self, cfg: Config, device: torch.device, world: World, run_dir: Path,
+    def __init__(self, cfg: Config, world: World, run_dir: Path,
                  reward_fn: Optional[Callable[..., Any]] = None,
                  init: Optional[Callable[[torch.nn.Module], None]] = None) -> None:
         """`init(policy)` loads run.init_from before the KL reference copies the policy."""
-        self.cfg, self.device, self.world = cfg, device, world
+        self.cfg, self.world, self.device = cfg, world, world.device
+        device = world.device
         if cfg.optim.batch_size < world.size:
             raise ConfigError(f"optim.batch_size ({cfg.optim.batch_size}) must be at least the number of "
                               f"processes ({world.size}): each rank takes a share of the inputs")
@@ -90,6 +92,17 @@ class SequenceSource:
         self.scaler = grad_scaler(device, cfg.run.precision)
         self.ctx = StepContext(cfg, self.task, self.policy, self.optimizer, self.reward_fn, self.max_len,
                                self.value_head, self.value_optimizer, self.reference, world, scorer, self.scaler)
+
+    def holdings(self) -> Holdings:
+        """The policy, its optimizer, the value head and its optimizer, the KL reference, the fp16 scaler."""
+        modules: dict[str, torch.nn.Module] = {"policy": self.policy}
+        optimizers = {"optim": self.optimizer}
+        if self.value_head is not None and self.value_optimizer is not None:
+            modules["value"] = self.value_head
+            optimizers["value_optim"] = self.value_optimizer
+        if self.reference is not None and self.reference.module is not None:
+            modules["reference"] = self.reference.module
+        return Holdings(modules, optimizers, self.scaler)
 
     def close(self) -> None:
         """Stop reward workers."""

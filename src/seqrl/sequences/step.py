@@ -16,10 +16,9 @@ from torch import Tensor
 
 from seqrl import seeds
 from seqrl.config.schema import Config
-from seqrl.curriculum import StepPlan, learning_rate
+from seqrl.curriculum import StepPlan
 from seqrl.estimators import losses
 from seqrl.estimators.advantages import compute_advantages
-from seqrl.estimators.baselines import ema_update
 from seqrl.estimators.kl import kl_estimate
 from seqrl.estimators.returns import reward_to_go, terminal_rewards
 from seqrl.estimators.value_head import ValueHead
@@ -31,7 +30,7 @@ from seqrl.tasks.base import example_columns
 from seqrl.train.device import autocast
 from seqrl.train.distributed import World
 from seqrl.train.state import TrainState
-from seqrl.train.update import TrainingError, apply_update
+from seqrl.train.update import TrainingError, apply_update, set_learning_rate, update_baselines
 
 
 SAMPLING_GRAPH_MAX_LEN = 64  # reinforce.scoring=auto keeps the sampling graph up to this decoding budget
@@ -204,17 +203,9 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
                                                               seq_r.sum(), (seq_r ** 2).sum(), seq_g.sum()])
     loss, base, terms = reinforce_objective(ctx, s, rl.baseline, state.ema, greedy, n_seq, n_rl, n_forced)
     m.update({k: v for k, v in terms.items() if k != "entropy"})
-    if s.predicted is not None and ctx.value_optimizer is not None and ctx.value_head is not None:
-        v_loss = losses.value_loss(s.predicted, returns, rl_mask, n_rl)
-        ctx.value_optimizer.zero_grad(set_to_none=True)
-        v_loss.backward()
-        ctx.world.all_sum_([p.grad for p in ctx.value_head.parameters() if p.grad is not None])
-        ctx.value_optimizer.step()
     mean_r = r_sum / n_seq if n_seq else None
     mean_g = g_sum / n_seq if n_seq else None
-    if mean_g is not None:  # tracked whatever the baseline, so run.diagnostics can measure the ema baseline
-        state.ema = ema_update(state.ema, mean_g, rl.ema_decay, state.ema_initialised)
-        state.ema_initialised = True
+    update_baselines(state, rl, mean_g, s.predicted, returns, rl_mask, n_rl, ctx.value_optimizer, ctx.world.all_sum_)
     state.skipped_rewards += result.skipped
     n_rl, n_all = int(rl_mask.sum()), int(mask.sum())
     state.sequences += rollout.tokens.shape[0]
@@ -267,10 +258,7 @@ def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: St
                state: TrainState) -> dict[str, Any]:
     """Run one optimisation step and return its metrics."""
     cfg = ctx.cfg
-    started = time.perf_counter()
-    lr = learning_rate(cfg.optim, step, plan.reinforce)
-    for group in ctx.optimizer.param_groups:
-        group["lr"] = lr
+    lr = set_learning_rate(ctx.optimizer, cfg.optim, step, plan.reinforce)
     ctx.policy.train()
     m: dict[str, Any] = {"mode": "reinforce" if plan.reinforce else "xent", "lr": lr}
     with autocast(ctx.world.device, cfg.run.precision):  # forward passes; log-probs and losses stay float32
@@ -290,7 +278,5 @@ def train_step(ctx: StepContext, examples: list[Example], batch: Batch, plan: St
                      reinforce_share=0.0, tokens=int(batch.tgt_mask.sum()), sequences=batch.size)
     grad_norm = apply_update(loss, ctx.optimizer, list(ctx.policy.parameters()), cfg.optim.grad_clip, step, m,
                              ctx.scaler)
-    elapsed = time.perf_counter() - started
-    m.update(loss=loss.item() / ctx.world.size, grad_norm=grad_norm, step_time=elapsed,
-             seq_per_s=m["sequences"] / elapsed, tok_per_s=m["tokens"] / elapsed)
+    m.update(loss=loss.item() / ctx.world.size, grad_norm=grad_norm)
     return m

@@ -13,7 +13,8 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import numpy as np
 
 from seqrl import seeds
-from seqrl.data.readers import Limits, ReadStats, TextExample, read_examples
+from seqrl.data.formats import read_examples
+from seqrl.data.readers import Limits, ReadStats, TextExample
 from seqrl.data.tokenizer import SubwordTokenizer
 from seqrl.rewards.corpus import corpus_scores
 from seqrl.tasks.base import Example, Tokens

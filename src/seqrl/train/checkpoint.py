@@ -19,7 +19,7 @@ import os
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from seqrl.run.atomic import temporary_name
-from seqrl.run.errors import CheckpointError
+from seqrl.run.errors import CheckpointError, ConfigError
 
 log = logging.getLogger("seqrl")
 _NAME = re.compile(r"^step-(\d{9})\.safetensors$")
@@ -266,3 +266,22 @@ def restore_rng(tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
     np.random.set_state((name, keys, pos, has_gauss, cached))
     version, internal, gauss = meta["python"]
     random.setstate((version, tuple(internal), gauss))
+
+
+def init_loader(init_from: str) -> Callable[[torch.nn.Module], None]:
+    """run.init_from: a function loading the policy's weights only from another run's checkpoint
+    (ConfigError naming the key for a missing file or weights that do not fit)."""
+    def load(policy: torch.nn.Module) -> None:
+        try:
+            path, _ = resolve_init(init_from)
+            tensors, _ = load_checkpoint(path)
+            load_module("policy", policy, tensors)
+        except (FileNotFoundError, CheckpointError) as err:
+            raise ConfigError(f"run.init_from: {err}") from None
+        except RuntimeError as err:  # shape mismatch: show the first offending tensor
+            first = next((ln.strip() for ln in str(err).splitlines() if "mismatch" in ln or "Missing" in ln), str(err))
+            raise ConfigError(f"run.init_from: cannot start from {init_from}, its weights do not fit "
+                              f"this run's model section: {first}") from None
+        log.info("policy initialised from %s", path)
+
+    return load

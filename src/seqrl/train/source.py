@@ -1,32 +1,49 @@
-"""What the Trainer drives: a source of rollouts with its policy and one training step.
+"""What the Trainer drives: a source of rollouts with its modules and one training step.
 
-A sequence task (train.sequences.SequenceSource) and a gymnasium environment
-(envs.source.EnvSource) plug into the same loop, run directory, checkpoints and resume.
+Each kind of run is a source (seqrl.kinds names them; seqrl.sources builds them): the sequence
+wing's SequenceSource, the environment wing's REINFORCE, A2C, Q-learning and DQN sources. The
+run machinery (loop, run directory, checkpoints, resume, diagnostics) sees only this protocol.
 """
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol, Sequence
 
 import torch
 
-from seqrl.config import Config
 from seqrl.train.distributed import World
 from seqrl.train.state import TrainState
 
+ExtraState = tuple[dict[str, torch.Tensor], dict[str, Any]]
+
+
+@dataclass
+class Holdings:
+    """What a checkpoint holds of a source, by the names the checkpoint stores them under.
+
+    modules: e.g. policy, value, reference; optimizers: e.g. optim, value_optim (each optimizer's
+    moments and settings); scaler: the fp16 GradScaler; `save_extra`/`load_extra`: anything else
+    (tensors and JSON metadata), e.g. DQN's target network and replay buffer."""
+
+    modules: dict[str, torch.nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+    scaler: Optional[Any] = None
+    save_extra: Optional[Callable[[], ExtraState]] = None
+    load_extra: Optional[Callable[[dict[str, torch.Tensor], dict[str, Any]], None]] = None
+
 
 class Source(Protocol):
-    """The modules a checkpoint holds (train.snapshot reads them by these names) and the steps."""
+    """A kind of run, as the Trainer sees it."""
 
-    policy: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    value_head: Optional[torch.nn.Module]
-    value_optimizer: Optional[torch.optim.Optimizer]
-    reference: Optional[Any]  # train.reference.FrozenReference
-    scaler: Optional[Any]  # torch.amp.GradScaler
+    world: World  # the process's rank, the world size and the device
+
+    def holdings(self) -> Holdings:
+        """Everything a checkpoint must hold to resume this source bit-exact."""
 
     def train_step(self, step: int, state: TrainState) -> dict[str, Any]:
-        """One update; its metrics (a metrics.jsonl row: `mode`, `reward_mean`, `sequences`, ...)."""
+        """One update; its metrics (a metrics.jsonl row). Every row has `mode`, `sequences` and
+        `tokens` (sequences / episodes and tokens / environment steps trained on): the loop adds
+        step_time and the throughputs from them."""
 
     def gradient_estimates(self, step: int, state: TrainState, baselines: Sequence[str],
                            repeats: int) -> Optional[dict[str, list[torch.Tensor]]]:
@@ -43,28 +60,3 @@ class Source(Protocol):
     def on_stop_signal(self, should_stop: Optional[Callable[[], bool]]) -> None: ...
 
     def close(self) -> None: ...
-
-
-def build_source(cfg: Config, device: torch.device, world: World, run_dir: Path,
-                 reward_fn: Optional[Callable[..., Any]] = None,
-                 init: Optional[Callable[[torch.nn.Module], None]] = None) -> Source:
-    """An environment when env.id is set, else the sequence task."""
-    if cfg.env.id is not None:
-        if reward_fn is not None:
-            from seqrl.config import ConfigError
-
-            raise ConfigError("reward_fn: an environment run's reward is the environment's own")
-        if world.distributed:
-            from seqrl.config import ConfigError
-
-            raise ConfigError("env.id: environment runs train in one process (torchrun is for sequence runs)")
-        if cfg.env.algo != "reinforce":
-            from seqrl.envs.value_source import ValueSource
-
-            return ValueSource(cfg, device, init)
-        from seqrl.envs.source import EnvSource
-
-        return EnvSource(cfg, device, init)
-    from seqrl.sequences.source import SequenceSource
-
-    return SequenceSource(cfg, device, world, run_dir, reward_fn, init)

@@ -1,101 +1,54 @@
-"""Trainer: owns the run directory, the loop, validation and checkpoints of any source of
-rollouts (a sequence task: train.sequences; an environment: envs.source)."""
+"""Trainer: the loop, the run directory, validation and checkpoints of any source of rollouts.
+
+It receives its source (seqrl.sources builds one from a config: `seqrl.make_trainer`) and never
+asks which kind of run it drives: it times the source's step, computes throughput from the counts
+the step returns, validates, and saves what the source says it holds (`Source.holdings`).
+"""
 from __future__ import annotations
 
 import logging
 import resource
 import time
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional
 
-import torch
-
-from seqrl.config import Config, ConfigError, load_config, to_dict
-from seqrl.config.resume import check_overrides
+from seqrl.config import Config, to_dict
 from seqrl.run import jsonl
 from seqrl.run.errors import CheckpointError, RunError
-from seqrl.run.trackers import Trackers, check_installed, parse_trackers
+from seqrl.run.trackers import Trackers, parse_trackers
 from seqrl.run.progress import ProgressBar, step_summary
 from seqrl.run.signals import trap_stop_signals
 from seqrl.train import checkpoint as ckpt
 from seqrl.train import diagnostics
-from seqrl.train.device import resolve_device
-from seqrl.train.distributed import init_world
 from seqrl.train.snapshot import restore, snapshot
-from seqrl.train.source import Source, build_source
+from seqrl.train.source import Source
 from seqrl.train.run_dir import RunDirectory
 from seqrl.train.state import TrainState
 
 log = logging.getLogger("seqrl")
 
 
-def default_run_dir(cfg: Config) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    stem = (f"{cfg.task.name}-{cfg.curriculum.kind}" if cfg.env.id is None
-            else f"{cfg.env.id.replace('/', '-')}-{cfg.env.algo}")
-    return Path("runs") / f"{stem}-{stamp}"
-
-
 class Trainer:
-    """Builds everything from a validated Config; `fit()` trains, `evaluate()` validates."""
+    """Drives `source` under `cfg`: `fit()` trains, `evaluate()` validates, `load()` resumes."""
 
-    def __init__(self, cfg: Config, run_dir: Optional[str | Path] = None,
-                 reward_fn: Optional[Callable[..., Any]] = None, *, initialise: bool = True) -> None:
-        """`reward_fn`, a Python callable, replaces the reward named by task.reward (pass it
-        again to `resume`: a callable cannot be written into config.yaml). `initialise=False`
-        skips run.init_from (resume loads its own checkpoint instead)."""
+    def __init__(self, cfg: Config, source: Source, run_dir: str | Path, *, rewrite_config: bool = False) -> None:
+        """`rewrite_config`: a resumed run whose (safe) overrides changed config.yaml."""
         self.cfg = cfg
-        self.device = resolve_device(cfg.run.device)
-        self.world = init_world(cfg.run.dist_timeout, self.device)
-        self.run_dir = Path(run_dir or cfg.run.dir or default_run_dir(cfg))
+        self.source = source
+        self.world = source.world
+        self.device = self.world.device
+        self.run_dir = Path(run_dir)
         self.directory = RunDirectory(self.run_dir)
         self.damaged: list[Path] = []  # newer checkpoints that failed verification on resume
-        self._rewrite_config = False  # --resume with (safe) overrides: config.yaml is rewritten
+        self._rewrite_config = rewrite_config
         self.tracker_names = parse_trackers(cfg.run.trackers)
-        missing = check_installed(self.tracker_names) if self.world.is_main else None
-        if missing:
-            raise ConfigError(missing)
         self.trackers: Optional[Trackers] = None  # opened by fit() on rank 0
-        if cfg.run.threads:
-            torch.set_num_threads(cfg.run.threads)
-        init = self._load_init if cfg.run.init_from and initialise else None
-        if cfg.run.diagnostics.every and self.world.distributed:
-            raise ConfigError("run.diagnostics.every: diagnostics measure in one process; set it to 0 under torchrun")
-        self.source: Source = build_source(cfg, self.device, self.world, self.run_dir, reward_fn, init)
         self.state = TrainState()
-
-    def __getattr__(self, name: str) -> Any:
-        """What the source built is the trainer's too: policy, optimizer, value_head, reference,
-        scaler; for sequences task, data, max_len, decode, ...; for environments envs, spaces."""
-        source = self.__dict__.get("source")
-        if source is None:
-            raise AttributeError(name)
-        return getattr(source, name)
 
     # -- run directory -----------------------------------------------------------------------
     @property
     def checkpoint_dir(self) -> Path:
         return self.directory.checkpoints
-
-    @classmethod
-    def resume(cls, run_dir: str | Path, step: Optional[int] = None,
-               reward_fn: Optional[Callable[..., Any]] = None, overrides: Sequence[str] = (),
-               lock: bool = False) -> "Trainer":
-        """Rebuild a run from its directory and load its latest (or given) checkpoint. `overrides`
-        (`key=value`) may change only the keys in config.resume.SAFE_ON_RESUME, e.g. optim.steps.
-        `lock=True` takes the run directory before reading any checkpoint (to train on)."""
-        run_dir = Path(run_dir)
-        cfg_path = run_dir / "config.yaml"
-        if not cfg_path.is_file():
-            raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
-        check_overrides(overrides)
-        trainer = cls(load_config(cfg_path, overrides), run_dir, reward_fn, initialise=False)
-        trainer._rewrite_config = bool(overrides)
-        if lock:
-            trainer.lock()
-        trainer.load(step)
-        return trainer
 
     def load(self, step: Optional[int] = None) -> int:
         """Load the latest checkpoint that verifies (or the one at `step`); returns the step loaded.
@@ -125,29 +78,14 @@ class Trainer:
     def load_file(self, path: Path) -> int:
         """Load one checkpoint file (e.g. checkpoints/best.safetensors); returns its step.
         Raises CheckpointError for a damaged file, ConfigError when it belongs to another config."""
-        self.state = restore(self, path)
+        self.state = restore(self.source.holdings(), self.cfg, path)
         return self.state.step
-
-    def _load_init(self, policy: torch.nn.Module) -> None:
-        """run.init_from: the policy's weights only, from another run's checkpoint."""
-        init_from = str(self.cfg.run.init_from)
-        try:
-            path, _ = ckpt.resolve_init(init_from)
-            tensors, _ = ckpt.load_checkpoint(path)
-            ckpt.load_module("policy", policy, tensors)
-        except (FileNotFoundError, CheckpointError) as err:
-            raise ConfigError(f"run.init_from: {err}") from None
-        except RuntimeError as err:  # shape mismatch: show the first offending tensor
-            first = next((ln.strip() for ln in str(err).splitlines() if "mismatch" in ln or "Missing" in ln), str(err))
-            raise ConfigError(f"run.init_from: cannot start from {init_from}, its weights do not fit "
-                              f"this run's model section: {first}") from None
-        log.info("policy initialised from %s", path)
 
     def save(self, path: Optional[Path] = None) -> Optional[Path]:
         """Write a checkpoint (rank 0 only in data-parallel runs); returns its path."""
         if not self.world.is_main:
             return None
-        tensors, meta = snapshot(self)
+        tensors, meta = snapshot(self.source.holdings(), self.state, self.cfg)
         series = path is None  # else e.g. the best checkpoint: outside the pruned step-N series
         path = ckpt.checkpoint_path(self.checkpoint_dir, self.state.step) if path is None else path
         try:
@@ -161,10 +99,9 @@ class Trainer:
         return path
 
     # -- evaluation --------------------------------------------------------------------------
-    def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """The source's validation: greedy decoding and the task's metrics for sequences, greedy
-        episodes for an environment."""
-        return self.source.evaluate(*args, **kwargs)
+    def evaluate(self) -> dict[str, Any]:
+        """The source's validation (e.g. greedy decoding and the task's metrics, greedy episodes)."""
+        return self.source.evaluate()
 
     # -- training ----------------------------------------------------------------------------
     @property
@@ -250,8 +187,10 @@ class Trainer:
                 self._diagnose(step)
             began = time.perf_counter()
             m = self.source.train_step(step, self.state)
+            elapsed = time.perf_counter() - began
+            m.update(step_time=elapsed, seq_per_s=m["sequences"] / elapsed, tok_per_s=m["tokens"] / elapsed)
             self.state.step = step + 1
-            self.state.seconds += time.perf_counter() - began
+            self.state.seconds += elapsed
             if m["mode"] == "reinforce":
                 signal_steps[0] += 1
                 signal_steps[1] += m.get("reward_mean") is not None

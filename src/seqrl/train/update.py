@@ -1,14 +1,20 @@
-"""The end of every training step: backward, clip the global gradient norm, optimizer step
-(through the fp16 gradient scaler when there is one). Shared by sequence and episode steps."""
+"""What every training step shares: the step's learning rate, the baselines' own updates (the
+value function's step, the moving average), and the end: backward, clip the global gradient norm,
+optimizer step (through the fp16 gradient scaler when there is one). Shared by sequence and
+episode steps."""
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 from torch import Tensor
 
-from seqrl.config.schema import OptimConfig
+from seqrl.config.schema import OptimConfig, ReinforceConfig
+from seqrl.curriculum import learning_rate
+from seqrl.estimators import losses
+from seqrl.estimators.baselines import ema_update
+from seqrl.train.state import TrainState
 
 
 class TrainingError(RuntimeError):
@@ -52,3 +58,35 @@ def build_optimizer(cfg: OptimConfig, params: Iterable[torch.nn.Parameter]) -> t
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(trainable, lr=cfg.lr, alpha=cfg.rmsprop_decay, weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def set_learning_rate(optimizer: Optional[torch.optim.Optimizer], cfg: OptimConfig, step: int,
+                      reinforce: bool = True) -> float:
+    """The schedule's rate at `step` (curriculum.learning_rate), set on every parameter group."""
+    lr = learning_rate(cfg, step, reinforce)
+    if optimizer is not None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+    return lr
+
+
+def update_baselines(state: TrainState, rl: ReinforceConfig, mean_return: Optional[float],
+                     predicted: Optional[Tensor], returns: Tensor, mask: Tensor, n_steps: float,
+                     value_optimizer: Optional[torch.optim.Optimizer],
+                     reduce: Optional[Callable[[list[Tensor]], None]] = None) -> Optional[Tensor]:
+    """A REINFORCE step's baselines learn from its returns: one step of the value function toward
+    them (`predicted`, (N, T) with grad into the value function only; `reduce` sums its gradients
+    over data-parallel ranks), then the moving average of the mean return, tracked whatever the
+    baseline so that run.diagnostics can measure the ema baseline. Returns the value loss."""
+    v_loss = None
+    if predicted is not None and value_optimizer is not None:
+        v_loss = losses.value_loss(predicted, returns, mask, n_steps)
+        value_optimizer.zero_grad(set_to_none=True)
+        v_loss.backward()
+        if reduce is not None:
+            reduce([p.grad for g in value_optimizer.param_groups for p in g["params"] if p.grad is not None])
+        value_optimizer.step()
+    if mean_return is not None:
+        state.ema = ema_update(state.ema, mean_return, rl.ema_decay, state.ema_initialised)
+        state.ema_initialised = True
+    return v_loss

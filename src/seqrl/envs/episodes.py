@@ -1,0 +1,46 @@
+"""What every environment source shares: whole episodes seeded by (seed, step, environment) and
+acted by the source's policy, and greedy validation episodes on their own environments."""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import torch
+
+from seqrl import seeds
+from seqrl.envs.collect import Episodes, Transitions, play
+
+EVAL_STEP = -1  # validation episodes are seeded as "step -1": the same start states every time
+
+
+def play_episodes(source: Any, step: int, episodes: int, greedy: bool, envs: Any = None, keep_obs: bool = True,
+                  observe: Optional[Callable[[Transitions], None]] = None,
+                  generator: Optional[torch.Generator] = None) -> Episodes:
+    """Whole episodes on `envs` (default the source's own), reset with seeds from (seed, step, index);
+    the actions come from `source.act` with the step's sampling generator (or `generator`)."""
+    cfg = source.cfg
+    envs = source.environments.train if envs is None else envs
+    resets = [seeds.env_reset(cfg.run.seed, step, i) for i in range(envs.num_envs)]
+    if generator is None and not greedy:
+        generator = seeds.sampling(cfg.run.seed, step)
+    return play(envs, lambda obs: source.act(obs, greedy, generator), source.obs_space, episodes, resets,
+                source.device, step, str(cfg.env.id), keep_obs=keep_obs, observe=observe)
+
+
+@torch.no_grad()
+def validate(source: Any) -> dict[str, Any]:
+    """env.eval_episodes greedy episodes on their own environments, the same start states every time."""
+    source.policy.eval()
+    eps = play_episodes(source, EVAL_STEP, source.cfg.env.eval_episodes, True, source.environments.eval,
+                        keep_obs=False)
+    source.policy.train()
+    returns = eps.returns()
+    return {"return_mean": float(returns.mean()), "return_std": float(returns.std(unbiased=False)),
+            "return_min": float(returns.min()), "return_max": float(returns.max()),
+            "length_mean": float(eps.lengths.float().mean()), "episodes": int(returns.shape[0]),
+            "samples": [{"episode": i, "return": float(r), "length": int(n)}
+                        for i, (r, n) in enumerate(zip(returns, eps.lengths))][: source.cfg.run.eval_samples]}
+
+
+def headline(metrics: dict[str, Any]) -> float:
+    """The number run.stop_at and the best checkpoint track: the mean greedy episode return."""
+    return float(metrics["return_mean"])
