@@ -62,7 +62,7 @@ def run_seqrl(name: str, seed: int, work: Path, quick: bool) -> dict[str, Any]:
     import shutil
 
     from seqrl.config import load_config
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import make_trainer
 
     run_dir = work / f"{name}-{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -79,8 +79,9 @@ def run_seqrl(name: str, seed: int, work: Path, quick: bool) -> dict[str, Any]:
     real = trainer.source.train_step
 
     def step(s: int, state: Any) -> dict[str, Any]:
+        began = time.perf_counter()
         m = real(s, state)
-        seconds = state.seconds + m["step_time"]  # training time so far, this step included
+        seconds = state.seconds + time.perf_counter() - began  # training time so far, this step included
         done = False
         for r in m["episode_returns"]:  # the step's episodes, credited at the step's end
             done = episodes.add(m["env_steps_total"], seconds, r) or done

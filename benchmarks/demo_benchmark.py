@@ -143,9 +143,10 @@ def measure_steps(trainer, repeats: dict[str, tuple[int, int]]) -> dict[str, Any
                 step = first + i
                 examples = trainer.source.data.train_batch(step, cfg.optim.batch_size)
                 timers.acc.clear()
-                m = step_mod.train_step(ctx, examples, collate(examples), plan, step, state)
+                began = time.perf_counter()
+                step_mod.train_step(ctx, examples, collate(examples), plan, step, state)
                 if i >= warm:
-                    totals.append(m["step_time"])
+                    totals.append(time.perf_counter() - began)
                     for p in pieces_all:
                         per_piece[p].append(timers.acc.get(p, 0.0))
         finally:
@@ -312,7 +313,7 @@ METHOD = {
                 "summed call time. Decoding stops once every row has emitted EOS or at the max_len budget "
                 "(mean_decode_steps records how many steps the measured calls ran). Greedy = policy.greedy "
                 "(k=1) in eval mode.",
-    "train_step": "'from_demo_run': per-step step_time (measured inside seqrl.sequences.step.train_step) of every "
+    "train_step": "'from_demo_run': per-step step_time (measured by the Trainer's loop around the source's step) of every "
                   "step of the full demo run (run.log_every=1). 'profile': the real train_step called in a loop "
                   "with perf_counter wrappers on policy.sample and policy.sample_scored (sample; the latter keeps "
                   "the graph the loss differentiates, reinforce.scoring), train.step.score_rollout (reward), "

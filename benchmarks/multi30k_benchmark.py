@@ -101,7 +101,7 @@ def evaluate(run_dir: Path, threads: int, limit: int | None) -> dict[str, Any]:
     import torch
 
     from seqrl.sequences.evaluation import evaluate_run
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import resume
 
     trainer = resume(run_dir)
     torch.set_num_threads(threads)

@@ -106,7 +106,7 @@ def main() -> int:
 
     from seqrl.config import load_config, to_dict
     from seqrl.run import jsonl
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import make_trainer
 
     run_dir = (ROOT / args.run_dir).resolve()
     shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run every time

@@ -60,7 +60,7 @@ def main() -> int:
     from measure import cpu_model  # beside this script
 
     from seqrl.config import load_config
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import make_trainer
 
     work = (ROOT / args.work).resolve()
     rows = []

@@ -147,7 +147,7 @@ def run_warm(work: Path) -> dict[str, Any]:
 
     from seqrl.config import load_config
     from seqrl.sequences.build_hf import export_hf
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import make_trainer
 
     make_base_model(work / "base")
     cfg = load_config(None, seqrl_overrides(work, work / "base") + [
@@ -220,7 +220,7 @@ def padding_check(work: Path) -> dict[str, float]:
 def run_seqrl(work: Path, baseline: str, budget: float) -> dict[str, Any]:
     from seqrl.config import load_config
     from seqrl.run import jsonl
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import make_trainer
 
     run_dir = work / f"seqrl-{baseline}"
     cfg = load_config(None, seqrl_overrides(work, work / "warm") + [
@@ -313,7 +313,7 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
     else:
         from trl import GRPOConfig as Config, GRPOTrainer as Trainer
         common.update(loss_type="dapo", scale_rewards="group")
-    trainer = make_trainer(model=model, reward_funcs=reversal_reward, args=Config(**common), train_dataset=dataset,
+    trainer = Trainer(model=model, reward_funcs=reversal_reward, args=Config(**common), train_dataset=dataset,
                       processing_class=tok, callbacks=[Log()])
     # The phases of a TRL step: generation, reward, log-prob forwards (old log-probs with no grad
     # and the loss's forward), backward, optimizer (AdamW, with clipping inside the HF Trainer).

@@ -41,7 +41,7 @@ def sequence_rows(repeats: int, quick: bool, work: Path) -> list[dict[str, Any]]
     from seqrl.estimators.diagnostics import gradient_spread
     from seqrl.tasks import collate
     from seqrl.sequences.step import _reinforce_loss
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import make_trainer
     from seqrl.vocab import specials_of
 
     warm = 20 if quick else 300

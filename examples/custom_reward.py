@@ -72,7 +72,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
 
     from seqrl.config import load_config
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import make_trainer
 
     overrides = ["task.reward=custom_reward:prefix_reward", f"run.threads={args.threads}", "run.progress=false"]
     if args.quick:

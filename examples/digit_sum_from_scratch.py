@@ -22,7 +22,7 @@ import torch
 from seqrl.config import load_config
 from seqrl.rollout import strip
 from seqrl.tasks import Example, collate
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 
 REPO = Path(__file__).resolve().parent.parent
 

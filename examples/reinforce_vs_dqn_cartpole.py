@@ -14,7 +14,7 @@ from pathlib import Path
 
 from seqrl.config import load_config
 from seqrl.run.plot import plot_runs
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@
     python examples/train_reverse.py --config configs/reverse_transformer.yaml
 
 The same as `seqrl train configs/reverse.yaml`, written out: load a YAML config (plus
-`section.key=value` overrides), build a Trainer, fit, evaluate.
+`section.key=value` overrides), build a Trainer (seqrl.make_trainer), fit, evaluate.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def main() -> None:
     print("summary:", json.dumps(summary, indent=2))
 
     # A run directory holds config.yaml, metrics.jsonl, eval.jsonl, summary.jsonl and checkpoints/.
-    # Trainer.resume rebuilds the run from it (this is what `seqrl eval RUN_DIR` does).
+    # seqrl.resume rebuilds the run from it (this is what `seqrl eval RUN_DIR` does).
     reloaded = resume(run_dir)
     metrics = reloaded.evaluate()
     samples = metrics.pop("samples")

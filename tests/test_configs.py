@@ -9,7 +9,7 @@ import pytest
 
 from seqrl.config import load_config
 from seqrl.tasks import TASKS
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 FILES = sorted(CONFIGS.glob("*.yaml"))

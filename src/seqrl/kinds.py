@@ -26,6 +26,9 @@ KINDS: dict[str, Kind] = {
     "reinforce": Kind("seqrl.envs.reinforce_source:ReinforceSource",
                       "episodic REINFORCE with the none/ema/value baselines (env.id: any gymnasium id; model.kind: "
                       "mlp or cnn)", True, "envs"),
+    "a2c": Kind("seqrl.envs.a2c_source:A2CSource",
+                "advantage actor-critic: GAE(lambda) advantages from a learned critic (env.gae_lambda) on whole "
+                "episodes", False, "envs"),
     "q_learning": Kind("seqrl.envs.qlearning_source:QLearningSource",
                        "tabular Q-learning (Discrete observations and actions)", False, "envs"),
     "dqn": Kind("seqrl.envs.dqn_source:DQNSource",

@@ -15,7 +15,7 @@ from seqrl.cli import main
 from seqrl.config import ConfigError, load_config
 from seqrl.envs.collect import EnvFailure
 from seqrl.run import jsonl
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 from tests.conftest import full_and_resumed, logged_rows
 
 CARTPOLE = ["env.id=CartPole-v1", "env.num_envs=4", "env.episodes_per_step=8", "run.progress=false",

@@ -16,7 +16,7 @@ from seqrl.envs.dqn import ReplayBuffer, dqn_loss, polyak
 from seqrl.envs.qlearning import epsilon, epsilon_greedy, td_target
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 from tests.conftest import full_and_resumed, logged_rows
 from tests.envs.tiny_mdp import CHAIN_GAMMA, chain_q_star
 

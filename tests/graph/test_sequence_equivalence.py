@@ -10,7 +10,7 @@ from seqrl.estimators.returns import reward_to_go, terminal_rewards
 from seqrl.graph import Graph
 from seqrl.policies.decoding import output_logits, repeat_state, shift_right, start_tokens
 from seqrl.tasks import collate
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 from seqrl.vocab import specials_of
 from tests.conftest import tiny_config
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from seqrl.sequences import source as trainer_module
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 from tests.conftest import tiny_config
 
 out = Path(sys.argv[1])

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 from tests.conftest import tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from seqrl.cli import main
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 from tests.conftest import tiny_config
 from tests.train.test_text import WORDS, corpus
 

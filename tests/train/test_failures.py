@@ -91,4 +91,4 @@ def test_python_callable_reward_replaces_the_configured_one(tmp_path):
     trainer = make_trainer(tiny_config(*BASE), tmp_path, reward_fn=reward)
     trainer.fit()
     assert calls and all(n == 16 * 4 for n in calls)
-    assert resume(tmp_path, reward_fn=reward).reward_fn is reward
+    assert resume(tmp_path, reward_fn=reward).source.reward_fn is reward

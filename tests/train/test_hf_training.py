@@ -93,10 +93,10 @@ def test_lora_kl_reference_is_the_base_model_without_adapters(tmp_path, models):
 def test_attention_and_activation_settings_reach_the_model(tmp_path, models):
     from transformers.activations import NewGELUActivation
 
-    fused = make_trainer(_cfg(tmp_path, models["gpt2"], "model.hf_attention=eager"), tmp_path / "a").policy.network.model
+    fused = make_trainer(_cfg(tmp_path, models["gpt2"], "model.hf_attention=eager"), tmp_path / "a").source.policy.network.model
     assert fused.config._attn_implementation == "eager"
     assert not any(isinstance(m, NewGELUActivation) for m in fused.modules())  # gelu_new runs fused
-    plain = make_trainer(_cfg(tmp_path, models["gpt2"], "model.hf_fused_activations=false"), tmp_path / "b").policy.network.model
+    plain = make_trainer(_cfg(tmp_path, models["gpt2"], "model.hf_fused_activations=false"), tmp_path / "b").source.policy.network.model
     assert sum(isinstance(m, NewGELUActivation) for m in plain.modules()) == 2
     with pytest.raises(ConfigError, match="model.hf_attention='no_such_kernel'"):
         make_trainer(_cfg(tmp_path, models["gpt2"], "model.hf_attention=no_such_kernel"), tmp_path / "c")

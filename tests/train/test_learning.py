@@ -1,6 +1,6 @@
 """Small end-to-end runs learn: REINFORCE from scratch raises the reward."""
 from seqrl.run import jsonl
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 from tests.conftest import tiny_config
 
 

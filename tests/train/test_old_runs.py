@@ -31,7 +31,7 @@ def _close(a, b) -> bool:
 def test_a_run_directory_from_before_the_rebuild_resumes_to_the_same_rows(tmp_path, kind):
     if kind != "sequence":
         pytest.importorskip("gymnasium")
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import resume
 
     run = tmp_path / kind
     shutil.copytree(OLD / kind, run)

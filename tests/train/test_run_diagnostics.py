@@ -7,7 +7,7 @@ import pytest
 from seqrl.cli import main
 from seqrl.config import ConfigError, load_config
 from seqrl.run import jsonl
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import make_trainer
 from tests.conftest import full_and_resumed, logged_rows, tiny_config
 from tests.envs.test_env_runs import CARTPOLE
 

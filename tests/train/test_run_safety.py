@@ -9,7 +9,7 @@ import pytest
 
 from seqrl.cli import main
 from seqrl.train import checkpoint as ckpt
-from seqrl.sources import make_trainer, resume
+from seqrl.sources import resume
 from tests.conftest import TINY
 
 LONG = TINY + ["optim.steps=100000", "run.eval_every=100000", "curriculum.warmup_steps=2"]

@@ -24,6 +24,9 @@ class EnvConfig:
     max_episode_steps: Optional[int] = meta(
         "truncate episodes at this many steps (null: the environment's own limit)", 1, 10**9, None)
     gamma: float = meta("discount of the return", 0.0, 1.0, 0.99)
+    gae_lambda: float = meta(
+        "a2c: lambda of the GAE advantages (1: the discounted return minus V(s), SB3's A2C default and the better "
+        "one on CartPole; 0: the one-step TD error)", 0.0, 1.0, 1.0)
     standardize_returns: bool = meta(
         "reinforce: standardise the advantages of each batch to mean 0, std 1 (the classic agents' trick)",
         default=False)
