@@ -1,0 +1,65 @@
+"""Writes the generated pages of the docs site (run by scripts/docs.sh before mkdocs builds):
+docs/reference/config.md from the config schema, docs/reference/kinds.md from the registry of
+kinds of run and the baselines, and copies the benchmark figures beside the pages."""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from seqrl.config import Config  # noqa: E402
+from seqrl.config.validate import describe  # noqa: E402
+from seqrl.curriculum import CURRICULA  # noqa: E402
+from seqrl.estimators.baselines import BASELINES  # noqa: E402
+from seqrl.kinds import KINDS  # noqa: E402
+
+
+def cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def config_page() -> str:
+    out = ["# Configuration reference", "",
+           "Generated from the schema (`seqrl/config/`) by `scripts/gen_docs.py`; `seqrl config --keys` prints the "
+           "same table. Every key can be set in the YAML file or on the command line as `section.key=value`.", ""]
+    section = None
+    for key, tp, default, doc in describe(Config):
+        top = key.split(".")[0]
+        if top != section:
+            section = top
+            out += ["", f"## `{top}`", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        out.append(f"| `{key}` | {cell(tp)} | `{cell(repr(default))}` | {cell(doc)} |")
+    return "\n".join(out) + "\n"
+
+
+def kinds_page() -> str:
+    out = ["# Kinds of run, baselines, curricula", "",
+           "Generated from `seqrl.kinds.KINDS` (the registry of sources), `seqrl.estimators.baselines.BASELINES` "
+           "and `seqrl.curriculum.CURRICULA`; `seqrl list` prints the same.", "",
+           "## Kinds of run", "", "| name | source | needs | what |", "|---|---|---|---|"]
+    for name, kind in KINDS.items():
+        extra = f"`seqrl[{kind.extra}]`" if kind.extra else "core"
+        out.append(f"| `{name}` | `{kind.source}` | {extra} | {cell(kind.description)} |")
+    out += ["", "## Baselines (`reinforce.baseline`)", "", "| name | what |", "|---|---|"]
+    out += [f"| `{k}` | {cell(v)} |" for k, v in BASELINES.items()]
+    out += ["", "## Curricula (`curriculum.kind`)", "", "| name | what |", "|---|---|"]
+    out += [f"| `{k}` | {cell(v)} |" for k, v in CURRICULA.items()]
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    docs = ROOT / "docs"
+    (docs / "reference").mkdir(exist_ok=True)
+    (docs / "reference" / "config.md").write_text(config_page(), encoding="utf-8")
+    (docs / "reference" / "kinds.md").write_text(kinds_page(), encoding="utf-8")
+    figures = docs / "assets" / "results"
+    figures.mkdir(parents=True, exist_ok=True)
+    for png in (ROOT / "benchmarks" / "results").glob("*.png"):
+        shutil.copy2(png, figures / png.name)
+
+
+if __name__ == "__main__":
+    main()
