@@ -1,4 +1,4 @@
-"""CartPole-v1 side by side: seqrl REINFORCE and DQN against Stable-Baselines3 A2C and PPO.
+"""CartPole-v1 side by side: seqrl REINFORCE, A2C and DQN against Stable-Baselines3 A2C and PPO.
 
     python benchmarks/cartpole_benchmark.py [--seeds 5] [--runners seqrl_reinforce,sb3_ppo,...] [--quick]
 
@@ -27,9 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 THRESHOLD, WINDOW, GREEDY_EPISODES = 475.0, 100, 100
-RUNNERS = ("seqrl_reinforce", "sb3_ppo", "sb3_a2c", "seqrl_dqn")
-BUDGET_STEPS = {"seqrl_reinforce": 300_000, "sb3_ppo": 100_000, "sb3_a2c": 500_000, "seqrl_dqn": 100_000}
-SEQRL_CONFIGS = {"seqrl_reinforce": "configs/cartpole.yaml", "seqrl_dqn": "configs/cartpole_dqn.yaml"}
+RUNNERS = ("seqrl_reinforce", "seqrl_a2c", "sb3_ppo", "sb3_a2c", "seqrl_dqn")
+BUDGET_STEPS = {"seqrl_reinforce": 300_000, "seqrl_a2c": 500_000, "sb3_ppo": 100_000, "sb3_a2c": 500_000,
+                "seqrl_dqn": 100_000}
+SEQRL_CONFIGS = {"seqrl_reinforce": "configs/cartpole.yaml", "seqrl_a2c": "configs/cartpole.yaml",
+                 "seqrl_dqn": "configs/cartpole_dqn.yaml"}
+SEQRL_OVERRIDES = {"seqrl_a2c": ["env.algo=a2c"]}  # A2C: REINFORCE's config, the critic's GAE advantages
 # rl-baselines3-zoo, hyperparams/{ppo,a2c}.yml, CartPole-v1 (lin_X: linear decay from X to 0)
 ZOO = {"sb3_ppo": {"n_envs": 8, "n_timesteps": 100_000, "policy": "MlpPolicy", "n_steps": 32, "batch_size": 256,
                    "gae_lambda": 0.8, "gamma": 0.98, "n_epochs": 20, "ent_coef": 0.0, "learning_rate": "lin_0.001",
@@ -69,7 +72,8 @@ def run_seqrl(name: str, seed: int, work: Path, quick: bool) -> dict[str, Any]:
     budget = BUDGET_STEPS[name] // (20 if quick else 1)
     overrides = [f"run.seed={seed}", "run.progress=false", "run.threads=1", "run.trackers=none",
                  "run.checkpoint_every=100000000", "optim.steps=100000000"]
-    if name == "seqrl_reinforce":  # no validation: only the training episodes decide
+    overrides += SEQRL_OVERRIDES.get(name, [])
+    if name in ("seqrl_reinforce", "seqrl_a2c"):  # no validation: only the training episodes decide
         overrides += ["run.eval_every=100000000", "run.stop_at=null"]
     # seqrl_dqn keeps its config's greedy validation and run.stop_at (its training episodes explore
     # with epsilon 0.04): it stops once 20 greedy episodes average 475, or at the threshold or budget
@@ -259,6 +263,7 @@ def main() -> int:
               "summary": [summarise(n, r) for n, r in results.items()],
               "settings": {"sb3_version": sb3_version, "zoo": ZOO, "budget_steps": BUDGET_STEPS,
                            "seqrl_configs": {k: (ROOT / v).read_text() for k, v in SEQRL_CONFIGS.items()},
+                           "seqrl_overrides": SEQRL_OVERRIDES,
                            "torch_threads": 1, "quick": args.quick},
               "runs": results}
     out.parent.mkdir(parents=True, exist_ok=True)

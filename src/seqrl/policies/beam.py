@@ -78,6 +78,10 @@ def beam_search(
     masked); mask covers the generated tokens, EOS included; forced is all False. Pool slots that
     were never filled (only possible when beam exceeds the number of distinct sequences) are
     empty rows: all PAD, mask all False.
+
+    Long because: one decoding loop whose per-step state (scores, finished hypotheses, cache
+    reorder) is shared by every line; split, it would pass a dozen tensors between pieces on the
+    hot path.
     """
     if beam < 1:
         raise ValueError(f"beam width must be >= 1, got {beam}")

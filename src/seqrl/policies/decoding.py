@@ -133,7 +133,12 @@ def decode_scored(
 ) -> tuple[Rollout, Optional[Scored]]:
     """`decode`, and with track=True (and grad enabled) also the Scored of the samples taken from
     the decoding pass itself: log-probs, entropies and features connected to the graph, so the
-    loss needs no second, teacher-forced pass. The draws are the same as `decode`'s."""
+    loss needs no second, teacher-forced pass. The draws are the same as `decode`'s.
+
+    Long because: the sampling loop keeps its compaction, EOS and scoring bookkeeping in one
+    frame; it is the hot loop of every REINFORCE step, and splitting it would add calls per
+    token.
+    """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     state = repeat_state(state, k)

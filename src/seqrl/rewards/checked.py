@@ -128,7 +128,11 @@ def _evaluate(
     render: Optional[Render],
     convert: Callable[[Any, Tokens], Any],
 ) -> tuple[list[Any], list[bool], int]:
-    """Converted value per sample (None where invalid), validity, and the skipped count."""
+    """Converted value per sample (None where invalid), validity, and the skipped count.
+
+    Long because: each branch is one way a user's reward can fail (raises, hangs, wrong length,
+    NaN, wrong type), each with its own one-line error; they read best in sequence.
+    """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     n = len(completions)
