@@ -59,7 +59,7 @@ def main() -> None:
     held_out = [e for e in everything if e.source in trainer.source.data.val_sources]
     trained = [e for e in everything if e.source not in trainer.source.data.val_sources]
     for name, examples in (("held-out targets", held_out), ("training targets", trained)):
-        m = trainer.evaluate(examples)
+        m = trainer.source.evaluate(examples)
         m.pop("samples")
         print(f"{name} ({len(examples)}): success_rate={m['success_rate']:.3f} reward={m['reward']:.3f}")
 

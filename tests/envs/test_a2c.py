@@ -67,7 +67,7 @@ def test_an_interrupted_a2c_run_resumes_bit_identical(tmp_path, monkeypatch):
     assert all(torch.equal(va[k], vb[k]) for k in va)
     rows = logged_rows(tmp_path / "full")
     assert rows == logged_rows(tmp_path / "stopped") and all(r["mode"] == "a2c" for r in rows)
-    assert all(r["truncated"] > 0 for r in rows)  # the bootstrapped path ran
+    assert any(r["truncated"] > 0 for r in rows)  # the bootstrapped path ran
 
 
 def test_a2c_learns_cartpole_within_seconds(tmp_path):
