@@ -221,10 +221,13 @@ def _list(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace) -> int:
     from seqrl.config import Config, load_config, to_dict
+    from seqrl.config.kind_defaults import notes
     from seqrl.config.validate import describe
 
     if args.keys:
-        rows = [(key, tp, repr(default), doc) for key, tp, default, doc in describe(Config)]
+        kind_notes = notes()
+        rows = [(key, tp, repr(default) + (f" ({kind_notes[key]})" if key in kind_notes else ""), doc)
+                for key, tp, default, doc in describe(Config)]
         if not sys.stdout.isatty():  # piped: whole lines, tab-separated, nothing cut to a width
             print("\n".join("\t".join(row) for row in [("key", "type", "default", "meaning"), *rows]))
             return 0
@@ -240,7 +243,7 @@ def _config(args: argparse.Namespace) -> int:
     import yaml
 
     cfg = load_config(*_config_args(args))
-    print(yaml.safe_dump(to_dict(cfg), sort_keys=False), end="")
+    print(yaml.safe_dump(cfg.used(), sort_keys=False), end="")
     return 0
 
 

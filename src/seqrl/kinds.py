@@ -16,23 +16,30 @@ class Kind(NamedTuple):
     description: str
     gradient: bool  # follows a score-function (REINFORCE) gradient: run.diagnostics can measure it
     extra: Optional[str] = None  # the optional dependencies it needs (pip install 'seqrl[extra]')
+    sections: tuple[str, ...] = ()  # the config sections it reads besides the common `optim` and `run`
+
+
+COMMON = ("optim", "run")  # the config sections every kind of run reads
+SEQUENCE_SECTIONS = ("task", "data", "model", "reinforce", "curriculum")
 
 
 SEQUENCE = "sequence"  # env.id null: a sequence task
 
 KINDS: dict[str, Kind] = {
     SEQUENCE: Kind("seqrl.sequences.source:SequenceSource",
-                   "a sequence task (env.id null): REINFORCE / cross-entropy curricula on a generator", True),
+                   "a sequence task (env.id null): REINFORCE / cross-entropy curricula on a generator", True,
+                   sections=SEQUENCE_SECTIONS),
     "reinforce": Kind("seqrl.envs.reinforce_source:ReinforceSource",
                       "episodic REINFORCE with the none/ema/value baselines (env.id: any gymnasium id; model.kind: "
-                      "mlp or cnn)", True, "envs"),
+                      "mlp or cnn)", True, "envs", ("env", "model", "reinforce")),
     "a2c": Kind("seqrl.envs.a2c_source:A2CSource",
                 "advantage actor-critic: GAE(lambda) advantages from a learned critic (env.gae_lambda) on whole "
-                "episodes", False, "envs"),
+                "episodes", False, "envs", ("env", "model", "reinforce")),
     "q_learning": Kind("seqrl.envs.qlearning_source:QLearningSource",
-                       "tabular Q-learning (Discrete observations and actions)", False, "envs"),
+                       "tabular Q-learning (Discrete observations and actions)", False, "envs", ("env", "q")),
     "dqn": Kind("seqrl.envs.dqn_source:DQNSource",
-                "DQN: Q-network, replay buffer, target network, double DQN optional", False, "envs"),
+                "DQN: Q-network, replay buffer, target network, double DQN optional", False, "envs",
+                ("env", "model", "q")),
 }
 
 ENV_ALGOS: tuple[str, ...] = tuple(name for name in KINDS if name != SEQUENCE)  # env.algo's choices
@@ -41,3 +48,8 @@ ENV_ALGOS: tuple[str, ...] = tuple(name for name in KINDS if name != SEQUENCE)  
 def kind_of(env_id: Optional[str], algo: str) -> str:
     """The kind of a run: a sequence task when env.id is null, else env.algo."""
     return SEQUENCE if env_id is None else algo
+
+
+def sections_of(kind: str) -> tuple[str, ...]:
+    """The config sections a run of `kind` reads, in the schema's order of the common ones last."""
+    return KINDS[kind].sections + COMMON

@@ -7,6 +7,7 @@ from typing import Any, Iterable, Optional
 
 import yaml
 
+from seqrl.config.kind_defaults import with_kind_defaults
 from seqrl.config.schema import Config
 from seqrl.run.atomic import temporary_name
 from seqrl.config.validate import ConfigError, from_dict, short, to_dict
@@ -142,41 +143,15 @@ def _copy_sections(data: dict[str, Any]) -> dict[str, Any]:
 def load_config(path: Optional[str | Path] = None, overrides: Iterable[str] = ()) -> Config:
     """Read a YAML config (or the defaults: the demo) and apply overrides; validated."""
     data = _read_yaml(Path(path)) if path is not None else {}
-    return from_dict(Config, _env_defaults(_hf_defaults(apply_overrides(data, overrides))))
-
-
-def _hf_defaults(data: dict[str, Any]) -> dict[str, Any]:
-    """model.kind=hf: a pretrained model starts with REINFORCE (curriculum.kind=reinforce) unless the
-    config names a curriculum; the demo's cross-entropy warm-up would first train it at optim.lr."""
-    model, cur = data.get("model"), data.get("curriculum")
-    if isinstance(model, dict) and model.get("kind") == "hf" and (cur is None or isinstance(cur, dict)):
-        if "kind" not in (cur or {}):
-            data = {**data, "curriculum": {**(cur or {}), "kind": "reinforce"}}
-    return data
-
-
-def _env_defaults(data: dict[str, Any]) -> dict[str, Any]:
-    """env.id set: the keys whose sequence defaults have no meaning for an environment default to
-    model.kind=mlp, curriculum.kind=reinforce, reinforce.baseline=value and optim.rl_lr=null (every
-    step is a REINFORCE step at optim.lr), unless the config names them."""
-    env = data.get("env")
-    if not (isinstance(env, dict) and env.get("id") is not None):
-        return data
-    out = dict(data)
-    for section, key, value in (("model", "kind", "mlp"), ("curriculum", "kind", "reinforce"),
-                                ("reinforce", "baseline", "value"), ("optim", "rl_lr", None)):
-        current = out.get(section)
-        if current is None or isinstance(current, dict):
-            if key not in (current or {}):
-                out[section] = {**(current or {}), key: value}
-    return out
+    return from_dict(Config, with_kind_defaults(apply_overrides(data, overrides)))
 
 
 def save_config(cfg: Config, path: Path) -> None:
-    """Write the config as YAML atomically (a temporary file unique to this writer, then rename)."""
+    """Write the sections the run reads (Config.used) as YAML atomically (a temporary file unique
+    to this writer, then rename)."""
     tmp = temporary_name(path)
     try:
-        tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+        tmp.write_text(yaml.safe_dump(cfg.used(), sort_keys=False), encoding="utf-8")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -23,12 +23,6 @@ SAFE_ON_RESUME = frozenset({
 })
 
 
-def changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """(key, old value, new value) for every leaf that differs, in key order."""
-    a, b = flatten(old), flatten(new)
-    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-
-
 def check_overrides(overrides: Iterable[str]) -> None:
     """Overrides given with --resume must name safe keys only."""
     unsafe = sorted({item.split("=", 1)[0].strip() for item in overrides} - SAFE_ON_RESUME)
@@ -41,13 +35,16 @@ def check_resume(stored: dict[str, Any], current: dict[str, Any], where: str) ->
     """Refuse unsafe differences between a checkpoint's config and the resuming one; returns the
     safe ones (to be reported). A key the checkpoint's config lacks (added to seqrl after it was
     written) is no difference when the resuming config holds its default: that is what the older
-    version ran with."""
+    version ran with. Only the keys the resuming run reads are compared (Config.used: checkpoints
+    written before config.yaml held only those have every key)."""
     from seqrl.config.schema import Config
     from seqrl.config.validate import to_dict
 
-    defaults, had = flatten(to_dict(Config())), flatten(stored)
-    found = [c for c in changes(stored, current)
-             if c[0] in had or c[0] not in defaults or c[2] != defaults[c[0]]]
+    reads = flatten(current)
+    had = {k: v for k, v in flatten(stored).items() if k in reads}  # older checkpoints kept every key
+    defaults = flatten(to_dict(Config()))
+    found = [(k, had.get(k), new) for k, new in sorted(reads.items()) if had.get(k) != new]
+    found = [c for c in found if c[0] in had or c[0] not in defaults or c[2] != defaults[c[0]]]
     unsafe = [c for c in found if c[0] not in SAFE_ON_RESUME]
     if unsafe:
         listed = "; ".join(f"{k}: {_short(a)} -> {_short(b)}" for k, a, b in unsafe)

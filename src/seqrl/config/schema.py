@@ -5,12 +5,12 @@ The run section is in config.run_schema, the environment sections in config.env_
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Optional
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, Optional
 
 from seqrl.config.env_schema import EnvConfig, QConfig
 from seqrl.config.fields import meta
-from seqrl.kinds import KINDS
+from seqrl.kinds import KINDS, SEQUENCE, kind_of, sections_of
 from seqrl.config.run_schema import DIAGNOSTIC_BASELINES, RunConfig
 
 
@@ -207,6 +207,17 @@ class OptimConfig:
     grad_clip: float = meta("clip the global gradient norm to this (0 = off)", 0.0, 1e6, 1.0)
 
 
+# Keys of the shared sections that only a sequence run reads (an environment run's policy and
+# critic read model.kind/hidden_dim/layers/activation and reinforce.baseline/ema_decay/value_lr/
+# entropy_coef/normalization): an environment run's config.yaml leaves them out.
+SEQUENCE_ONLY = {
+    "model": ("hf_path", "hf_init", "hf_fused_activations", "hf_attention", "lora_r", "lora_alpha", "lora_dropout",
+              "lora_targets", "embed_dim", "encoder_layers", "heads", "ff_dim", "dropout"),
+    "reinforce": ("samples_per_input", "temperature", "max_len", "grpo_std", "value_hidden", "kl_coef",
+                  "kl_estimator", "scoring"),
+}
+
+
 @dataclass(frozen=True)
 class Config:
     task: TaskConfig = meta("what to learn", factory=TaskConfig)
@@ -241,6 +252,29 @@ class Config:
             raise ValueError("run.diagnostics.every: curriculum.kind=xent never samples, so there is no REINFORCE "
                              "gradient to measure; set it to 0 or use a curriculum with REINFORCE steps")
         self.diagnostic_baselines()
+
+    @property
+    def kind(self) -> str:
+        """The kind of run (seqrl.kinds): "sequence", or env.algo when env.id is set."""
+        return kind_of(self.env.id, self.env.algo)
+
+    def sections(self) -> tuple[str, ...]:
+        """The sections this run reads, in the schema's order (`data`: text runs only)."""
+        used = set(sections_of(self.kind))
+        if self.kind == SEQUENCE and self.task.name != "text":
+            used.discard("data")
+        return tuple(f.name for f in fields(self) if f.name in used)
+
+    def used(self) -> dict[str, Any]:
+        """The sections this run reads, as plain dicts: what config.yaml, the checkpoints and the
+        trackers hold (a missing section reads as its defaults, so the run loads the same)."""
+        full = asdict(self)
+        out = {name: full[name] for name in self.sections()}
+        if self.kind != SEQUENCE:
+            for section, keys in SEQUENCE_ONLY.items():
+                if section in out:
+                    out[section] = {k: v for k, v in out[section].items() if k not in keys}
+        return out
 
     def _check_env(self) -> None:
         """Episode runs: the settings that have a meaning for a policy acting in an environment."""

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from seqrl.config import Config, to_dict
+from seqrl.config import Config
 from seqrl.config.resume import check_resume
 from seqrl.run.errors import CheckpointError
 from seqrl.train import checkpoint as ckpt
@@ -28,7 +28,7 @@ def snapshot(h: Holdings, state: TrainState, cfg: Config) -> tuple[dict[str, Any
     """(tensors, metadata) of the run's whole state."""
     rng_t, rng_m = ckpt.rng_snapshot()
     tensors: dict[str, Any] = dict(rng_t)
-    meta: dict[str, Any] = {"state": state.to_json(), "rng": rng_m, "config": to_dict(cfg)}
+    meta: dict[str, Any] = {"state": state.to_json(), "rng": rng_m, "config": cfg.used()}
     for name, module in h.modules.items():
         tensors.update(ckpt.module_tensors(name, module))
     for name, optimizer in h.optimizers.items():
@@ -47,7 +47,7 @@ def restore(h: Holdings, cfg: Config, path: Path) -> TrainState:
     Raises CheckpointError for a damaged file, ConfigError when it belongs to another config."""
     tensors, meta = ckpt.load_checkpoint(path)
     if isinstance(meta.get("config"), dict):
-        for key, old, new in check_resume(meta["config"], to_dict(cfg), str(path)):
+        for key, old, new in check_resume(meta["config"], cfg.used(), str(path)):
             log.info("resumed with %s changed from %r to %r", key, old, new)
     try:
         state = TrainState.from_json(meta["state"])

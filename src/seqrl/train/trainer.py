@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from seqrl.config import Config, to_dict
+from seqrl.config import Config
 from seqrl.run import jsonl
 from seqrl.run.errors import CheckpointError, RunError
 from seqrl.run.trackers import Trackers, parse_trackers
@@ -150,7 +150,7 @@ class Trainer:
         restore = trap_stop_signals(interrupted)
         self.source.on_stop_signal(lambda: bool(interrupted))
         if self.world.is_main:
-            self.trackers = Trackers(self.tracker_names, self.run_dir, to_dict(cfg), self.state.step)
+            self.trackers = Trackers(self.tracker_names, self.run_dir, cfg.used(), self.state.step)
         try:
             with ProgressBar(cfg.optim.steps, self.state.step, cfg.run.progress and self.world.is_main) as bar:
                 self._loop(bar, stop, interrupted)
