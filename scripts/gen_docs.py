@@ -11,10 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from seqrl.config import Config  # noqa: E402
+from seqrl.config.kind_defaults import notes  # noqa: E402
 from seqrl.config.validate import describe  # noqa: E402
 from seqrl.curriculum import CURRICULA  # noqa: E402
 from seqrl.estimators.baselines import BASELINES  # noqa: E402
-from seqrl.kinds import KINDS  # noqa: E402
+from seqrl.kinds import KINDS, sections_of  # noqa: E402
 
 
 def cell(text: object) -> str:
@@ -25,13 +26,14 @@ def config_page() -> str:
     out = ["# Configuration reference", "",
            "Generated from the schema (`seqrl/config/`) by `scripts/gen_docs.py`; `seqrl config --keys` prints the "
            "same table. Every key can be set in the YAML file or on the command line as `section.key=value`.", ""]
-    section = None
+    section, kind_notes = None, notes()
     for key, tp, default, doc in describe(Config):
         top = key.split(".")[0]
         if top != section:
             section = top
             out += ["", f"## `{top}`", "", "| key | type | default | meaning |", "|---|---|---|---|"]
-        out.append(f"| `{key}` | {cell(tp)} | `{cell(repr(default))}` | {cell(doc)} |")
+        shown = f"`{cell(repr(default))}`" + (f" ({cell(kind_notes[key])})" if key in kind_notes else "")
+        out.append(f"| `{key}` | {cell(tp)} | {shown} | {cell(doc)} |")
     return "\n".join(out) + "\n"
 
 
@@ -39,10 +41,11 @@ def kinds_page() -> str:
     out = ["# Kinds of run, baselines, curricula", "",
            "Generated from `seqrl.kinds.KINDS` (the registry of sources), `seqrl.estimators.baselines.BASELINES` "
            "and `seqrl.curriculum.CURRICULA`; `seqrl list` prints the same.", "",
-           "## Kinds of run", "", "| name | source | needs | what |", "|---|---|---|---|"]
+           "## Kinds of run", "", "| name | source | config sections | needs | what |", "|---|---|---|---|---|"]
     for name, kind in KINDS.items():
         extra = f"`seqrl[{kind.extra}]`" if kind.extra else "core"
-        out.append(f"| `{name}` | `{kind.source}` | {extra} | {cell(kind.description)} |")
+        secs = ", ".join(f"`{s}`" for s in sections_of(name))
+        out.append(f"| `{name}` | `{kind.source}` | {secs} | {extra} | {cell(kind.description)} |")
     out += ["", "## Baselines (`reinforce.baseline`)", "", "| name | what |", "|---|---|"]
     out += [f"| `{k}` | {cell(v)} |" for k, v in BASELINES.items()]
     out += ["", "## Curricula (`curriculum.kind`)", "", "| name | what |", "|---|---|"]

@@ -125,9 +125,6 @@ def check_spaces(cfg: Config) -> tuple[Any, Any]:
     if not isinstance(act_space, (spaces.Discrete, spaces.Box)):
         raise ConfigError(f"env.id: {cfg.env.id}'s action space {act_space} is neither Discrete (a Categorical "
                           "policy) nor Box (a Gaussian policy)")
-    if isinstance(act_space, spaces.Box) and cfg.env.algo != "reinforce":
-        raise ConfigError(f"env.algo={cfg.env.algo}: {cfg.env.id} has continuous actions ({act_space}); Q-learning "
-                          "and DQN need Discrete actions")
     if not isinstance(obs_space, (spaces.Discrete, spaces.Box)):
         raise ConfigError(f"env.id: {cfg.env.id}'s observation space {obs_space} is not a Box or Discrete space")
     shape = tuple(obs_space.shape)  # () for Discrete: one-hot encoded for the policy (FrozenLake, Taxi, ...)

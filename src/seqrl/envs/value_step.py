@@ -21,7 +21,8 @@ Learn = Callable[[Transitions, int, int], None]
 def discrete_actions(cfg: Config, act_space: Any) -> int:
     """The number of actions; ConfigError when the action space is not Discrete."""
     if act_space.shape != ():
-        raise ConfigError(f"env.algo={cfg.env.algo} needs Discrete actions; {cfg.env.id} has {act_space}")
+        raise ConfigError(f"env.algo={cfg.env.algo}: {cfg.env.id} has continuous actions ({act_space}); "
+                          "Q-learning and DQN need Discrete actions")
     return int(act_space.n)
 
 
