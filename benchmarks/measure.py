@@ -6,19 +6,38 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-class Timers:
-    """Wrap callables with perf_counter accumulators (`acc[name]`, seconds); undo() restores them."""
+def child_env(root: Path, threads: int) -> dict[str, str]:
+    """The environment of a benchmark's child process: the checkout's packages first, then the
+    PYTHONPATH this process was given (an offline machine may bring its packages that way)."""
+    import os
 
-    def __init__(self) -> None:
+    inherited = os.environ.get("PYTHONPATH")
+    path = f"{root}:{root / 'src'}" + (f":{inherited}" if inherited else "")
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": str(threads)}
+
+
+class Timers:
+    """Wrap callables with perf_counter accumulators (`acc[name]`, seconds); undo() restores them.
+    sync_cuda=True synchronises the GPU before each reading, so a phase is billed its own kernels
+    (GPU work is asynchronous: without it, a phase's time lands on whichever phase syncs next)."""
+
+    def __init__(self, sync_cuda: bool = False) -> None:
         self.acc: dict[str, float] = {}
         self._undo: list[Callable[[], None]] = []
+        self._sync: Callable[[], None] = lambda: None
+        if sync_cuda:
+            import torch
+
+            self._sync = torch.cuda.synchronize
 
     def wrap(self, name: str, fn: Callable) -> Callable:
         def timed(*a, **kw):
+            self._sync()
             t0 = time.perf_counter()
             try:
                 return fn(*a, **kw)
             finally:
+                self._sync()
                 self.acc[name] = self.acc.get(name, 0.0) + time.perf_counter() - t0
         return timed
 

@@ -287,7 +287,7 @@ def run_trl(work: Path, kind: str, budget: float) -> dict[str, Any]:
 
     curve: list[dict[str, Any]] = []
     started = [0.0]
-    timers, step_began, per_step = Timers(), [0.0], []
+    timers, step_began, per_step = Timers(sync_cuda=os.environ.get("SEQRL_TRL_DEVICE", "cpu") != "cpu"), [0.0], []
 
     class Log(TrainerCallback):
         def on_train_begin(self, args, state, control, **kw):  # noqa: ANN001
@@ -462,7 +462,9 @@ def main() -> int:
     work = (ROOT / args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     make_data(work)
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}", "OMP_NUM_THREADS": "2"}
+    from measure import child_env  # beside this script
+
+    env = child_env(ROOT, 2)  # children inherit PYTHONPATH (offline GPU machines bring packages so)
 
     def spawn(name: str) -> dict[str, Any]:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--work", str(work),

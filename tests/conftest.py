@@ -27,6 +27,23 @@ def _single_thread():
     yield
 
 
+# The suite's device rule: every test outside tests/gpu asserts CPU-exact behaviour (bit-exact
+# resume, same seed same bits, numbers within CPU tolerances), so it runs on the CPU even where a
+# GPU is visible: run.device=auto resolves to the CPU there, and child processes (the CLI,
+# torchrun, benchmarks' smoke runs) see no GPU. tests/gpu runs the same machinery on CUDA.
+_CUDA_DEVICES = torch.cuda.device_count() if torch.cuda.is_available() else 0  # read once, before hiding
+
+
+@pytest.fixture(autouse=True)
+def _cpu_outside_gpu_tests(request, monkeypatch):
+    if "gpu" in request.node.nodeid.split("/")[:2] or not _CUDA_DEVICES:
+        yield
+        return
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    yield
+
+
 def fit_until_interrupted(trainer, monkeypatch, at_step: int) -> None:
     """Run `trainer.fit()` as if the process died at the start of step `at_step`."""
     real_step = trainer.source.train_step

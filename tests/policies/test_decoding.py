@@ -110,3 +110,34 @@ def test_pad_and_bos_are_never_output(kind) -> None:
         assert out.numel() and not ((out == PAD) | (out == BOS)).any()
     teacher = policy.score(inputs, rollout.tokens, rollout.mask).logprobs
     assert torch.allclose(rollout.logprobs, teacher, atol=1e-5)
+
+
+@pytest.mark.parametrize("every", [3, 8])
+def test_reading_device_values_every_n_tokens_gives_the_same_rollout(every) -> None:
+    """The GPU schedule (EOS, compaction and the NaN check read every N tokens, the uniforms of the
+    whole rollout drawn at once) run on the CPU: the rollout of every-token checks, same width."""
+    from seqrl.policies.decoding import decode_scored
+    from seqrl.rollout import pad_sequences
+
+    policy = _rnn_policy()
+    src, mask = pad_sequences([[3, 4, 5], [6], [7, 8, 3, 4, 5], [5, 5]])
+    state = policy.network.encode(src, mask)
+    runs = [decode_scored(policy.network, state, 16, 11, 1.0, False, torch.Generator().manual_seed(4),
+                          check_every=e)[0] for e in (1, every)]
+    a, b = runs
+    assert a.tokens.shape == b.tokens.shape and torch.equal(a.tokens, b.tokens) and torch.equal(a.mask, b.mask)
+    assert torch.allclose(a.logprobs, b.logprobs, atol=1e-6)
+
+
+def test_a_nan_distribution_is_named_whatever_the_check_schedule() -> None:
+    from seqrl.policies.decoding import decode_scored
+    from seqrl.rollout import pad_sequences
+
+    policy = _rnn_policy()
+    with torch.no_grad():
+        policy.network.out.bias[4] = float("nan")
+    src, mask = pad_sequences([[3, 4], [5]])
+    state = policy.network.encode(src, mask)
+    for every in (1, 8):
+        with pytest.raises(RuntimeError, match="row 0 has no valid next-token distribution"):
+            decode_scored(policy.network, state, 2, 6, 1.0, False, torch.Generator().manual_seed(0), check_every=every)

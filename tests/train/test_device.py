@@ -49,3 +49,14 @@ def test_fp16_uses_a_gradient_scaler_that_survives_resume(tmp_path):
     assert trainer.source.scaler is not None
     resumed = resume(tmp_path)
     assert resumed.source.scaler.get_scale() == trainer.source.scaler.get_scale()
+
+
+@pytest.mark.parametrize("spec", ["auto", "cuda"])
+def test_torchrun_with_more_local_ranks_than_gpus_is_a_config_error_naming_the_fix(monkeypatch, spec):
+    """Faked on the CPU: one GPU, local rank 1 (a second process on this machine)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ConfigError, match=rf"run.device={spec}: local rank 1 needs GPU 1, but there are 1 CUDA "
+                                          r"device\(s\); .*--nproc-per-node=1\) or set run.device=cpu"):
+        resolve_device(spec, local_rank=1)
+    assert resolve_device(spec, local_rank=0) == torch.device("cuda", 0)

@@ -71,21 +71,51 @@ def draw_uniforms(n: int, generator: Optional[torch.Generator] = None,
     return u if device is None else u.to(device)
 
 
+def draw_rollout_uniforms(steps: int, n: int, generator: Optional[torch.Generator] = None,
+                          rows: Optional[tuple[int, int]] = None,
+                          device: Optional[torch.device] = None) -> Tensor:
+    """(steps, n, 1) float64 uniforms: step t's are what `draw_uniforms(n, ...)` would draw at the
+    t-th call (a CPU generator draws float64 uniforms in sequence, so one call for the whole
+    rollout gives the same numbers), moved to `device` in one copy instead of one per token."""
+    where = generator.device if generator is not None else device
+    if rows is None:
+        u = torch.rand(steps, n, 1, dtype=torch.float64, generator=generator, device=where)
+    else:
+        offset, total = rows
+        u = torch.rand(steps, total, 1, dtype=torch.float64, generator=generator, device=where)[:, offset : offset + n]
+    return u if device is None else u.to(device, non_blocking=True)
+
+
+def invert_cdf(logp: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+    """Tokens (N,) drawn from log-probabilities (N, V) with uniforms u (N, 1), and the rows (N,)
+    whose distribution is not valid (NaN/inf/zero mass): no host sync, the caller checks."""
+    cdf = logp.double().exp().cumsum(dim=-1)  # (N, V), float64 so the tail keeps its mass
+    total = cdf[:, -1:]  # (N, 1), 1 up to rounding
+    bad = ~(torch.isfinite(total) & (total > 0)).squeeze(1)
+    tok = torch.searchsorted(cdf, u * total, right=True).squeeze(1)  # first cdf > u * total
+    return tok.clamp_(max=cdf.shape[1] - 1), bad
+
+
+def check_distributions(bad: Tensor) -> None:
+    """Raise naming the first row whose next-token distribution was not valid (one host sync)."""
+    if bool(bad.any()):
+        raise RuntimeError(f"row {int(bad.nonzero()[0, 0])} has no valid next-token distribution (NaN/inf probabilities)")
+
+
 def sample_categorical(logp: Tensor, generator: Optional[torch.Generator] = None,
                        rows: Optional[tuple[int, int]] = None, u: Optional[Tensor] = None) -> Tensor:
     """One draw per row of log-probabilities (N, V) -> (N,), by inverting the CDF with one
     uniform per row. torch.multinomial draws an exponential for every vocabulary entry (V
     random numbers per row), which dominated sampling time for vocabularies in the thousands.
     rows: see `draw_uniforms`; u (N, 1): the uniforms to use instead of drawing them."""
-    cdf = logp.double().exp().cumsum(dim=-1)  # (N, V), float64 so the tail keeps its mass
-    total = cdf[:, -1:]  # (N, 1), 1 up to rounding
-    bad = ~(torch.isfinite(total) & (total > 0))
-    if bool(bad.any()):
-        raise RuntimeError(f"row {int(bad.nonzero()[0, 0])} has no valid next-token distribution (NaN/inf probabilities)")
     if u is None:
-        u = draw_uniforms(cdf.shape[0], generator, rows, cdf.device)
-    tok = torch.searchsorted(cdf, u * total, right=True).squeeze(1)  # first cdf > u * total
-    return tok.clamp_(max=cdf.shape[1] - 1)
+        u = draw_uniforms(logp.shape[0], generator, rows, logp.device)
+    tok, bad = invert_cdf(logp, u)
+    check_distributions(bad)
+    return tok
+
+
+CHECK_EVERY_CUDA = 8  # on CUDA the decoding loop reads device values (EOS, bad rows) every 8 tokens
 
 
 COMPACT_BELOW = 0.75  # drop finished rows from the decoding batch once fewer than this share run
@@ -130,10 +160,16 @@ def decode_scored(
     rows: Optional[tuple[int, int]] = None,
     track: bool = True,
     entropy_grad: bool = True,
+    check_every: Optional[int] = None,
 ) -> tuple[Rollout, Optional[Scored]]:
     """`decode`, and with track=True (and grad enabled) also the Scored of the samples taken from
     the decoding pass itself: log-probs, entropies and features connected to the graph, so the
     loss needs no second, teacher-forced pass. The draws are the same as `decode`'s.
+
+    No host sync per token on a GPU: the uniforms of the whole rollout are drawn in one call and
+    moved once, and the loop reads device values (EOS, compaction, invalid distributions) only
+    every `check_every` tokens (default: every token on the CPU, every CHECK_EVERY_CUDA on CUDA);
+    columns decoded after the last EOS are cut, so the rollout is the same whichever it is.
 
     Long because: the sampling loop keeps its compaction, EOS and scoring bookkeeping in one
     frame; it is the hot loop of every REINFORCE step, and splitting it would add calls per
@@ -144,9 +180,12 @@ def decode_scored(
     state = repeat_state(state, k)
     n = next(iter(state.values())).shape[0]
     device = next(iter(state.values())).device
+    every = check_every or (CHECK_EVERY_CUDA if device.type == "cuda" else 1)
     sp = specials_of(model)
     prev = start_tokens(model, state)
     done = torch.zeros(n, dtype=torch.bool, device=device)
+    bad = torch.zeros(n, dtype=torch.bool, device=device)  # rows that met a NaN/inf distribution
+    uniforms = None if greedy else draw_rollout_uniforms(max_len, n, generator, rows, device)  # (T, N, 1)
     live: Optional[Tensor] = None  # (M,) rows that `state` still holds after a compaction; None: all
     tokens, logprobs, masks, forced_flags, entropies, features = [], [], [], [], [], []
 
@@ -160,8 +199,9 @@ def decode_scored(
         if greedy:
             sub = logp.argmax(dim=-1)
         else:  # every row's uniform is drawn, finished or not: the draws do not depend on `live`
-            u = draw_uniforms(n, generator, rows, device)
-            sub = sample_categorical(logp.detach(), u=u if live is None else u[live])
+            assert uniforms is not None
+            sub, sub_bad = invert_cdf(logp.detach(), uniforms[t] if live is None else uniforms[t][live])
+            bad = bad | full(sub_bad, False)
         alive = ~done
         is_forced = torch.zeros(n, dtype=torch.bool, device=device)
         if forced is not None and forced_len is not None and t < forced.shape[1]:
@@ -180,15 +220,23 @@ def decode_scored(
             entropies.append(torch.where(alive, full(ent), 0.0))
             features.append(full(feat))
         done = done | (tok == sp.eos)
+        prev = tok if live is None else tok[live]
+        if (t + 1) % every and t < max_len - 1:
+            continue  # read device values only every `every` tokens (1 on the CPU, where it is free)
+        check_distributions(bad)
         running = ~done if live is None else ~done[live]  # (M,)
         m_run = int(running.sum())
         if m_run == 0:
             break
-        prev = tok if live is None else tok[live]
         if m_run < COMPACT_BELOW * running.shape[0]:  # finished rows cost compute at every later step
             keep = running.nonzero().squeeze(1)
             state = {name: v.index_select(0, keep) for name, v in state.items()}
             live, prev = (keep if live is None else live[keep]), prev[keep]
+    check_distributions(bad)
+    if every > 1:  # columns after the last row's EOS (decoded until the next check) hold nothing
+        width = int(torch.stack(masks, dim=1).any(dim=0).nonzero().max()) + 1
+        tokens, logprobs, masks, forced_flags = tokens[:width], logprobs[:width], masks[:width], forced_flags[:width]
+        entropies, features = entropies[:width], features[:width]
     rollout = Rollout(
         tokens=torch.stack(tokens, dim=1),
         logprobs=torch.stack(logprobs, dim=1),

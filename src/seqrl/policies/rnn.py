@@ -55,6 +55,9 @@ class RNNSeq2Seq(nn.Module):
 
     # -- encoder -------------------------------------------------------------------------------
     def encode(self, src: Tensor, src_mask: Tensor) -> State:
+        if src.is_cuda:  # cuDNN wants each RNN's weights in one chunk again after .to() or a load
+            self.encoder.flatten_parameters()
+            self.decoder.flatten_parameters()
         lengths = src_mask.sum(dim=1).clamp(min=1).cpu()
         x = self.drop((self.src_embed or self.embed)(src))  # (B, S, E)
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)

@@ -37,6 +37,7 @@ def resolve_device(spec: str, local_rank: Optional[int] = None) -> torch.device:
     check_device_spec(spec)
     if local_rank is None and "LOCAL_RANK" in os.environ:
         local_rank = int(os.environ["LOCAL_RANK"])
+    original = spec
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec.startswith("cuda"):
@@ -44,8 +45,13 @@ def resolve_device(spec: str, local_rank: Optional[int] = None) -> torch.device:
             raise ConfigError(f"run.device={spec}: CUDA is not available here (torch {torch.__version__}, "
                               f"built with CUDA {torch.version.cuda}); use run.device=cpu or auto")
         index = int(spec.split(":")[1]) if ":" in spec else (local_rank or 0)
-        if index >= torch.cuda.device_count():
-            raise ConfigError(f"run.device={spec}: there are {torch.cuda.device_count()} CUDA device(s)")
+        count = torch.cuda.device_count()
+        if index >= count and ":" not in spec and local_rank:  # torchrun: one GPU per local rank
+            raise ConfigError(f"run.device={original}: local rank {local_rank} needs GPU {index}, but there are "
+                              f"{count} CUDA device(s); start at most {count} process(es) per machine "
+                              f"(torchrun --nproc-per-node={count}) or set run.device=cpu (gloo)")
+        if index >= count:
+            raise ConfigError(f"run.device={spec}: there are {count} CUDA device(s)")
         return torch.device("cuda", index)
     if spec == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("run.device=mps: the MPS backend is not available here")
