@@ -23,13 +23,15 @@ import torch
 from torch import nn
 from torch.distributions import Bernoulli, Independent
 
+from seqrl.extras import MissingExtra, require
 from seqrl.graph import Graph, MovingAverage, measure
 
 LATENTS, HIDDEN, SAMPLES = 32, 128, 4
 
 
 def digits(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    from sklearn.datasets import load_digits
+    datasets = require("sklearn.datasets", "graph", "this example (the 8x8 digits ship inside scikit-learn)")
+    load_digits = datasets.load_digits
 
     x = torch.tensor(load_digits().data > 7, dtype=torch.float32)  # (1797, 64) binary
     order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
@@ -104,7 +106,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--quick", action="store_true", help="20 steps per baseline")
     p.add_argument("--run-dir", help="write results.json here")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: small models run fastest on "
+                                                          "one, and a busy machine does not slow them 10x)")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     steps = 20 if args.quick else args.steps
     kinds = ["none", "ema", "loo", "learned"] if args.baseline == "all" else [args.baseline]
     rows = [train(kind, steps) for kind in kinds]
@@ -117,4 +122,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MissingExtra as err:  # a missing optional package: one line naming the extra
+        raise SystemExit(f"error: {err}") from None

@@ -37,13 +37,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Independent, Normal
 
+from seqrl.extras import MissingExtra, require
 from seqrl.graph import Graph
 
 CANVAS, DIGIT, PATCH, GLIMPSES, HIDDEN, CLUTTER, STD, GRID = 32, 8, 8, 4, 128, 6, 0.15, 5
 
 
 def digits(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    from sklearn.datasets import load_digits
+    datasets = require("sklearn.datasets", "graph", "this example (the 8x8 digits ship inside scikit-learn)")
+    load_digits = datasets.load_digits
 
     d = load_digits()
     x = torch.tensor(d.images / 16.0, dtype=torch.float32)  # (1797, 8, 8) in [0, 1]
@@ -200,4 +202,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MissingExtra as err:  # a missing optional package: one line naming the extra
+        raise SystemExit(f"error: {err}") from None

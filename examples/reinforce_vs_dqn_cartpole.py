@@ -3,7 +3,7 @@
     python examples/reinforce_vs_dqn_cartpole.py            # both configs as shipped (a few minutes)
     python examples/reinforce_vs_dqn_cartpole.py --quick    # a few steps each: checks that it runs
 
-Needs `pip install 'seqrl[envs]'`. The same as `seqrl train configs/cartpole.yaml`, then
+Needs `pip install -e '.[envs]'`. The same as `seqrl train configs/cartpole.yaml`, then
 `seqrl train configs/cartpole_dqn.yaml`, then `seqrl plot` of both runs against environment steps.
 """
 from __future__ import annotations

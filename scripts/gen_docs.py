@@ -43,7 +43,7 @@ def kinds_page() -> str:
            "and `seqrl.curriculum.CURRICULA`; `seqrl list` prints the same.", "",
            "## Kinds of run", "", "| name | source | config sections | needs | what |", "|---|---|---|---|---|"]
     for name, kind in KINDS.items():
-        extra = f"`seqrl[{kind.extra}]`" if kind.extra else "core"
+        extra = f"`.[{kind.extra}]`" if kind.extra else "core"
         secs = ", ".join(f"`{s}`" for s in sections_of(name))
         out.append(f"| `{name}` | `{kind.source}` | {secs} | {extra} | {cell(kind.description)} |")
     out += ["", "## Baselines (`reinforce.baseline`)", "", "| name | what |", "|---|---|"]

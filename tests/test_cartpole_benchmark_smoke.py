@@ -1,5 +1,5 @@
 """Smoke test: `benchmarks/cartpole_benchmark.py --quick` runs seqrl's REINFORCE and writes its report
-(the SB3 runners need `pip install 'seqrl[bench]'`, which the suite does not require)."""
+(the SB3 runners need `pip install -e '.[bench]'`, which the suite does not require)."""
 from __future__ import annotations
 
 import json

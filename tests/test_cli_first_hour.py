@@ -48,7 +48,7 @@ def test_error_text_is_printed_as_given(tmp_path, capsys):
     assert main(["train", "model.kind=hf", "task.name=text", "data.train=x", "data.valid=y",
                  "model.hf_path=/nonexistent"]) in (1, 2)
     err = capsys.readouterr().err
-    assert "[" not in err or "seqrl[hf]" in err or "/nonexistent" in err
+    assert "[" not in err or ".[hf]" in err or "/nonexistent" in err
 
 
 def test_config_keys_piped_prints_whole_lines():
@@ -85,4 +85,4 @@ def test_the_core_install_runs_the_built_in_tasks(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "summary.jsonl").exists()
     assert "text data (subword tokenizers) needs the optional package 'tokenizers'" in done.stderr
-    assert 'pip install "seqrl[text]"' in done.stderr
+    assert 'pip install -e ".[text]" in the seqrl checkout' in done.stderr

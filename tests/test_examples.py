@@ -101,3 +101,14 @@ def test_hard_attention_digits(tmp_path: Path):
     assert [r["attention"] for r in rows] == ["hard (4 paths per canvas)", "soft"]
     assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["steps"] == 10 for r in rows)
     assert all([c["step"] for c in r["curve"]] == [5, 10] for r in rows)
+
+
+@pytest.mark.parametrize("name", ["discrete_vae_digits.py", "hard_attention_digits.py"])
+def test_the_digit_examples_name_the_missing_extra_in_one_line(tmp_path: Path, name: str):
+    """Without scikit-learn (hidden here): one line naming the [graph] extra, no traceback."""
+    code = ("import runpy, sys; sys.modules['sklearn'] = None; sys.modules['sklearn.datasets'] = None; "
+            f"sys.argv = [{name!r}, '--quick']; runpy.run_path({str(EXAMPLES / name)!r}, run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and '.[graph]' in proc.stderr and "scikit-learn" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

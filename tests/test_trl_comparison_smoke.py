@@ -1,7 +1,7 @@
 """Smoke test: `benchmarks/trl_comparison.py --quick` trains every run it can and writes its report.
 
 seqrl's runs and the plain PyTorch loop always run; TRL's trainers only where TRL is installed
-(`pip install 'seqrl[bench]'`), which the test suite does not require."""
+(`pip install -e '.[bench]'`), which the test suite does not require."""
 from __future__ import annotations
 
 import importlib.util

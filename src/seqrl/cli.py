@@ -247,9 +247,21 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default, except where it has none (the help text then says what happens)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-    p = argparse.ArgumentParser(prog="seqrl", description="REINFORCE for sequence generators.", formatter_class=fmt)
+    fmt = _Help
+    p = argparse.ArgumentParser(prog="seqrl", formatter_class=fmt, description=(
+        "REINFORCE on rewards you cannot differentiate: sequence generators, gymnasium environments "
+        "(REINFORCE, A2C, Q-learning, DQN), stochastic computation graphs. key=value overrides may come "
+        "before or after the options."))
     p.add_argument("--version", action="version", version=f"seqrl {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train from a YAML config (default: the reverse demo)", formatter_class=fmt)
@@ -257,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. optim.lr=1e-3 (with --resume: "
                                                 "only optim.steps, run.* logging/checkpoint settings, reward workers)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint that verifies")
-    t.add_argument("--run-dir", help="where to write the run (default: run.dir, else runs/<task>-<curriculum>-<time>)")
+    t.add_argument("--run-dir", help="where to write the run (default: run.dir, else runs/<task>-<curriculum>-<time>, "
+                                     "or runs/<env id>-<algo>-<time> for an environment)")
     t.set_defaults(fn=_train)
     e = sub.add_parser("eval", help="greedy or beam decoding of a split; corpus scores and a hypotheses file",
                        formatter_class=fmt)
@@ -331,12 +344,41 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
+def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """Arguments, with key=value overrides taken wherever they stand (before or after options)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    overrides = [x for x in extra if "=" in x and not x.startswith("-")]
+    unknown = [x for x in extra if x not in overrides]
+    if unknown or (overrides and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or overrides)}")
+    if overrides:
+        if args.config is None:  # `seqrl train --run-dir D optim.steps=2`: no config file given
+            args.config, overrides = overrides[0], overrides[1:]
+        args.overrides = list(args.overrides) + overrides
+    return args
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader closed our stdout (`seqrl config --keys | head`): stop quietly, as `head` expects."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    return 141
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     try:
         return args.fn(args)
-    except KeyboardInterrupt:
-        _say("interrupted; the last checkpoint is kept")
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except KeyboardInterrupt as err:
+        _say(str(err) or "interrupted before the first checkpoint of this session; the last checkpoint is kept")
         return 130
     except Exception as err:  # noqa: BLE001 - _report re-raises what is not a user error
         return _report(err)

@@ -14,7 +14,7 @@ class MissingExtra(ImportError):
 
 
 def install_hint(extra: str) -> str:
-    return f"pip install \"seqrl[{extra}]\" (from a checkout: pip install -e \".[{extra}]\")"
+    return f"pip install -e \".[{extra}]\" in the seqrl checkout (seqrl is installed from its source)"
 
 
 def require(module: str, extra: str, feature: str) -> ModuleType:

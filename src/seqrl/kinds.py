@@ -15,7 +15,7 @@ class Kind(NamedTuple):
     source: str  # "module:Class", imported when a run of this kind is built
     description: str
     gradient: bool  # follows a score-function (REINFORCE) gradient: run.diagnostics can measure it
-    extra: Optional[str] = None  # the optional dependencies it needs (pip install 'seqrl[extra]')
+    extra: Optional[str] = None  # the optional dependencies it needs (pip install -e '.[extra]')
     sections: tuple[str, ...] = ()  # the config sections it reads besides the common `optim` and `run`
 
 

@@ -12,7 +12,7 @@ from seqrl.kinds import ENV_ALGOS
 @dataclass(frozen=True)
 class EnvConfig:
     id: Optional[str] = meta("a gymnasium environment id (e.g. CartPole-v1, ALE/Pong-v5): an episode run instead of a "
-                             "sequence task (needs `pip install 'seqrl[envs]'`)", default=None)
+                             "sequence task (needs `pip install -e '.[envs]'`)", default=None)
     kwargs: dict = meta("keyword arguments of gymnasium.make, e.g. {is_slippery: false}", factory=dict)
     algo: Literal[ENV_ALGOS] = meta(  # type: ignore[valid-type]  # the registry's names (seqrl.kinds)
         "the algorithm (seqrl list shows each): reinforce (the score-function estimator on whole episodes), or "

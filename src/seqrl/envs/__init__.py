@@ -1,1 +1,1 @@
-"""Gymnasium environments as a source of episodes for the one estimator core (`pip install 'seqrl[envs]'`)."""
+"""Gymnasium environments as a source of episodes for the one estimator core (`pip install -e '.[envs]'`)."""

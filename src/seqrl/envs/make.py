@@ -36,7 +36,7 @@ def check_env_id(env_id: str) -> None:
     ids = list(gymnasium.registry)
     close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    atari = "" if env_id.split("/")[0] != "ALE" else " (Atari ids need ale-py: pip install 'seqrl[envs]')"
+    atari = "" if env_id.split("/")[0] != "ALE" else " (Atari ids need ale-py: pip install -e '.[envs]')"
     raise ConfigError(f"env.id: {env_id!r} is not a registered gymnasium environment{hint}{atari}")
 
 

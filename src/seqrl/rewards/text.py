@@ -30,7 +30,7 @@ Built-ins (names as in `TEXT_REWARDS`; `make_text_reward(name, **options)` confi
   brevity penalty min(1, exp(1 - r/h)) with BLEU's closest reference length, in [0, 1].
   Lengths count whitespace tokens (unit="word", default) or characters (unit="char").
 
-sacrebleu and rouge-score are optional (`pip install 'seqrl[text]'`) and imported lazily.
+sacrebleu and rouge-score are optional (`pip install -e '.[text]'`) and imported lazily.
 """
 from __future__ import annotations
 
