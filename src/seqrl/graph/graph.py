@@ -65,6 +65,7 @@ class _Node:
     parents: tuple[str, ...]
     baseline: str
     predicted: Optional[Tensor] = None  # a learned baseline's prediction (with grad into its module only)
+    n: Optional[int] = None  # samples on dimension 0 (sample(..., n=...))
 
 
 Learned = tuple[nn.Module, Tensor]  # a baseline module and the inputs it predicts the node's cost from
@@ -87,6 +88,7 @@ class Graph:
         self.baseline, self.moving_average = baseline, moving_average
         self.nodes: dict[str, _Node] = {}
         self.costs: list[_Cost] = []
+        self._averaged = False  # the ema baselines were updated by this graph's first surrogate()
 
     def sample(self, name: str, dist: Distribution, n: Optional[int] = None, score: Optional[bool] = None,
                parents: Optional[Sequence[str]] = None, baseline: Optional[str | Learned] = None,
@@ -97,6 +99,10 @@ class Graph:
         the log-probability): False where the node did not happen (tokens after EOS): log p = 0."""
         if name in self.nodes:
             raise ValueError(f"node {name!r} is sampled twice in this graph")
+        if not isinstance(dist, Distribution):
+            raise TypeError(f"node {name!r}: expected a torch.distributions.Distribution, got {_what(dist)}")
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+            raise ValueError(f"node {name!r}: n must be a positive int (samples on dimension 0), got {n!r}")
         shape = torch.Size(() if n is None else (n,))
         pathwise = (dist.has_rsample if score is None else not score) and value is None
         if pathwise and not dist.has_rsample:
@@ -113,11 +119,20 @@ class Graph:
         else:
             kind = baseline or self.baseline
             _check_baseline(kind, self.moving_average)
-        self.nodes[name] = _Node(name, logp, self._known(parents, name), kind, predicted)
+        count = n if n is not None else (logp.shape[0] if logp is not None and logp.dim() else None)
+        if kind == "loo" and logp is not None and (count is None or count < 2):
+            raise ValueError(f"node {name!r}: the loo baseline compares n >= 2 samples of the node on dimension 0; "
+                             f"sample it with n=2 or more (its log-probability has shape "
+                             f"{tuple(logp.shape) if logp is not None else ()})")
+        self.nodes[name] = _Node(name, logp, self._known(parents, name), kind, predicted, count)
         return value
 
     def cost(self, name: str, value: Tensor, depends_on: Optional[Sequence[str]] = None) -> None:
-        """A cost to minimise (per element; the surrogate averages over its shape)."""
+        """A cost to minimise (per element; the surrogate averages over its shape). A floating-point
+        tensor; keep the sample dimension of the nodes it depends on (average in the surrogate, not
+        before: a cost averaged over a loo node's samples gives that node no credit)."""
+        if not isinstance(value, Tensor) or not value.is_floating_point():
+            raise TypeError(f"cost {name!r}: expected a floating-point tensor (e.g. (n, B)), got {_what(value)}")
         self.costs.append(_Cost(name, value, frozenset(self.ancestors(self._known(depends_on, name)))))
 
     def _known(self, names: Optional[Sequence[str]], owner: str) -> tuple[str, ...]:
@@ -151,6 +166,10 @@ class Graph:
         samples; with it the moving average is read, not updated (a measurement, not a step)."""
         if not self.costs:
             raise ValueError("the graph has no cost: mark at least one with g.cost(name, tensor)")
+        for c in self.costs:
+            bad = int((~torch.isfinite(c.value.detach())).sum())
+            if bad:
+                raise ValueError(f"cost {c.name!r} has {bad} non-finite value(s) (NaN/inf) of {c.value.numel()}")
         if baseline is not None and baseline != "learned":
             _check_baseline(baseline, self.moving_average)
         scored = [(name, node) for name, node in self.nodes.items() if node.logp is not None]
@@ -166,16 +185,29 @@ class Graph:
         deps = torch.tensordot(member, logps, dims=1)  # (C, *S)
         downstream = torch.tensordot(member.T, costs.detach(), dims=1)  # (W, *S): Q_w
         kept, bases = [], []
+        update = baseline is None and not self._averaged  # the moving averages move once per graph
         for i, (name, node) in enumerate(scored):
             kind = node.baseline if baseline is None else baseline
             if kind == "learned" and node.predicted is None:
                 raise ValueError(f"node {name!r} has no learned baseline (sample it with baseline=(module, inputs))")
-            b = self._baseline(name, kind, downstream[i], update=baseline is None)
+            if kind == "loo":
+                self._check_loo(name, node)
+            b = self._baseline(name, kind, downstream[i], update=update)
             if b is not None:
                 kept.append(i)
                 bases.append(b)
+        self._averaged = self._averaged or update
         with_baseline = logps[kept]
         return dice_objective(costs, deps, with_baseline, torch.stack(bases) if bases else with_baseline)
+
+    def _check_loo(self, name: str, node: _Node) -> None:
+        """Every cost that depends on a loo node must keep its n samples on dimension 0."""
+        n = node.n
+        for c in self.costs:
+            if name in c.reach and (c.value.dim() == 0 or n is None or c.value.shape[0] != n):
+                raise ValueError(f"cost {c.name!r} (shape {tuple(c.value.shape)}) cannot give per-sample credit to node "
+                                 f"{name!r} (loo baseline over n={n} samples): keep the sample dimension, e.g. "
+                                 f"({n}, B), and let the surrogate average it")
 
     def _common_shape(self, scored: list) -> torch.Size:
         """The shape every cost and scored log-probability broadcasts to (a named error if none)."""
@@ -223,6 +255,13 @@ class Graph:
         if update:
             self.moving_average.update(name, float(q.mean()))
         return b
+
+
+def _what(value: object) -> str:
+    """How an argument is named in an error: a tensor by dtype and shape, else by type."""
+    if isinstance(value, Tensor):
+        return f"a {str(value.dtype).replace('torch.', '')} tensor of shape {tuple(value.shape)}"
+    return f"{type(value).__name__} {value!r:.60}"
 
 
 def _check_baseline(kind: str, moving_average: Optional[MovingAverage]) -> None:
