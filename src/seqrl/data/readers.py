@@ -82,21 +82,37 @@ def open_binary(path: str | Path) -> BinaryIO:
 
 
 def read_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of a UTF-8 file, line endings removed. Each line is decoded on its own,
-    so bad bytes are reported as `file:line`; a byte-order mark at the start is dropped; a corrupt
-    or truncated gzip stream is a DataError naming the file and the last good line."""
+    """(line number, text) of a UTF-8 file, line endings removed: LF, CRLF, or CR-only throughout
+    (classic Mac); a carriage return inside an LF or CRLF line is a DataError naming file:line.
+    Each line is decoded on its own, so bad bytes are reported as `file:line`; a byte-order mark
+    at the start is dropped; a corrupt or truncated gzip stream is a DataError naming the file and
+    the last good line."""
     number = 0
     with open_binary(path) as f:
         try:
             for number, raw in enumerate(f, start=1):
-                try:
-                    text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-                except UnicodeDecodeError as err:
-                    raise DataError(f"{path}:{number}: not valid UTF-8 (byte 0x{raw[err.start]:02x} at byte "
-                                    f"{err.start + 1} of the line)") from None
-                yield number, text.rstrip("\r\n")
+                if number == 1 and not raw.endswith(b"\n") and b"\r" in raw:  # CR-only line endings (classic Mac)
+                    for number, piece in enumerate(raw.split(b"\r"), start=1):
+                        if piece or number < raw.count(b"\r") + 1:  # not the empty tail after the last CR
+                            yield number, _decode(path, number, piece)
+                    return
+                text = _decode(path, number, raw)
+                body = text[:-1] if text.endswith("\n") else text
+                body = body[:-1] if body.endswith("\r") else body  # CRLF
+                if "\r" in body:
+                    raise DataError(f"{path}:{number}: a carriage return (\\r) inside the line, at character "
+                                    f"{body.index(chr(13)) + 1}; remove it (e.g. tr -d '\\r') or fix the line endings")
+                yield number, body
         except (EOFError, zlib.error, gzip.BadGzipFile) as err:
             raise DataError(f"{path}: corrupt or truncated gzip data after line {number} ({err})") from None
+
+
+def _decode(path: str | Path, number: int, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}:{number}: not valid UTF-8 (byte 0x{raw[err.start]:02x} at byte "
+                        f"{err.start + 1} of the line)") from None
 
 
 def finish_example(ex: TextExample, limits: Limits, stats: ReadStats) -> Optional[TextExample]:
