@@ -91,4 +91,19 @@ def test_python_callable_reward_replaces_the_configured_one(tmp_path):
     trainer = make_trainer(tiny_config(*BASE), tmp_path, reward_fn=reward)
     trainer.fit()
     assert calls and all(n == 16 * 4 for n in calls)
-    assert resume(tmp_path, reward_fn=reward).source.reward_fn is reward
+    used = resume(tmp_path, reward_fn=reward).source.reward_fn
+    assert getattr(used, "fn", used) is reward  # under the default 300 s in-process time limit
+
+
+def test_an_in_process_reward_is_timed_by_default(tmp_path):
+    """task.reward_timeout=null limits a reward in the training process as it limits workers (300 s);
+    0 turns the limit off."""
+    from seqrl.rewards.deadline import TimedReward
+    from seqrl.sequences.build import POOL_TIMEOUT, build_task, training_reward
+
+    cfg = tiny_config()
+    _, fn, pools = training_reward(cfg, build_task(cfg))
+    assert isinstance(fn, TimedReward) and fn.seconds == POOL_TIMEOUT == 300.0 and not pools
+    off = tiny_config("task.reward_timeout=0")
+    _, fn, _ = training_reward(off, build_task(off))
+    assert not isinstance(fn, TimedReward)

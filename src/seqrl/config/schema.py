@@ -35,8 +35,9 @@ class TaskConfig:
         "picklable (a module-level function)", 0, 256, 0)
     reward_timeout: Optional[float] = meta(
         "seconds one reward call may take before the run stops with an error naming the step and the "
-        "samples (0 = no limit; null = 300 with reward_workers, no limit in the training process). "
-        "Workers are killed at the limit; in the training process a timer interrupts Python code only",
+        "samples (0 = no limit; null = 300). Workers are killed at the limit; in the training process "
+        "(reward_workers=0) a timer interrupts the reward's Python code (a reward stuck in one C call is "
+        "stopped when that call returns: use workers for a hard limit)",
         0.0, 1e7, None)
 
     def __post_init__(self) -> None:

@@ -115,7 +115,7 @@ def check_compatible(cfg: Config, task: Task) -> None:
             f"{task.name!r} does not have; use curriculum.kind=reinforce")
 
 
-POOL_TIMEOUT = 300.0  # task.reward_timeout=null with reward workers
+POOL_TIMEOUT = 300.0  # task.reward_timeout=null, in workers and in the training process alike
 
 
 def training_reward(cfg: Config, task: Task, reward_fn: Optional[Callable[..., Any]] = None
@@ -128,9 +128,9 @@ def training_reward(cfg: Config, task: Task, reward_fn: Optional[Callable[..., A
 
     def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         t = cfg.task
-        if t.reward_workers == 0:
-            return TimedReward(fn, t.reward_timeout) if t.reward_timeout else fn
         timeout = POOL_TIMEOUT if t.reward_timeout is None else (t.reward_timeout or None)
+        if t.reward_workers == 0:
+            return TimedReward(fn, timeout) if timeout else fn
         try:
             pools.append(PooledReward(fn, t.reward_workers, cfg.reinforce.samples_per_input, timeout))
         except ValueError as err:
