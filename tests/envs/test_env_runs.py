@@ -107,6 +107,8 @@ class Faulty(gym.Env):
         if self.t == 5 and self.episodes >= 2 and self.bad:
             if self.mode == "raise":
                 raise ValueError("the simulator diverged")
+            if self.mode == "string":
+                return obs, "1.0", False, False, {}  # gymnasium would coerce it with a warning
             obs[0] = math.nan
         return obs, 1.0, self.t >= 6, False, {}
 
@@ -115,7 +117,8 @@ gym.register("Faulty-v0", entry_point=Faulty)
 
 
 @pytest.mark.parametrize("mode,message", [("raise", "raised ValueError: the simulator diverged"),
-                                          ("nan", "returned a non-finite observation")])
+                                          ("nan", "returned a non-finite observation"),
+                                          ("string", r"raised TypeError: step\(\) returned a reward of type str")])
 def test_a_failing_environment_is_named_with_step_index_and_episode(tmp_path, mode, message, capsys):
     from seqrl.seeds import env_reset as env_seed
 

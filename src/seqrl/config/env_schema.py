@@ -74,3 +74,8 @@ class QConfig:
     double: bool = meta("dqn: double DQN (the online network picks the next action, the target values it)",
                         default=False)
     loss: Literal["huber", "mse"] = meta("dqn: TD-error loss", default="huber")
+
+    def __post_init__(self) -> None:
+        if self.tau <= 0:
+            raise ValueError(f"q.tau={self.tau}: the target network would never move; use 0 < tau <= 1 "
+                             "(1: copy every q.target_update steps)")

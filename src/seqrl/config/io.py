@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -74,6 +75,29 @@ def _decode(path: Path, raw: bytes) -> str:
                           "as UTF-8") from None
 
 
+def _decimal_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """YAML 1.1 reads 010 as octal 8 and 1:30 as 90: a config means the decimal number it shows.
+    Leading zeros are read as decimal; any other integer form (0x.., 0b.., 0o.., 1_000, a:b) is
+    YAML's own."""
+    text = node.value.replace("_", "") if "_" in node.value else node.value
+    if re.fullmatch(r"[-+]?0[0-9]+", text):
+        return int(text, 10)
+    return loader.construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _decimal_int)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0[0-9]+$"), list("-+0"))  # 08, 09: not octal
+
+
+def _parse_value(raw: str) -> Any:
+    """One override's value, read as YAML by the config's own loader (leading zeros decimal)."""
+    loader = _Loader(raw)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
@@ -121,7 +145,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         if len(parts) < 2 or not all(parts):
             raise ConfigError(f"override key {key!r} must be section.key, e.g. optim.lr=1e-3")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
+            value = _parse_value(raw) if raw.strip() else None
         except (yaml.YAMLError, RecursionError):
             value = raw
         section = out

@@ -249,6 +249,10 @@ class Config:
         if self.task.name == "text" and self.task.per_token:
             raise ValueError("task.per_token is not available for task.name='text' (text rewards are sequence-level)")
         self._check_self_critical()
+        bound = 100.0 if self.task.name == "text" else 1.0  # corpus BLEU; else exact match / success rate
+        if self.run.stop_at is not None and self.run.stop_at > bound:
+            what = "corpus BLEU (0 to 100)" if bound > 1 else "exact match or success rate (0 to 1)"
+            raise ValueError(f"run.stop_at={self.run.stop_at}: the run stops on {what}, which never reaches it")
         if self.run.diagnostics.every and self.curriculum.kind == "xent":
             raise ValueError("run.diagnostics.every: curriculum.kind=xent never samples, so there is no REINFORCE "
                              "gradient to measure; set it to 0 or use a curriculum with REINFORCE steps")
@@ -292,6 +296,9 @@ class Config:
                              "mlp (vector observations) or cnn (images)")
         if self.reinforce.kl_coef > 0:
             raise ValueError("reinforce.kl_coef: the KL penalty is for sequence runs; set it to 0")
+        if self.env.algo == "dqn" and self.q.buffer_size < self.optim.batch_size:
+            raise ValueError(f"q.buffer_size ({self.q.buffer_size}) < optim.batch_size ({self.optim.batch_size}): "
+                             "a DQN minibatch is drawn from the replay buffer; make the buffer larger")
         if self.run.diagnostics.every and not KINDS[self.env.algo].gradient:
             raise ValueError(f"run.diagnostics.every: env.algo={self.env.algo} has no REINFORCE gradient to measure; "
                              "set it to 0")

@@ -41,6 +41,8 @@ def _type_name(tp: Any) -> str:
 def _check_value(key: str, value: Any, tp: Any) -> Any:
     """Return `value` converted to `tp` or raise ConfigError naming `key`."""
     origin = get_origin(tp)
+    if isinstance(value, str) and not value.strip() and (tp is str or str in get_args(tp)):
+        raise ConfigError(f"{key}: an empty string; leave the key out or write null for none")
     if origin in (Union, types.UnionType):
         for option in get_args(tp):
             try:

@@ -7,7 +7,10 @@ episode depends on nothing but the step that plays it; a resumed run replays the
 from __future__ import annotations
 
 import difflib
+import numbers
 from typing import Any, Callable
+
+import numpy as np
 
 from seqrl.config import Config, ConfigError
 from seqrl.extras import require
@@ -54,7 +57,16 @@ def _indexed(env: Any, index: int) -> Any:
                 raise
         return run
 
-    env.reset, env.step = named(reset), named(step)
+    def checked_step(*args: Any, **kwargs: Any) -> Any:
+        out = step(*args, **kwargs)
+        reward = out[1]
+        if not (isinstance(reward, numbers.Real) or (isinstance(reward, np.ndarray) and reward.size == 1
+                                                     and np.issubdtype(reward.dtype, np.number))):
+            raise TypeError(f"step() returned a reward of type {type(reward).__name__} ({reward!r:.40}); "
+                            "a reward must be a number")
+        return out
+
+    env.reset, env.step = named(reset), named(checked_step)
     return env
 
 
