@@ -102,3 +102,22 @@ def test_reference_free_task_needs_reinforce_curriculum(capsys, tmp_path):
 def test_new_run_refuses_a_directory_with_checkpoints(run_dir, capsys):
     assert main(["train", *TINY, "--run-dir", str(run_dir)]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_a_run_stopped_by_stop_at_continues_when_resumed_with_it_lifted(tmp_path, capsys):
+    import yaml
+
+    run = tmp_path / "stopped"
+    base = TINY + ["run.trackers=none", "run.eval_every=2", "run.checkpoint_every=2", "optim.steps=40"]
+    assert main(["train", *base, "run.stop_at=0.0", "--run-dir", str(run)]) == 0  # any score reaches 0
+    stopped_at = json.loads(capsys.readouterr().out)["step"]
+    assert stopped_at == 2
+    before = (run / "config.yaml").read_text()
+    assert main(["train", "--resume", str(run)]) == 0  # stop_at still reachable: nothing trains
+    err = capsys.readouterr().err
+    assert "already finished at step 2: run.stop_at=0.0 was reached (best validation" in err
+    assert f"seqrl train --resume {run} run.stop_at=null" in err
+    assert (run / "config.yaml").read_text() == before  # untouched
+    assert main(["train", "--resume", str(run), "run.stop_at=null", "optim.steps=6"]) == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 6
+    assert yaml.safe_load((run / "config.yaml").read_text())["run"]["stop_at"] is None

@@ -84,9 +84,14 @@ def _train(args: argparse.Namespace) -> int:
             raise ConfigError(f"--resume takes no config file ({config}): a run resumes with its own config.yaml; "
                               "key=value overrides may change optim.steps and run.* logging settings")
         trainer = resume(args.resume, overrides=overrides, lock=True)  # a second process is refused
-        if trainer.finished:
-            _say(f"{trainer.run_dir} already finished at step {trainer.state.step} (optim.steps="
-                 f"{trainer.cfg.optim.steps}); to train on: seqrl train --resume {trainer.run_dir} optim.steps=N")
+        why = trainer.finish_reason()
+        if why is not None:
+            key = why.split("=")[0]  # run.stop_at, run.time_limit or optim.steps
+            more = [f"{key}=null"] if key != "optim.steps" else []
+            if key == "optim.steps" or trainer.state.step >= trainer.cfg.optim.steps:
+                more.append("optim.steps=N")
+            _say(f"{trainer.run_dir} already finished at step {trainer.state.step}: {why}; nothing changed. "
+                 f"To train on: seqrl train --resume {trainer.run_dir} {' '.join(more)}")
         else:
             _say(f"resuming {trainer.run_dir} from step {trainer.state.step}")
     else:
@@ -378,7 +383,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except KeyboardInterrupt as err:
-        _say(str(err) or "interrupted before the first checkpoint of this session; the last checkpoint is kept")
+        text = str(err)
+        _say(text if "checkpoint" in text else f"interrupted{f' ({text})' if text else ''}; the last checkpoint is kept")
         return 130
     except Exception as err:  # noqa: BLE001 - _report re-raises what is not a user error
         return _report(err)

@@ -118,3 +118,4 @@ def test_sigint_checkpoints_between_steps(tmp_path):
     found = ckpt.list_checkpoints(run / "checkpoints")
     assert found and found[-1][0] > 0
     assert resume(run).state.step == found[-1][0]
+    assert f"interrupted at step {found[-1][0]}; saved {found[-1][1]}" in err.decode()  # which step it wrote

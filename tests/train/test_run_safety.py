@@ -104,5 +104,5 @@ def test_sigterm_is_not_held_up_by_a_stuck_reward_worker(tmp_path):
         proc.kill()
     assert proc.returncode == 130, err
     assert time.monotonic() - began < 20 and "Traceback" not in err
-    assert "interrupted; the last checkpoint is kept" in err
+    assert "interrupted (stopped while reward workers were still scoring); the last checkpoint is kept" in err
     assert [s for s, _ in ckpt.list_checkpoints(run / "checkpoints")] == [2]

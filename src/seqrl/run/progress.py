@@ -13,14 +13,15 @@ class ProgressBar:
 
     def __init__(self, total: int, start: int, enabled: bool, console: Optional[Console] = None) -> None:
         self.enabled = enabled
-        self._plain = console or Console(stderr=True, soft_wrap=True)
+        # soft_wrap: a validation line stays one line, whatever the width (redirected output has none)
+        self._console = console or Console(stderr=True, soft_wrap=True)
         self._progress = Progress(
             BarColumn(bar_width=20),
             MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
             TextColumn("eta"),
             TimeRemainingColumn(),
-            console=console,
+            console=self._console,
             disable=not enabled,
             transient=False,
         )
@@ -36,11 +37,16 @@ class ProgressBar:
     def update(self, step: int, info: str) -> None:
         self._progress.update(self._task, completed=step, info=info)
 
+    def finish(self, why: str) -> None:
+        """The run stopped before optim.steps (run.stop_at, run.time_limit): say so where the time
+        left was shown."""
+        self._progress.columns = (BarColumn(bar_width=20), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                                  TextColumn(why))
+
     def log(self, message: str) -> None:
         """A line above the bar; printed to stderr even with the bar switched off (run.progress:
-        false silences the bar, not validation results or warnings)."""
-        console = self._progress.console if self.enabled else self._plain
-        console.print(message, highlight=False, markup=False)
+        false silences the bar, not validation results or warnings). One line, never wrapped."""
+        self._console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def step_summary(m: dict[str, Any]) -> str:

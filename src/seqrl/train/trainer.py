@@ -44,6 +44,7 @@ class Trainer:
         self.tracker_names = parse_trackers(cfg.run.trackers)
         self.trackers: Optional[Trackers] = None  # opened by fit() on rank 0
         self.state = TrainState()
+        self._stop_checkpoint: Optional[Path] = None  # written when a stop signal ended fit()
 
     # -- run directory -----------------------------------------------------------------------
     @property
@@ -77,8 +78,13 @@ class Trainer:
 
     def load_file(self, path: Path) -> int:
         """Load one checkpoint file (e.g. checkpoints/best.safetensors); returns its step.
-        Raises CheckpointError for a damaged file, ConfigError when it belongs to another config."""
+        Raises CheckpointError for a damaged file, ConfigError when it belongs to another config.
+        A run that run.stop_at stopped trains on when it is resumed with run.stop_at lifted (null)
+        or raised above its best validation score."""
         self.state = restore(self.source.holdings(), self.cfg, path)
+        stop_at = self.cfg.run.stop_at
+        if self.state.stopped_early and (stop_at is None or self.state.best_exact < stop_at):
+            self.state.stopped_early = False
         return self.state.step
 
     def save(self, path: Optional[Path] = None) -> Optional[Path]:
@@ -107,9 +113,19 @@ class Trainer:
     @property
     def finished(self) -> bool:
         """The run has reached optim.steps, run.stop_at or run.time_limit."""
-        limit = self.cfg.run.time_limit
-        return (self.state.step >= self.cfg.optim.steps or self.state.stopped_early
-                or (limit is not None and self.state.seconds >= limit))
+        return self.finish_reason() is not None
+
+    def finish_reason(self) -> Optional[str]:
+        """Why the run trains no further (None: it does): what was reached, as a user reads it."""
+        limit, s = self.cfg.run.time_limit, self.state
+        if s.stopped_early:
+            return (f"run.stop_at={self.cfg.run.stop_at} was reached (best validation {s.best_exact:.4g} at step "
+                    f"{s.best_step})")
+        if limit is not None and s.seconds >= limit:
+            return f"run.time_limit={limit} s was used ({s.seconds:.1f} s of training)"
+        if s.step >= self.cfg.optim.steps:
+            return f"optim.steps={self.cfg.optim.steps} was reached"
+        return None
 
     def lock(self) -> None:
         """Take the run directory (created if missing) for this process: a second process is
@@ -130,14 +146,17 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train until optim.steps (or run.stop_at); returns the final summary. A finished run
-        appends nothing and returns its last summary."""
+        appends nothing, leaves its files (config.yaml included) as they are and returns its last
+        summary."""
         try:
-            self._prepare_dir()
             if self.finished and self.world.is_main:
+                self.lock()
                 last = [r for r in jsonl.read(self.run_dir / "summary.jsonl") if r.get("step") == self.state.step]
                 if last:
-                    log.warning("%s already finished at step %d; nothing to do", self.run_dir, self.state.step)
+                    log.warning("%s already finished at step %d: %s; nothing to do", self.run_dir, self.state.step,
+                                self.finish_reason())
                     return last[-1]
+            self._prepare_dir()
             return self._fit()
         finally:
             self.release()
@@ -154,6 +173,8 @@ class Trainer:
         try:
             with ProgressBar(cfg.optim.steps, self.state.step, cfg.run.progress and self.world.is_main) as bar:
                 self._loop(bar, stop, interrupted)
+                if self.state.step < cfg.optim.steps and not interrupted:
+                    bar.finish(f"stopped: {self.finish_reason()}")
         finally:
             restore()
             self.source.on_stop_signal(None)
@@ -161,7 +182,8 @@ class Trainer:
                 self.trackers.close()
                 self.trackers = None
         if interrupted:
-            raise KeyboardInterrupt(f"interrupted at step {self.state.step}; checkpoint saved")
+            saved = f"saved {self._stop_checkpoint}" if self._stop_checkpoint else "the last checkpoint is kept"
+            raise KeyboardInterrupt(f"interrupted at step {self.state.step}; {saved}")
         summary = {"run_dir": str(self.run_dir), "step": self.state.step,
                    "fit_wall_seconds": time.perf_counter() - started,  # this fit() call, everything included
                    "train_seconds": self.state.seconds,  # training over every resume, as metrics' `seconds`
@@ -180,7 +202,7 @@ class Trainer:
         signal_steps = [0, 0]  # REINFORCE steps in this logging window, and those with a usable reward
         while self.state.step < cfg.optim.steps and not stop:
             if interrupted:  # a signal arrived: checkpoint between steps, where state is consistent
-                self.save()
+                self._stop_checkpoint = self.save()
                 return
             step = self.state.step
             if self.world.is_main and diagnostics.due(cfg, step):
