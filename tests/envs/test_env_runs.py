@@ -175,3 +175,15 @@ def test_gymnasium_wrappers_clip_rewards_and_stack_frames(tmp_path):
     _, reward, *_ = env.step(0)
     assert reward == 0.25 and np.asarray(obs).shape == (3, 4)
     env.close()
+
+
+def test_standardised_returns_of_few_episodes_are_warned_about(tmp_path, caplog):
+    cfg = load_config(None, CARTPOLE + ["env.standardize_returns=true", "env.episodes_per_step=4", "optim.steps=1"])
+    with caplog.at_level("WARNING", logger="seqrl"):
+        make_trainer(cfg, tmp_path / "a")
+    assert "env.standardize_returns with env.episodes_per_step=4" in caplog.text and "x0.62" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="seqrl"):
+        make_trainer(load_config(None, CARTPOLE + ["env.standardize_returns=true", "env.episodes_per_step=8"]),
+                     tmp_path / "b")
+    assert "standardize_returns" not in caplog.text

@@ -27,6 +27,14 @@ class EnvConfig:
     gae_lambda: float = meta(
         "a2c: lambda of the GAE advantages (1: the discounted return minus V(s), SB3's A2C default and the better "
         "one on CartPole; 0: the one-step TD error)", 0.0, 1.0, 1.0)
+    bootstrap_truncated: Optional[bool] = meta(
+        "reinforce/a2c: a time-limited episode's return goes on as gamma * V(last state) (true), ends at the cut "
+        "(false), or null: bootstrap when a value function is trained (reinforce.baseline=value, a2c) and "
+        "env.gamma < 1. With gamma = 1 the bootstrap has no finite target (refused)", default=None)
+    discount_weighting: Literal["none", "gamma_t"] = meta(
+        "reinforce/a2c: none weights step t's log-probability by its discounted reward-to-go (the texts' and "
+        "the usual agents' estimator: biased for the discounted objective when gamma < 1); gamma_t also by "
+        "gamma^t (unbiased for E[sum_t gamma^t r_t], smaller steps late in long episodes)", default="none")
     standardize_returns: bool = meta(
         "reinforce: standardise the advantages of each batch to mean 0, std 1 (the classic agents' trick)",
         default=False)

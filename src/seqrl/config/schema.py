@@ -296,6 +296,12 @@ class Config:
                              "mlp (vector observations) or cnn (images)")
         if self.reinforce.kl_coef > 0:
             raise ValueError("reinforce.kl_coef: the KL penalty is for sequence runs; set it to 0")
+        if self.env.bootstrap_truncated and self.env.gamma >= 1:
+            raise ValueError("env.bootstrap_truncated=true with env.gamma=1: V(s) would be fitted to returns that "
+                             "include V itself, with no finite target; use env.gamma < 1 or bootstrap_truncated=false")
+        if self.env.bootstrap_truncated and self.env.algo == "reinforce" and self.reinforce.baseline != "value":
+            raise ValueError(f"env.bootstrap_truncated=true needs a value function to bootstrap from: set "
+                             f"reinforce.baseline=value (it is {self.reinforce.baseline!r})")
         if self.env.algo == "dqn" and self.q.buffer_size < self.optim.batch_size:
             raise ValueError(f"q.buffer_size ({self.q.buffer_size}) < optim.batch_size ({self.optim.batch_size}): "
                              "a DQN minibatch is drawn from the replay buffer; make the buffer larger")

@@ -24,11 +24,11 @@ from torch import Tensor
 from seqrl.config import Config, ConfigError
 from seqrl.envs.collect import Episodes
 from seqrl.envs.policy import ValueNet, encode
-from seqrl.envs.reinforce import per_step
+from seqrl.envs.reinforce import bootstraps, per_step
 from seqrl.envs.reinforce_source import ReinforceSource
 from seqrl.estimators import losses
 from seqrl.estimators.advantages import standardize
-from seqrl.estimators.returns import reward_to_go
+from seqrl.estimators.returns import discount_weights, reward_to_go
 from seqrl.train.device import autocast
 from seqrl.train.distributed import World
 from seqrl.train.state import TrainState
@@ -79,11 +79,14 @@ class A2CSource(ReinforceSource):
             with torch.no_grad():
                 final = self.value_head(encode(eps.final_obs, self.policy.obs_space, device)).float()
         rewards = eps.rewards.to(device) * cfg.env.reward_scale
-        last_values = torch.where(eps.truncated.to(device), final, torch.zeros_like(final))  # (N,)
+        cut = eps.truncated.to(device) & bootstraps(cfg, True)  # env.bootstrap_truncated
+        last_values = torch.where(cut, final, torch.zeros_like(final))  # (N,)
         adv = gae(rewards, predicted.detach().float(), last_values, mask, cfg.env.gamma, cfg.env.gae_lambda)
         targets = adv + predicted.detach()  # the lambda-returns the critic regresses on
         if cfg.env.standardize_returns:
             adv = standardize(adv, mask)
+        if cfg.env.discount_weighting == "gamma_t":
+            adv = adv * discount_weights(mask, cfg.env.gamma)
         n, n_steps = mask.shape[0], float(mask.sum())
         logp, entropy = per_step(scored.logprobs, mask), per_step(scored.entropy, mask)
         mean_entropy = losses.mean_entropy(entropy, mask, n_steps)

@@ -18,7 +18,7 @@ from seqrl.envs.collect import Episodes
 from seqrl.envs.policy import EnvPolicy, ValueNet, encode
 from seqrl.estimators import losses
 from seqrl.estimators.advantages import compute_advantages, standardize
-from seqrl.estimators.returns import reward_to_go
+from seqrl.estimators.returns import discount_weights, reward_to_go
 from seqrl.train.device import autocast
 from seqrl.train.state import TrainState
 from seqrl.train.update import apply_update, update_baselines
@@ -33,9 +33,16 @@ def bootstrap_truncated(rewards: Tensor, mask: Tensor, truncated: Tensor, final_
     return rewards + torch.where(last, extra.unsqueeze(1), torch.zeros_like(rewards))
 
 
+def bootstraps(cfg: Config, has_value: bool) -> bool:
+    """Whether a truncated episode's return goes on as gamma * V(last state) (env.bootstrap_truncated;
+    null: when a value function is trained and env.gamma < 1)."""
+    chosen = cfg.env.bootstrap_truncated
+    return (has_value and cfg.env.gamma < 1) if chosen is None else chosen
+
+
 def episode_returns(cfg: Config, eps: Episodes, final_values: Optional[Tensor]) -> Tensor:
-    """G_t (N, T) of the episodes: rewards scaled, truncated episodes bootstrapped when there is a
-    value baseline (else their return ends at the cut, as the texts' agents treat them), the
+    """G_t (N, T) of the episodes: rewards scaled, truncated episodes bootstrapped with
+    `final_values` (None: their return ends at the cut, as the texts' agents treat them), the
     return restarted at every non-zero reward when env.reset_on_reward."""
     e = cfg.env
     rewards = eps.rewards * e.reward_scale
@@ -73,8 +80,9 @@ def episode_objective(cfg: Config, policy: EnvPolicy, value: Optional[ValueNet],
         predicted = final_values = None
         if value is not None:
             predicted = per_step(value(obs), mask)  # (N, T) V(s_t), with grad into the value net only
-            with torch.no_grad():
-                final_values = value(encode(eps.final_obs, policy.obs_space, device))
+            if bootstraps(cfg, True):
+                with torch.no_grad():
+                    final_values = value(encode(eps.final_obs, policy.obs_space, device))
     logp, entropy = per_step(scored.logprobs, mask), per_step(scored.entropy, mask)  # (N, T)
     eps = eps._replace(rewards=eps.rewards.to(device), mask=mask, truncated=eps.truncated.to(device))
     returns = episode_returns(cfg, eps, final_values)  # (N, T)
@@ -83,6 +91,8 @@ def episode_objective(cfg: Config, policy: EnvPolicy, value: Optional[ValueNet],
     adv, base = compute_advantages(baseline, returns, mask, valid, 1, ema=ema, predicted=predicted)
     if cfg.env.standardize_returns:
         adv = standardize(adv, mask)
+    if cfg.env.discount_weighting == "gamma_t":
+        adv = adv * discount_weights(mask, cfg.env.gamma)
     n_steps = float(mask.sum())
     loss = losses.reinforce_loss(logp, adv, mask, n, rl.normalization, n_steps)
     mean_entropy = losses.mean_entropy(entropy, mask, n_steps)

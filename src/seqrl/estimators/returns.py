@@ -30,3 +30,13 @@ def reward_to_go(token_rewards: Tensor, mask: Tensor, gamma: float = 1.0, cut: O
         running = r[:, t] + carried
         out[:, t] = running
     return torch.where(mask, out, torch.zeros_like(out))
+
+
+def discount_weights(mask: Tensor, gamma: float) -> Tensor:
+    """gamma^t at step t of each row (N, T), 0 where masked. Weighting each step's score-function
+    term by it turns the usual estimator (reward-to-go alone: the gradient of the undiscounted
+    visitation) into an unbiased estimator of the gradient of the discounted objective
+    E[sum_t gamma^t r_t]."""
+    t = torch.arange(mask.shape[1], device=mask.device, dtype=torch.float32)
+    w = (gamma ** t).unsqueeze(0).expand(mask.shape)
+    return torch.where(mask, w, torch.zeros_like(w))
