@@ -3,6 +3,8 @@ error paths (bad ids, failing environments) as one named line."""
 from __future__ import annotations
 
 import math
+import multiprocessing
+import time
 
 import numpy as np
 import pytest
@@ -109,6 +111,9 @@ class Faulty(gym.Env):
                 raise ValueError("the simulator diverged")
             if self.mode == "string":
                 return obs, "1.0", False, False, {}  # gymnasium would coerce it with a warning
+            if self.mode == "hang":
+                while True:
+                    time.sleep(0.05)
             obs[0] = math.nan
         return obs, 1.0, self.t >= 6, False, {}
 
@@ -187,3 +192,32 @@ def test_standardised_returns_of_few_episodes_are_warned_about(tmp_path, caplog)
         make_trainer(load_config(None, CARTPOLE + ["env.standardize_returns=true", "env.episodes_per_step=8"]),
                      tmp_path / "b")
     assert "standardize_returns" not in caplog.text
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_a_hanging_environment_step_stops_the_run_within_env_step_timeout(tmp_path, vectorization, capsys):
+    overrides = ["env.id=Faulty-v0", "env.kwargs={mode: hang}", "env.num_envs=2", "env.episodes_per_step=6",
+                 f"env.vectorization={vectorization}", "env.step_timeout=1", "run.progress=false",
+                 "run.trackers=none", "optim.steps=2"]
+    began = time.monotonic()
+    assert main(["train", *overrides, "--run-dir", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert time.monotonic() - began < 30
+    assert "error: step 0: Faulty-v0 raised" in err and ("did not return within 1 s" in err or "timed out" in err), err
+    assert "Traceback" not in err and [ln for ln in err.splitlines() if not ln.startswith("run directory")] == [
+        next(ln for ln in err.splitlines() if ln.startswith("error:"))], err
+    assert not multiprocessing.active_children()  # async workers were terminated, none orphaned
+
+
+def test_an_async_environment_that_raises_is_one_line_naming_the_environment(tmp_path, capsys):
+    from seqrl.seeds import env_reset as env_seed
+
+    bad_index = next(i for i in range(2) if env_seed(0, 0, i) % 2 == 1)
+    overrides = ["env.id=Faulty-v0", "env.kwargs={mode: raise}", "env.num_envs=2", "env.episodes_per_step=6",
+                 "env.vectorization=async", "run.progress=false", "run.trackers=none", "optim.steps=2"]
+    assert main(["train", *overrides, "--run-dir", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "Received the following error" not in err and "Traceback" not in err, err
+    assert f"raised ValueError: the simulator diverged (environment {bad_index}, episode" in err, err
+    assert [ln for ln in err.splitlines() if not ln.startswith("run directory")] == [
+        next(ln for ln in err.splitlines() if ln.startswith("error:"))], err

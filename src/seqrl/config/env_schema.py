@@ -53,6 +53,10 @@ class EnvConfig:
     grayscale: bool = meta("RGB image observations to grayscale (gymnasium's GrayscaleObservation)", default=False)
     reward_clip: Optional[float] = meta("clip every reward to [-c, c] (gymnasium's ClipReward; null: off)",
                                         1e-9, 1e9, None)
+    step_timeout: float = meta(
+        "seconds one step (or reset) of the vector environment may take before the run stops with an error "
+        "naming it (0: no limit). Async workers are terminated at the limit; in-process (sync) environments "
+        "are interrupted by a timer, which stops Python code only", 0.0, 1e7, 60.0)
     eval_episodes: int = meta("greedy episodes of every validation", 1, 10**6, 20)
     episodes_per_step: int = meta(
         "whole episodes played per training step, split evenly over the environments (reinforce: one update "

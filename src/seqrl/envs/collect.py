@@ -8,14 +8,17 @@ with its own seed, so a call is a pure function of (seeds, policy weights, gener
 """
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from seqrl.envs.policy import encode
+from seqrl.run.alarm import alarm
 from seqrl.run.errors import RunError
 
 
@@ -73,20 +76,31 @@ class Transitions(NamedTuple):
 
 def play(envs: Any, act: Callable[[Tensor], tuple[Tensor, Tensor]], space: Any, episodes: int, seeds: list[int],
          device: torch.device, step: int, env_id: str, keep_obs: bool = True,
-         observe: Optional[Callable[[Transitions], None]] = None) -> Episodes:
+         observe: Optional[Callable[[Transitions], None]] = None, step_timeout: float = 0.0) -> Episodes:
     """Play `episodes` whole episodes. `act(obs (E, ...)) -> (drawn, for the environment)`;
-    `observe(transitions)` after every vector step (online learners)."""
+    `observe(transitions)` after every vector step (online learners); a vector step (or reset)
+    that outlives `step_timeout` seconds (0: no limit) stops the run with an EnvFailure."""
     n_env = len(seeds)
     quota = quotas(episodes, n_env)
     done: list[list[_Episode]] = [[] for _ in range(n_env)]
     current = [_Episode() for _ in range(n_env)]
-    obs, _ = _guard(lambda: envs.reset(seed=seeds), step, env_id, done)
+    limit = step_timeout
+
+    def vector_step(actions: np.ndarray) -> Any:
+        if limit > 0 and hasattr(envs, "step_wait"):  # async: the workers are waited for, then terminated
+            envs.step_async(actions)
+            return envs.step_wait(timeout=limit)
+        with alarm(limit, "step() of the environments"):
+            return envs.step(actions)
+
+    with alarm(limit if not hasattr(envs, "step_wait") else 0, "reset() of the environments"):
+        obs, _ = _guard(lambda: envs.reset(seed=seeds), step, env_id, done, envs)
     _check_finite(obs, None, step, env_id, done, quota)
     while any(len(d) < q for d, q in zip(done, quota)):
         with torch.no_grad():
             drawn, to_env = act(encode(obs, space, device))
         to_env_np = to_env.cpu().numpy()
-        nxt, reward, term, trunc, info = _guard(lambda: envs.step(to_env_np), step, env_id, done)
+        nxt, reward, term, trunc, info = _guard(lambda: vector_step(to_env_np), step, env_id, done, envs)
         _check_finite(nxt, reward, step, env_id, done, quota)
         drawn = drawn.cpu()
         if observe is not None:
@@ -130,16 +144,58 @@ def _where(done: list[list[_Episode]], i: int) -> str:
     return f"environment {i}, episode {len(done[i]) + 1} of that environment"
 
 
-def _guard(call: Callable[[], Any], step: int, env_id: str, done: list[list[_Episode]]) -> Any:
+def _guard(call: Callable[[], Any], step: int, env_id: str, done: list[list[_Episode]], envs: Any = None) -> Any:
+    """`call()`, with any error of the environments as one EnvFailure naming the step and, where
+    known, the environment (async workers: from gymnasium's report, which is kept off stderr)."""
+    reports: list[str] = []
     try:
-        return call()
+        with _worker_reports(reports):
+            return call()
     except EnvFailure:
         raise
     except Exception as err:  # noqa: BLE001 - any error of user or third-party environment code
         index = getattr(err, "env_index", None)
+        found = [int(m.group(1)) for r in reports for m in [re.search(r"Worker-(\d+)", r)] if m]
+        index = found[-1] if index is None and found else index
         where = _where(done, index) if index is not None else "one of the environments"
-        raise EnvFailure(f"step {step}: {env_id} raised {type(err).__name__}: {str(err)[:300]} ({where}); "
+        if hasattr(envs, "step_wait"):
+            _end_workers(envs)
+        text = str(err) or type(err).__name__
+        raise EnvFailure(f"step {step}: {env_id} raised {type(err).__name__}: {text[:300]} ({where}); "
                          "stopping (the last checkpoint is kept)") from err
+
+
+def _end_workers(envs: Any) -> None:
+    """After a failure, end an async vector env's workers at once: SIGKILL (a stuck worker may
+    ignore SIGTERM: it inherits the run's stop-signal handler), then close without waiting on
+    them, so no worker outlives the run and none prints its own traceback."""
+    for process in getattr(envs, "processes", []):
+        if process.is_alive():
+            process.kill()
+    for process in getattr(envs, "processes", []):
+        process.join(timeout=5)
+    try:
+        with _worker_reports([]):
+            envs.close(terminate=True)
+    except Exception:  # noqa: BLE001 - closing what failed must not hide why it failed
+        pass
+
+
+@contextlib.contextmanager
+def _worker_reports(reports: list[str]) -> Iterator[None]:
+    """Collect what gymnasium's async vector env logs about a failed worker (its index and
+    traceback) instead of printing it: the run reports the failure in one line."""
+    try:
+        import gymnasium.logger as glog
+    except ImportError:
+        yield
+        return
+    original = glog.error
+    glog.error = lambda msg, *args: reports.append(str(msg))
+    try:
+        yield
+    finally:
+        glog.error = original
 
 
 def _check_finite(obs: Any, reward: Optional[Any], step: int, env_id: str, done: list[list[_Episode]],

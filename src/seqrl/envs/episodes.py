@@ -23,7 +23,8 @@ def play_episodes(source: Any, step: int, episodes: int, greedy: bool, envs: Any
     if generator is None and not greedy:
         generator = seeds.sampling(cfg.run.seed, step)
     return play(envs, lambda obs: source.act(obs, greedy, generator), source.obs_space, episodes, resets,
-                source.device, step, str(cfg.env.id), keep_obs=keep_obs, observe=observe)
+                source.device, step, str(cfg.env.id), keep_obs=keep_obs, observe=observe,
+                step_timeout=cfg.env.step_timeout)
 
 
 @torch.no_grad()
