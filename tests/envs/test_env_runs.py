@@ -221,3 +221,21 @@ def test_an_async_environment_that_raises_is_one_line_naming_the_environment(tmp
     assert f"raised ValueError: the simulator diverged (environment {bad_index}, episode" in err, err
     assert [ln for ln in err.splitlines() if not ln.startswith("run directory")] == [
         next(ln for ln in err.splitlines() if ln.startswith("error:"))], err
+
+
+def test_a_video_is_written_without_display_warnings(tmp_path):
+    """`seqrl sample --video` renders off-screen: no SDL complaint on a machine with no display."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("pygame")
+    run = tmp_path / "run"
+    assert main(["train", *CARTPOLE, "optim.steps=1", "--run-dir", str(run)]) == 0
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "SDL_VIDEODRIVER", "SDL_AUDIODRIVER",
+                                                             "DISPLAY")}
+    done = subprocess.run([sys.executable, "-m", "seqrl", "sample", str(run), "--n", "1", "--video",
+                           str(tmp_path / "e.gif")], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "error" not in done.stderr.lower() and "XDG_RUNTIME_DIR" not in done.stderr, done.stderr
+    assert (tmp_path / "e.gif").read_bytes()[:3] == b"GIF"

@@ -2,6 +2,7 @@
 report their returns, and optionally write one episode as an animated GIF."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -31,6 +32,10 @@ def write_gif(source: Any, path: Path, greedy: bool, seed: int, fps: int = 30, m
 
     if path.suffix.lower() != ".gif":
         raise ConfigError(f"--video {path}: only .gif is written (Pillow, installed with matplotlib)")
+    # rgb_array rendering draws off-screen: no display or sound device (SDL would complain on
+    # stderr that XDG_RUNTIME_DIR is not set, on a run that succeeds)
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     env = make_one(source.cfg, render=True)()
     generator = seeds.sampling(source.cfg.run.seed, SAMPLE_STEP - seed)
     frames, total, steps = [], 0.0, 0
