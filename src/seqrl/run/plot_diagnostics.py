@@ -37,7 +37,7 @@ def plot_diagnostics(run_dirs: Sequence[str | Path], output: str | Path) -> Opti
     runs = [(r, rows) for r, rows in runs if rows]
     if not runs:
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)
     colours: dict[str, str] = {}
     for i, (run, rows) in enumerate(runs):
         for baseline in dict.fromkeys(b for row in rows for b in row["baselines"]):
@@ -53,8 +53,12 @@ def plot_diagnostics(run_dirs: Sequence[str | Path], output: str | Path) -> Opti
         ax.grid(alpha=0.3)
         if key == "total_variance":
             ax.set_yscale("log")
-    if axes[0].get_legend_handles_labels()[0]:
-        axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:  # below the panels, never over the data
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), fontsize=8)
+    if "ema" in colours and "none" in colours:
+        fig.suptitle("ema starts at 0, so its first measurement equals none's (the moving average has seen no "
+                     "batch yet)", fontsize=8)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=120)
