@@ -16,7 +16,7 @@ def test_tracker_names_are_validated():
     with pytest.raises(ConfigError, match="run.trackers: unknown tracker"):
         load_config(None, ["run.trackers=tensorbored"])
     if importlib.util.find_spec("wandb") is None:  # named but missing: the extra to install, before compute
-        with pytest.raises(ConfigError, match=r'run.trackers: wandb is not installed: pip install "seqrl\[wandb\]"'):
+        with pytest.raises(ConfigError, match=r'run.trackers: wandb is not installed: pip install -e "\.\[wandb\]" in the seqrl checkout'):
             make_trainer(tiny_config("run.trackers=wandb"), "unused")
 
 
@@ -80,3 +80,36 @@ def test_tensorboard_mirrors_the_diagnostics_rows(tmp_path):
     for baseline in ("none", "rloo"):
         assert tags[f"diagnostics/{baseline}/total_variance"] == [
             (r["step"], pytest.approx(r["baselines"][baseline]["total_variance"], rel=1e-6)) for r in rows]
+
+
+def test_a_tracker_that_fails_to_close_never_hides_the_first_error(tmp_path, monkeypatch, caplog):
+    """A full disk: the metrics append fails, then the tracker's close fails too; the user sees the
+    append's error (one line, the file named), the close's failure as a warning."""
+    from seqrl.run import errors, jsonl, trackers
+    from seqrl.sources import make_trainer
+    from tests.conftest import tiny_config
+
+    class Broken:
+        def __init__(self, *args):
+            pass
+
+        def log(self, *args):
+            pass
+
+        def close(self):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setitem(trackers.TRACKERS, "tensorboard", Broken)
+    real = jsonl.append
+
+    def append(path, row):
+        if row.get("step") == 3:
+            raise errors.RunError(f"cannot write {path}: No space left on device")
+        return real(path, row)
+
+    monkeypatch.setattr(jsonl, "append", append)
+    trainer = make_trainer(tiny_config("run.trackers=tensorboard", "optim.steps=6"), tmp_path / "run")
+    with caplog.at_level("WARNING", logger="seqrl"):
+        with pytest.raises(errors.RunError, match=r"cannot write .*metrics.jsonl: No space left on device"):
+            trainer.fit()
+    assert "closing failed (Broken: OSError" in caplog.text

@@ -42,6 +42,11 @@ def test_a_second_process_on_a_run_directory_is_refused(tmp_path, capsys):
         assert f"in use by process {proc.pid}" in capsys.readouterr().err
         assert main(["train", *TINY, "--run-dir", str(run)]) == 1  # a new run into it: refused too
         assert f"in use by process {proc.pid}" in capsys.readouterr().err
+        (run / ".lock").unlink()  # the lock is the directory's: deleting or replacing the file admits no one
+        assert main(["train", "--resume", str(run)]) == 1
+        assert f"in use by process {proc.pid}" in capsys.readouterr().err  # named from the kernel's lock table
+        (run / ".lock").write_text("0 elsewhere\n")
+        assert main(["train", "--resume", str(run)]) == 1
         steps = [int(line.split('"step": ')[1].split(",")[0]) for line in _rows(run / "metrics.jsonl")]
         assert steps == sorted(set(steps))  # one writer: no duplicated or out-of-order rows
     finally:

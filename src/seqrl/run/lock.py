@@ -1,9 +1,11 @@
-"""One process per run directory: an exclusive lock on `<run_dir>/.lock`.
+"""One process per run directory: an exclusive lock on the run directory itself.
 
-`RunLock(run_dir).acquire()` takes a non-blocking `flock` on the file and writes the holder's pid
-and host into it; a second process is refused with `RunDirBusy`, naming that holder. The kernel
-drops the lock when the holder exits, however it exits (SIGKILL included), so a stale lock file
-never blocks a resume. Network file systems that do not implement flock get no protection.
+`RunLock(run_dir).acquire()` takes a non-blocking `flock` on an open descriptor of the directory
+(deleting or replacing any file in it cannot admit a second writer) and writes the holder's pid
+and host into `<run_dir>/.lock` for others to read; a second process is refused with `RunDirBusy`,
+naming the holder (from that file, or, if it was deleted, from the kernel's table of locks). The
+kernel drops the lock when the holder exits, however it exits (SIGKILL included), so a stale lock
+file never blocks a resume. Network file systems that do not implement flock get no protection.
 """
 from __future__ import annotations
 
@@ -29,33 +31,38 @@ class RunDirBusy(RunError):
 
 class RunLock:
     def __init__(self, run_dir: Path) -> None:
-        self.path = Path(run_dir) / LOCK_NAME
+        self.dir = Path(run_dir)
+        self.path = self.dir / LOCK_NAME
         self._fd: Optional[int] = None
 
     def acquire(self) -> None:
-        """Take the lock or raise RunDirBusy; OSError when the directory cannot be written."""
+        """Take the lock or raise RunDirBusy; OSError when the directory cannot be used."""
         if self._fd is not None or fcntl is None:
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
             os.close(fd)
             if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise RunDirBusy(f"{self.path.parent} is in use by {self.holder()}; wait for it to end or "
+                raise RunDirBusy(f"{self.dir} is in use by {self.holder()}; wait for it to end or "
                                  f"stop it first (one process per run directory)") from None
             raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
         self._fd = fd
+        try:
+            self.path.write_text(f"{os.getpid()} {socket.gethostname()}\n")  # who holds it, for the others
+        except OSError:
+            self.release()
+            raise
 
     def holder(self) -> str:
-        """'process PID on HOST', as written by the holder."""
+        """'process PID on HOST', as written by the holder, else as the kernel's lock table says."""
         try:
             pid, host = self.path.read_text().split()[:2]
             return f"process {pid} on {host}"
         except (OSError, ValueError):
-            return "another process"
+            pid = _flock_holder(self.dir)
+            return f"process {pid} on {socket.gethostname()}" if pid else "another process"
 
     def release(self) -> None:
         if self._fd is not None:
@@ -65,3 +72,18 @@ class RunLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+
+def _flock_holder(path: Path) -> Optional[int]:
+    """The pid holding a flock on `path` (Linux /proc/locks), or None."""
+    try:
+        st = os.stat(path)
+        want = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        with open("/proc/locks") as f:
+            for line in f:
+                parts = line.split()
+                if "FLOCK" in parts and len(parts) >= 6 and parts[5] == want:
+                    return int(parts[4])
+    except (OSError, ValueError):
+        pass
+    return None

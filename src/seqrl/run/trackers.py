@@ -147,6 +147,13 @@ class Trackers:
             tracker.log(section, step, row)
 
     def close(self) -> None:
+        """Close every tracker, even when one fails; then RunError naming the first failure."""
+        failures = []
         for tracker in self.items:
-            tracker.close()
+            try:
+                tracker.close()
+            except Exception as err:  # noqa: BLE001 - a disk, a server: the others still close
+                failures.append(f"{type(tracker).__name__}: {type(err).__name__}: {err}")
         self.items = []
+        if failures:
+            raise RunError(f"run.trackers: closing failed ({'; '.join(failures)[:300]})")

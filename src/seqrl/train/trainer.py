@@ -170,17 +170,17 @@ class Trainer:
         self.source.on_stop_signal(lambda: bool(interrupted))
         if self.world.is_main:
             self.trackers = Trackers(self.tracker_names, self.run_dir, cfg.used(), self.state.step)
+        trained = False
         try:
             with ProgressBar(cfg.optim.steps, self.state.step, cfg.run.progress and self.world.is_main) as bar:
                 self._loop(bar, stop, interrupted)
                 if self.state.step < cfg.optim.steps and not interrupted:
                     bar.finish(f"stopped: {self.finish_reason()}")
+            trained = True
         finally:
             restore()
             self.source.on_stop_signal(None)
-            if self.trackers is not None:
-                self.trackers.close()
-                self.trackers = None
+            self._close_trackers(first_error=not trained)
         if interrupted:
             saved = f"saved {self._stop_checkpoint}" if self._stop_checkpoint else "the last checkpoint is kept"
             raise KeyboardInterrupt(f"interrupted at step {self.state.step}; {saved}")
@@ -238,6 +238,19 @@ class Trainer:
             if self.state.step % cfg.run.checkpoint_every == 0 or stop or self.state.step == cfg.optim.steps:
                 self.save()
             bar.update(self.state.step, step_summary(m))
+
+    def _close_trackers(self, first_error: bool) -> None:
+        """Close the trackers; when training already failed, a failure to close them (the same full
+        disk, say) is a warning, never the error the user sees instead of the first one."""
+        trackers, self.trackers = self.trackers, None
+        if trackers is None:
+            return
+        try:
+            trackers.close()
+        except RunError as err:
+            if not first_error:
+                raise
+            log.warning("%s (after the error below)", err)
 
     def _diagnose(self, step: int) -> None:
         """run.diagnostics: the gradient's spread at this step (not counted as training time)."""
