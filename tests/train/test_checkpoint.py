@@ -68,3 +68,16 @@ def test_prune_keeps_newest(tmp_path):
         ckpt.save_checkpoint(ckpt.checkpoint_path(tmp_path, s), {"w": torch.ones(1)}, {})
     ckpt.prune_checkpoints(tmp_path, 2)
     assert [s for s, _ in ckpt.list_checkpoints(tmp_path)] == [3, 4]
+
+
+def test_a_killed_writer_s_temporary_files_are_removed_when_the_run_is_taken_again(tmp_path):
+    from seqrl.sources import make_trainer, resume
+    from tests.conftest import tiny_config
+
+    run = tmp_path / "run"
+    make_trainer(tiny_config("optim.steps=2", "run.checkpoint_every=2"), run).fit()
+    stale = [run / "checkpoints" / "step-000000004.safetensors.999-abcd.tmp", run / "config.yaml.999-abcd.tmp"]
+    for path in stale:
+        path.write_bytes(b"half a file")
+    resume(run, lock=True).release()  # a finished run: nothing trains, the directory is still tidied
+    assert not any(p.exists() for p in stale)

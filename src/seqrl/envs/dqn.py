@@ -68,10 +68,18 @@ class ReplayBuffer:
         if meta["size"] != self.size:
             raise ValueError(f"the replay buffer holds {meta['size']} transitions, this run's q.buffer_size "
                              f"is {self.size}")
-        n = meta["count"]
+        n, pos = meta["count"], meta["pos"]
+        if not (isinstance(n, int) and isinstance(pos, int) and 0 <= n <= self.size and 0 <= pos < self.size
+                and (n == self.size or pos == n)):
+            raise ValueError(f"the replay buffer's count {n!r} and position {pos!r} are impossible for its size "
+                             f"{self.size} (0 <= count <= size, 0 <= position < size, position = count until full)")
         for name in ("obs", "next_obs", "actions", "rewards", "terminated"):
+            if tuple(tensors[name].shape[:1]) != (n,):
+                raise ValueError(f"the replay buffer's {name} holds {tuple(tensors[name].shape)}, not {n} transitions")
             getattr(self, name)[:n] = tensors[name]
-        self.count, self.pos = n, meta["pos"]
+        if n and int(self.actions[:n].min()) < 0:
+            raise ValueError("the replay buffer holds negative actions")
+        self.count, self.pos = n, pos
 
 
 def dqn_loss(online: QNetwork, target: QNetwork, batch: tuple[Tensor, ...], gamma: float, double: bool,

@@ -163,16 +163,25 @@ def load_checkpoint(path: Path, verify: bool = True) -> tuple[dict[str, Tensor],
     return tensors, meta
 
 
+MAX_MAGNITUDE = 1e18  # no weight, optimizer moment or Q-value of a run that trained is this large
+
+
 def _verify(path: Path, tensors: dict[str, Tensor], header: dict[str, str]) -> None:
     want = header.get("seqrl_sha256")
     if want is None:
         log.warning("%s has no checksum (written by an older seqrl): loaded unverified", path)
     elif digest(tensors, header["seqrl"]) != want:
         raise CheckpointError(f"{path}: checksum mismatch: the file was changed or damaged after it was written")
-    for key, t in tensors.items():
-        if t.is_floating_point() and not key.startswith("rng.") and not bool(torch.isfinite(t).all()):
+    for key, t in tensors.items():  # what a checksum cannot tell: values no run saves
+        if not t.is_floating_point() or key.startswith("rng.") or t.numel() == 0:
+            continue
+        if not bool(torch.isfinite(t).all()):
             bad = int((~torch.isfinite(t)).sum())
             raise CheckpointError(f"{path}: tensor {key!r} has {bad} non-finite value(s) (NaN or inf)")
+        peak = float(t.abs().max())
+        if peak > MAX_MAGNITUDE:
+            raise CheckpointError(f"{path}: tensor {key!r} holds a value of magnitude {peak:.3g} (beyond "
+                                  f"{MAX_MAGNITUDE:g}): not a state a run saves")
 
 
 def prune_checkpoints(directory: Path, keep: int) -> None:

@@ -42,6 +42,8 @@ class RunDirectory:
             _must_be_directory(self.path)
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock.acquire()
+            for where in (self.path, self.checkpoints):  # a killed writer's temporary files; we hold the lock
+                ckpt.remove_temporary(where)
         except OSError as err:
             raise RunError(f"cannot use run directory {self.path}: {err.strerror or err}") from None
 

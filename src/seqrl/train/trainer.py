@@ -65,6 +65,8 @@ class Trainer:
         problems: list[str] = []
         for _, path in reversed(found):
             try:
+                if not path.exists():  # a dangling symlink (or a file removed meanwhile): try the one before
+                    raise CheckpointError(f"{path}: points to nothing (a dangling link, or removed)")
                 loaded = self.load_file(path)
             except CheckpointError as err:
                 log.warning("skipping a damaged checkpoint: %s", err)
