@@ -16,7 +16,7 @@ stage's own process (data, tokenizer, training, validations); peak memory is tha
 peak RSS. Each stage is a separate `python -m seqrl train` process, as a user would run it.
 
 Writes the JSON to --out, a Markdown table next to it (.md) and the validation-BLEU-vs-time
-plot to docs/multi30k_curves.png. `--quick` is a smoke test: a few steps per stage, small
+plot beside the results (benchmarks/results/multi30k.png). `--quick` is a smoke test: a few steps per stage, small
 validation/test subsets, nothing written to docs/.
 """
 from __future__ import annotations
@@ -249,9 +249,9 @@ def main() -> int:
 
 
 def write_report(res: dict[str, Any], out: Path, quick: bool) -> None:
-    """The Markdown table beside the JSON, and the plot (docs/multi30k_curves.png unless quick)."""
+    """The Markdown table and the plot beside the JSON."""
     out.with_suffix(".md").write_text(markdown(res))
-    plot(res["rows"], out.with_suffix(".png") if quick else ROOT / "docs" / "multi30k_curves.png")
+    plot(res["rows"], out.with_suffix(".png"))
     print(markdown(res))
 
 

@@ -505,8 +505,7 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(report))
-    default_run = not args.quick and args.model == "tiny" and args.device == "cpu"
-    plot(report, ROOT / "docs" / "trl_curves.png" if default_run else out.with_suffix(".png"))
+    plot(report, out.with_suffix(".png"))  # beside --out: a run never rewrites another's picture
     print(markdown(report))
     return 0
 
