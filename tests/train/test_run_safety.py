@@ -111,3 +111,32 @@ def test_sigterm_is_not_held_up_by_a_stuck_reward_worker(tmp_path):
     assert time.monotonic() - began < 20 and "Traceback" not in err
     assert "interrupted (stopped while reward workers were still scoring); the last checkpoint is kept" in err
     assert [s for s, _ in ckpt.list_checkpoints(run / "checkpoints")] == [2]
+
+
+@pytest.mark.parametrize("hang", ["reward", "environment"])
+def test_the_first_sigterm_stops_a_run_stuck_in_user_code(tmp_path, hang):
+    """A reward in the training process (no time limit) or an environment step (no time limit)
+    hangs; the first SIGTERM stops the run within seconds, exit 130, the last checkpoint kept."""
+    run = tmp_path / "run"
+    if hang == "reward":
+        proc = _start(run, "task.reward=tests.rewards.pool_rewards:hangs_on_seven", "task.reward_timeout=0",
+                      "run.checkpoint_every=2")
+        ready = run / "checkpoints" / "step-000000002.safetensors"
+    else:
+        code = ("import sys, tests.envs.test_env_runs; from seqrl.cli import main; sys.exit(main(sys.argv[1:]))")
+        args = ["train", "env.id=Faulty-v0", "env.kwargs={mode: hang}", "env.num_envs=2", "env.episodes_per_step=6",
+                "env.step_timeout=0", "run.progress=false", "run.trackers=none", "optim.steps=5", "--run-dir", str(run)]
+        proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        ready = run / "config.yaml"
+    try:
+        _wait_for(ready, proc)
+        time.sleep(1.5)  # now stuck inside the reward / the environment's step
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert time.monotonic() - began < 15 and "Traceback" not in err
+    assert "stopped while an environment or a reward was still running" in err and "last checkpoint is kept" in err

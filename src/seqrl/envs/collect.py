@@ -20,6 +20,7 @@ from torch import Tensor
 from seqrl.envs.policy import encode
 from seqrl.run.alarm import alarm
 from seqrl.run.errors import RunError
+from seqrl.run.signals import interruptible
 
 
 class EnvFailure(RunError):
@@ -149,7 +150,7 @@ def _guard(call: Callable[[], Any], step: int, env_id: str, done: list[list[_Epi
     known, the environment (async workers: from gymnasium's report, which is kept off stderr)."""
     reports: list[str] = []
     try:
-        with _worker_reports(reports):
+        with _worker_reports(reports), interruptible():
             return call()
     except EnvFailure:
         raise

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqrl.rewards.pool import WorkerFailure, call_reward
+from seqrl.rewards.pool import PooledReward, WorkerFailure, call_reward
+from seqrl.run.signals import interruptible
 
 Tokens = Sequence[int]
 Render = Callable[[Tokens], str]
@@ -117,6 +118,15 @@ def _slice_columns(columns: Mapping[str, Any], n: int, i: int) -> dict[str, Any]
     return out
 
 
+def _call(fn: Callable[..., Any], args: tuple, columns: dict[str, Any]) -> Any:
+    """The reward call; in this process a stop signal interrupts it at once (a reward may hang);
+    worker pools handle the signal themselves (they stop their workers first)."""
+    if isinstance(fn, PooledReward):
+        return call_reward(fn, args, columns)
+    with interruptible():
+        return call_reward(fn, args, columns)
+
+
 def _evaluate(
     fn: Callable[..., Any],
     completions: Sequence[Tokens],
@@ -146,7 +156,7 @@ def _evaluate(
     failed: dict[int, str] = {}
 
     try:
-        raw = _as_list(call_reward(fn, (completions, references, sources), columns))
+        raw = _as_list(_call(fn, (completions, references, sources), columns))
     except WorkerFailure as failure:
         raise _lost_call(name, step, failure, completions, 0, show) from None
     except Exception as batch_error:
@@ -154,8 +164,8 @@ def _evaluate(
         for i in range(n):
             refs_i = None if references is None else [references[i]]
             try:
-                one = _as_list(call_reward(fn, ([completions[i]], refs_i, [sources[i]]),
-                                           _slice_columns(columns, n, i)))
+                one = _as_list(_call(fn, ([completions[i]], refs_i, [sources[i]]),
+                                     _slice_columns(columns, n, i)))
                 if not isinstance(one, Sequence) or len(one) != 1:
                     raise _Invalid(f"returned {one!r} for a single sample instead of a list of 1 value")
                 raw[i] = one[0]
