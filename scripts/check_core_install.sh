@@ -14,12 +14,12 @@ cd "$tmp"
 "$tmp/venv/bin/seqrl" --version
 "$tmp/venv/bin/seqrl" train task.train_max_len=4 task.val_max_len=4 task.val_size=32 model.hidden_dim=32 \
   optim.steps=4 optim.batch_size=8 curriculum.warmup_steps=2 run.progress=false --run-dir "$tmp/run" > /dev/null
-"$tmp/venv/bin/python" -c "from seqrl import Trainer, load_config; print('python api: ok', Trainer.__name__)"
+"$tmp/venv/bin/python" -c "from seqrl import Trainer, load_config, make_trainer, resume; print('python api: ok', Trainer.__name__, make_trainer.__name__, resume.__name__)"
 printf 'a b\n' > "$tmp/d.src"; printf 'b a\n' > "$tmp/d.tgt"
 set +e
 "$tmp/venv/bin/seqrl" train task.name=text data.train="$tmp/d" data.valid="$tmp/d" --run-dir "$tmp/text" 2> "$tmp/err"
 rc=$?
 set -e
 cat "$tmp/err"
-[ "$rc" = 2 ] && grep -q 'seqrl\[text\]' "$tmp/err"
+[ "$rc" = 2 ] && grep -q 'pip install -e ".\[text\]"' "$tmp/err"
 echo "core install: ok"
