@@ -225,7 +225,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
-    from seqrl.config import Config, load_config, to_dict
+    from seqrl.config import Config, load_config
     from seqrl.config.kind_defaults import notes
     from seqrl.config.validate import describe
 

@@ -50,7 +50,7 @@ def test_dropping_finished_rows_changes_no_draw(monkeypatch, greedy) -> None:
     """Compacting the decoding batch (COMPACT_BELOW) gives the rollout that decoding every row to
     the end gives: same tokens and mask, log-probs equal up to float rounding."""
     from seqrl.policies import decoding
-    from seqrl.rollout import Batch, pad_sequences
+    from seqrl.rollout import pad_sequences
 
     policy = _rnn_policy()
     src, mask = pad_sequences([[3, 4, 5], [6], [7, 8, 3, 4, 5], [5, 5]])

@@ -4,7 +4,6 @@ one before it."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from seqrl.config import load_config
 from seqrl.run.errors import CheckpointError

@@ -118,7 +118,7 @@ def test_scoring_from_the_sampling_pass_takes_the_teachers_step(tmp_path, baseli
 
 def test_reward_mean_is_the_task_reward_and_return_mean_carries_the_k1_penalty(tmp_path):
     from seqrl.run import jsonl
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import make_trainer
     from tests.conftest import tiny_config
 
     cfg = tiny_config("reinforce.kl_coef=5.0", "reinforce.kl_estimator=k1", "curriculum.warmup_steps=0",
@@ -132,7 +132,7 @@ def test_reward_mean_is_the_task_reward_and_return_mean_carries_the_k1_penalty(t
 
 def test_kl_reference_is_the_policy_at_the_first_reinforce_step(tmp_path, monkeypatch):
     from seqrl.sequences import source as trainer_module
-    from seqrl.sources import make_trainer, resume
+    from seqrl.sources import make_trainer
     from tests.conftest import tiny_config
 
     trainer = make_trainer(tiny_config("reinforce.kl_coef=0.1", "curriculum.warmup_steps=8", "optim.steps=9"), tmp_path)

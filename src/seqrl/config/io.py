@@ -11,7 +11,7 @@ import yaml
 from seqrl.config.kind_defaults import with_kind_defaults
 from seqrl.config.schema import Config
 from seqrl.run.atomic import temporary_name
-from seqrl.config.validate import ConfigError, from_dict, short, to_dict
+from seqrl.config.validate import ConfigError, from_dict, short
 
 
 MAX_DEPTH = 32  # nesting levels a config may have (it needs 2)

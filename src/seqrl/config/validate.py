@@ -6,7 +6,6 @@ import difflib
 import math
 import reprlib
 import types
-import typing
 from typing import Any, Literal, Optional, Union, get_args, get_origin, get_type_hints
 
 from seqrl.run.errors import ConfigError  # re-exported: seqrl.config.ConfigError

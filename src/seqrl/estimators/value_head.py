@@ -1,7 +1,6 @@
 """MIXER's learned per-step baseline: a regressor on the decoder state predicting the return."""
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 

@@ -17,7 +17,6 @@ from seqrl.config import ConfigError
 from seqrl.rewards.corpus import corpus_scores
 from seqrl.tasks.base import example_columns
 from seqrl.tasks.text import TextTask
-from seqrl.train import checkpoint as ckpt
 from seqrl.sequences.build_text import read_eval_split
 from seqrl.train.trainer import Trainer
 

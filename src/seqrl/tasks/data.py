@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import hashlib
 from typing import Sequence
 
-import numpy as np
 
 from seqrl import seeds
 from seqrl.rollout import Batch, pad_sequences
