@@ -6,7 +6,7 @@ validates and checkpoints, how rewards are computed and on which device, never w
 step computes (a device rounds differently: a run moved between devices is not bit-identical to
 one that stayed).
 Change them explicitly with `seqrl train --resume RUN_DIR optim.steps=2000` (or
-`Trainer.resume(run_dir, overrides=[...])`); any other difference is refused, listing the keys.
+`seqrl.resume(run_dir, overrides=[...])`); any other difference is refused, listing the keys.
 """
 from __future__ import annotations
 

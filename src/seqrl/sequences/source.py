@@ -1,6 +1,6 @@
 """The sequence source: a task and its data, the sequence policy, its optimizer, learned baseline
 and KL reference, and one training step / one validation over them. The Trainer's loop, run
-directory and checkpoints drive it as they drive an environment (seqrl.envs.source)."""
+directory and checkpoints drive it as they drive an environment source (seqrl.envs)."""
 from __future__ import annotations
 
 import logging
