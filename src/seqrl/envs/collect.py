@@ -94,8 +94,11 @@ def play(envs: Any, act: Callable[[Tensor], tuple[Tensor, Tensor]], space: Any, 
         with alarm(limit, "step() of the environments"):
             return envs.step(actions)
 
-    with alarm(limit if not hasattr(envs, "step_wait") else 0, "reset() of the environments"):
-        obs, _ = _guard(lambda: envs.reset(seed=seeds), step, env_id, done, envs)
+    def vector_reset() -> Any:
+        with alarm(limit if not hasattr(envs, "step_wait") else 0, "reset() of the environments"):
+            return envs.reset(seed=seeds)
+
+    obs, _ = _guard(vector_reset, step, env_id, done, envs)
     _check_finite(obs, None, step, env_id, done, quota)
     while any(len(d) < q for d, q in zip(done, quota)):
         with torch.no_grad():
