@@ -23,6 +23,7 @@ from torch import Tensor
 
 from seqrl.config import Config, ConfigError
 from seqrl.envs.collect import Episodes
+from seqrl.envs.episodes import EpisodeSource
 from seqrl.envs.policy import ValueNet, encode
 from seqrl.envs.reinforce import bootstraps, per_step
 from seqrl.envs.reinforce_source import ReinforceSource
@@ -49,6 +50,8 @@ def gae(rewards: Tensor, values: Tensor, last_values: Tensor, mask: Tensor, gamm
 class A2CSource(ReinforceSource):
     """env.algo = a2c: REINFORCE's environments, policy, critic and validation; GAE advantages."""
 
+    gradient_estimates = EpisodeSource.gradient_estimates  # no REINFORCE baselines to compare (config refuses)
+
     def __init__(self, cfg: Config, world: World, run_dir: Path, reward_fn: Optional[Callable[..., Any]] = None,
                  init: Optional[Callable[[torch.nn.Module], None]] = None) -> None:
         if cfg.env.reset_on_reward:
@@ -63,10 +66,6 @@ class A2CSource(ReinforceSource):
         self.policy.train()
         eps = self.play(step, self.cfg.env.episodes_per_step, greedy=False)
         return {"mode": "a2c", "lr": lr, **self._update(eps, step, state)}
-
-    def gradient_estimates(self, step: int, state: TrainState, baselines: Any, repeats: int) -> None:
-        """run.diagnostics compares REINFORCE's baselines; A2C's critic is not one of them (refused by the config)."""
-        return None
 
     def _update(self, eps: Episodes, step: int, state: TrainState) -> dict[str, Any]:
         cfg, rl, device = self.cfg, self.cfg.reinforce, self.device

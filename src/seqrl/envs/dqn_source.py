@@ -13,11 +13,9 @@ import torch
 from seqrl import seeds
 from seqrl.config import Config
 from seqrl.envs.collect import Transitions
+from seqrl.envs.episodes import EpisodeSource
 from seqrl.envs.dqn import QNetwork, ReplayBuffer, dqn_loss, polyak
-from seqrl.envs.episodes import headline, play_episodes, validate
-from seqrl.envs.make import Environments, check_spaces
 from seqrl.envs.policy import encode
-from seqrl.envs.reinforce_source import check_single_process
 from seqrl.envs.value_step import EpsilonGreedy, discrete_actions, value_step
 from seqrl.train.distributed import World
 from seqrl.train.source import ExtraState, Holdings
@@ -25,16 +23,13 @@ from seqrl.train.state import TrainState
 from seqrl.train.update import apply_update, build_optimizer, set_learning_rate
 
 
-class DQNSource:
+class DQNSource(EpisodeSource):
     """env.algo = dqn."""
 
     def __init__(self, cfg: Config, world: World, run_dir: Path, reward_fn: Optional[Callable[..., Any]] = None,
                  init: Optional[Callable[[torch.nn.Module], None]] = None) -> None:
-        check_single_process(world, reward_fn)
-        self.cfg, self.world, self.device = cfg, world, world.device
-        self.obs_space, self.act_space = check_spaces(cfg)
+        self._start(cfg, world, reward_fn)
         n_actions = discrete_actions(cfg, self.act_space)
-        seeds.seed_global(cfg.run.seed)
         self.policy = QNetwork(cfg, self.obs_space, n_actions).to(self.device)
         self.optimizer = build_optimizer(cfg.optim, self.policy.parameters())
         dtype = torch.from_numpy(np.zeros(0, dtype=self.obs_space.dtype)).dtype
@@ -43,7 +38,6 @@ class DQNSource:
             init(self.policy)
         self.target = copy.deepcopy(self.policy).requires_grad_(False)
         self.act = EpsilonGreedy(cfg, self.policy)
-        self.environments = Environments(cfg)
 
     def holdings(self) -> Holdings:
         return Holdings({"policy": self.policy}, {"optim": self.optimizer}, save_extra=self._save_extra,
@@ -58,15 +52,6 @@ class DQNSource:
     def _load_extra(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         self.buffer.load({k[len("buffer."):]: v for k, v in tensors.items() if k.startswith("buffer.")}, meta["buffer"])
         self.target.load_state_dict({k[len("target."):]: v for k, v in tensors.items() if k.startswith("target.")})
-
-    def close(self) -> None:
-        self.environments.close()
-
-    def on_stop_signal(self, should_stop: Optional[Callable[[], bool]]) -> None:
-        """Taken between training steps."""
-
-    def play(self, step: int, episodes: int, greedy: bool, envs: Any = None) -> Any:
-        return play_episodes(self, step, episodes, greedy, envs, keep_obs=False)
 
     def train_step(self, step: int, state: TrainState) -> dict[str, Any]:
         q = self.cfg.q
@@ -99,13 +84,3 @@ class DQNSource:
         counts["updates"] += 1
         counts["td"] += float(td)
         counts["loss"] += float(loss.detach())
-
-    def gradient_estimates(self, step: int, state: TrainState, baselines: Any, repeats: int) -> None:
-        """DQN follows no REINFORCE gradient (the config refuses run.diagnostics)."""
-        return None
-
-    def evaluate(self) -> dict[str, Any]:
-        return validate(self)
-
-    def headline(self, metrics: dict[str, Any]) -> float:
-        return headline(metrics)

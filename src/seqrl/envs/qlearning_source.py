@@ -8,13 +8,10 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from seqrl import seeds
 from seqrl.config import Config, ConfigError
 from seqrl.envs.collect import Transitions
-from seqrl.envs.episodes import headline, play_episodes, validate
-from seqrl.envs.make import Environments, check_spaces
+from seqrl.envs.episodes import EpisodeSource
 from seqrl.envs.qlearning import QTable
-from seqrl.envs.reinforce_source import check_single_process
 from seqrl.envs.value_step import EpsilonGreedy, discrete_actions, value_step
 from seqrl.train.distributed import World
 from seqrl.train.source import Holdings
@@ -22,16 +19,13 @@ from seqrl.train.state import TrainState
 from seqrl.train.update import set_learning_rate
 
 
-class QLearningSource:
+class QLearningSource(EpisodeSource):
     """env.algo = q_learning."""
 
     def __init__(self, cfg: Config, world: World, run_dir: Path, reward_fn: Optional[Callable[..., Any]] = None,
                  init: Optional[Callable[[torch.nn.Module], None]] = None) -> None:
-        check_single_process(world, reward_fn)
-        self.cfg, self.world, self.device = cfg, world, world.device
-        self.obs_space, self.act_space = check_spaces(cfg)
+        self._start(cfg, world, reward_fn)
         n_actions = discrete_actions(cfg, self.act_space)
-        seeds.seed_global(cfg.run.seed)
         if self.obs_space.shape != ():
             raise ConfigError(f"env.algo=q_learning keeps a table over Discrete observations; {cfg.env.id} "
                               f"observes {self.obs_space}: use env.algo=dqn")
@@ -39,19 +33,9 @@ class QLearningSource:
         if init is not None:
             init(self.policy)
         self.act = EpsilonGreedy(cfg, self.policy)
-        self.environments = Environments(cfg)
 
     def holdings(self) -> Holdings:
-        return Holdings({"policy": self.policy}, save_extra=lambda: ({}, {}), load_extra=lambda tensors, meta: None)
-
-    def close(self) -> None:
-        self.environments.close()
-
-    def on_stop_signal(self, should_stop: Optional[Callable[[], bool]]) -> None:
-        """Taken between training steps."""
-
-    def play(self, step: int, episodes: int, greedy: bool, envs: Any = None) -> Any:
-        return play_episodes(self, step, episodes, greedy, envs, keep_obs=False)
+        return Holdings({"policy": self.policy})  # the table; epsilon follows TrainState.tokens
 
     def train_step(self, step: int, state: TrainState) -> dict[str, Any]:
         cfg = self.cfg
@@ -65,13 +49,3 @@ class QLearningSource:
             counts["updates"] += 1
 
         return value_step(self, self.act, step, state, learn, {"mode": "q_learning", "lr": lr}, counts, False)
-
-    def gradient_estimates(self, step: int, state: TrainState, baselines: Any, repeats: int) -> None:
-        """Q-learning follows no REINFORCE gradient (the config refuses run.diagnostics)."""
-        return None
-
-    def evaluate(self) -> dict[str, Any]:
-        return validate(self)
-
-    def headline(self, metrics: dict[str, Any]) -> float:
-        return headline(metrics)

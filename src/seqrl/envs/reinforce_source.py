@@ -9,9 +9,8 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from seqrl import seeds
-from seqrl.config import Config, ConfigError
-from seqrl.envs.episodes import headline, play_episodes, validate
-from seqrl.envs.make import Environments, check_spaces
+from seqrl.config import Config
+from seqrl.envs.episodes import EpisodeSource, play_episodes
 from seqrl.envs.policy import EnvPolicy, ValueNet
 from seqrl.envs.reinforce import episode_objective, reinforce_update
 from seqrl.estimators.diagnostics import flat_grad
@@ -27,28 +26,19 @@ log = logging.getLogger("seqrl")
 SMALL_BATCH = 8  # env.standardize_returns below this many episodes per step: a warning
 
 
-def check_single_process(world: World, reward_fn: Optional[Callable[..., Any]]) -> None:
-    """An environment run trains in one process on the environment's own reward."""
-    if reward_fn is not None:
-        raise ConfigError("reward_fn: an environment run's reward is the environment's own")
-    if world.distributed:
-        raise ConfigError("env.id: environment runs train in one process (torchrun is for sequence runs)")
-
-
-class ReinforceSource:
+class ReinforceSource(EpisodeSource):
     """env.algo = reinforce: the score-function estimator on whole episodes."""
+
+    keep_obs = True  # the update scores the sampled episodes' observations
 
     def __init__(self, cfg: Config, world: World, run_dir: Path, reward_fn: Optional[Callable[..., Any]] = None,
                  init: Optional[Callable[[torch.nn.Module], None]] = None) -> None:
-        check_single_process(world, reward_fn)
         if cfg.env.standardize_returns and cfg.env.episodes_per_step < SMALL_BATCH:
             log.warning("env.standardize_returns with env.episodes_per_step=%d: standardising the advantages of "
                         "so few episodes shrinks the gradient (measured: its length x0.62 at 2 episodes per step, "
                         "within 2%% from 16); use %d or more episodes per step, or turn it off",
                         cfg.env.episodes_per_step, SMALL_BATCH)
-        self.cfg, self.world, self.device = cfg, world, world.device
-        self.obs_space, self.act_space = check_spaces(cfg)  # before any compute
-        seeds.seed_global(cfg.run.seed)
+        self._start(cfg, world, reward_fn)
         self.policy = EnvPolicy(cfg, self.obs_space, self.act_space).to(self.device)
         self.optimizer = build_optimizer(cfg.optim, self.policy.parameters())
         self.value_head: Optional[ValueNet] = None
@@ -59,7 +49,6 @@ class ReinforceSource:
         if init is not None:
             init(self.policy)
         self.scaler = grad_scaler(self.device, cfg.run.precision)
-        self.environments = Environments(cfg)
 
     def holdings(self) -> Holdings:
         modules: dict[str, torch.nn.Module] = {"policy": self.policy}
@@ -68,13 +57,6 @@ class ReinforceSource:
             modules["value"], optimizers["value_optim"] = self.value_head, self.value_optimizer
         return Holdings(modules, optimizers, self.scaler)
 
-    def close(self) -> None:
-        """Close the environments (a later play or validation makes new ones)."""
-        self.environments.close()
-
-    def on_stop_signal(self, should_stop: Optional[Callable[[], bool]]) -> None:
-        """Environment steps are short: a stop signal is taken between updates."""
-
     def act(self, obs: torch.Tensor, greedy: bool, generator: Optional[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
         """(what the policy drew, what the environment receives) at observations (E, ...)."""
         if greedy:
@@ -82,10 +64,6 @@ class ReinforceSource:
             return a, a
         assert generator is not None
         return self.policy.sample(obs, generator)
-
-    def play(self, step: int, episodes: int, greedy: bool, envs: Any = None) -> Any:
-        """`episodes` whole episodes seeded by (seed, step), sampled with the step's generator or greedy."""
-        return play_episodes(self, step, episodes, greedy, envs, keep_obs=not greedy)
 
     def train_step(self, step: int, state: TrainState) -> dict[str, Any]:
         lr = set_learning_rate(self.optimizer, self.cfg.optim, step)
@@ -109,9 +87,3 @@ class ReinforceSource:
                 o = episode_objective(self.cfg, self.policy, self.value_head, eps, b, state.ema)
                 out[b].append(flat_grad(o.loss, params))
         return out
-
-    def evaluate(self) -> dict[str, Any]:
-        return validate(self)
-
-    def headline(self, metrics: dict[str, Any]) -> float:
-        return headline(metrics)
