@@ -29,6 +29,20 @@ def _wait_for(path, proc, timeout=120):
     assert path.exists()
 
 
+def _sigterm_when_stuck(proc, ready, settle):
+    """Once `ready` exists and `settle` more seconds have passed (the run is stuck by then), one
+    SIGTERM; returns (stderr, seconds from the signal to the exit)."""
+    try:
+        _wait_for(ready, proc)
+        time.sleep(settle)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        return err, time.monotonic() - began
+    finally:
+        proc.kill()
+
+
 def _rows(path):
     return path.read_text().splitlines() if path.exists() else []
 
@@ -99,16 +113,9 @@ def test_sigterm_is_not_held_up_by_a_stuck_reward_worker(tmp_path):
     run = tmp_path / "run"
     proc = _start(run, "task.reward=tests.rewards.pool_rewards:hangs_on_seven", "task.reward_workers=2",
                   "task.reward_timeout=0", "run.checkpoint_every=2")
-    try:
-        _wait_for(run / "checkpoints" / "step-000000002.safetensors", proc)
-        time.sleep(0.5)  # the first REINFORCE step (step 2) is now stuck in the workers
-        began = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    err, seconds = _sigterm_when_stuck(proc, run / "checkpoints" / "step-000000002.safetensors", 0.5)
     assert proc.returncode == 130, err
-    assert time.monotonic() - began < 20 and "Traceback" not in err
+    assert seconds < 20 and "Traceback" not in err
     assert "interrupted (stopped while reward workers were still scoring); the last checkpoint is kept" in err
     assert [s for s, _ in ckpt.list_checkpoints(run / "checkpoints")] == [2]
 
@@ -129,14 +136,7 @@ def test_the_first_sigterm_stops_a_run_stuck_in_user_code(tmp_path, hang):
         proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 text=True)
         ready = run / "config.yaml"
-    try:
-        _wait_for(ready, proc)
-        time.sleep(1.5)  # now stuck inside the reward / the environment's step
-        began = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    err, seconds = _sigterm_when_stuck(proc, ready, 1.5)
     assert proc.returncode == 130, err
-    assert time.monotonic() - began < 15 and "Traceback" not in err
+    assert seconds < 15 and "Traceback" not in err
     assert "stopped while an environment or a reward was still running" in err and "last checkpoint is kept" in err
