@@ -10,16 +10,10 @@ exist, the reward runs without a limit.
 """
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Any, Callable, Sequence
 
 from seqrl.rewards.pool import WorkerFailure
-
-
-class _Expired(BaseException):
-    """Raised by the timer inside the reward; a BaseException so `except Exception` in the reward
-    cannot swallow it."""
+from seqrl.run.alarm import OutOfTime, alarm
 
 
 class TimedReward:
@@ -32,19 +26,9 @@ class TimedReward:
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
 
     def __call__(self, completions: Sequence[Any], references: Any, sources: Sequence[Any], **columns: Any) -> Any:
-        if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
-            return self.fn(completions, references, sources, **columns)
-
-        def expire(signum, frame):  # noqa: ARG001
-            raise _Expired
-
-        previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
         try:
-            return self.fn(completions, references, sources, **columns)
-        except _Expired:
+            with alarm(self.seconds, "the reward"):
+                return self.fn(completions, references, sources, **columns)
+        except OutOfTime:
             raise WorkerFailure("timeout", 0, len(completions),
                                 f"did not return within task.reward_timeout={self.seconds:g} s") from None
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)

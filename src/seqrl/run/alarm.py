@@ -1,5 +1,5 @@
 """A time limit for a call that runs in this process: `with alarm(seconds, what): ...` raises
-TimeoutError naming `what` when the block outlives `seconds` (a SIGALRM timer on the main thread).
+OutOfTime (a TimeoutError) naming `what` when the block outlives `seconds` (a SIGALRM timer on the main thread).
 A timer interrupts Python code only: a call stuck inside one C function is interrupted when it
 returns. Off the main thread, where SIGALRM does not exist, or with seconds <= 0, no limit."""
 from __future__ import annotations
@@ -12,7 +12,11 @@ from typing import Iterator
 
 class _Expired(BaseException):
     """Raised by the timer; a BaseException so that `except Exception` in the timed code cannot
-    swallow it (alarm turns it into TimeoutError at the block's edge)."""
+    swallow it (alarm turns it into OutOfTime at the block's edge)."""
+
+
+class OutOfTime(TimeoutError):
+    """The block outlived its alarm (told apart from a TimeoutError the timed code raises itself)."""
 
 
 @contextlib.contextmanager
@@ -29,7 +33,7 @@ def alarm(seconds: float, what: str) -> Iterator[None]:
     try:
         yield
     except _Expired:
-        raise TimeoutError(f"{what} did not return within {seconds:g} s") from None
+        raise OutOfTime(f"{what} did not return within {seconds:g} s") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
