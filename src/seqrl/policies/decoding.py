@@ -62,13 +62,7 @@ def draw_uniforms(n: int, generator: Optional[torch.Generator] = None,
     rows are drawn and this shard's slice is used, so a shard draws what the whole batch would.
     They are drawn on the generator's device (seqrl's sampling generators are CPU ones, seeded by
     (seed, step)) and moved, so a GPU run draws exactly a CPU run's uniforms."""
-    where = generator.device if generator is not None else device  # drawn where the generator lives
-    if rows is None:
-        u = torch.rand(n, 1, dtype=torch.float64, generator=generator, device=where)
-    else:
-        offset, total = rows
-        u = torch.rand(total, 1, dtype=torch.float64, generator=generator, device=where)[offset : offset + n]
-    return u if device is None else u.to(device)
+    return draw_rollout_uniforms(1, n, generator, rows, device)[0]
 
 
 def draw_rollout_uniforms(steps: int, n: int, generator: Optional[torch.Generator] = None,
@@ -77,7 +71,7 @@ def draw_rollout_uniforms(steps: int, n: int, generator: Optional[torch.Generato
     """(steps, n, 1) float64 uniforms: step t's are what `draw_uniforms(n, ...)` would draw at the
     t-th call (a CPU generator draws float64 uniforms in sequence, so one call for the whole
     rollout gives the same numbers), moved to `device` in one copy instead of one per token."""
-    where = generator.device if generator is not None else device
+    where = generator.device if generator is not None else device  # drawn where the generator lives
     if rows is None:
         u = torch.rand(steps, n, 1, dtype=torch.float64, generator=generator, device=where)
     else:
