@@ -63,6 +63,24 @@ class Rollout(NamedTuple):
         return ((self.tokens == self.eos) & self.mask).any(dim=1)
 
 
+def merge_groups(a: Rollout, b: Rollout, pad: int = PAD) -> Rollout:
+    """One Rollout whose group of each input holds a's k_a rows then b's k_b rows (k = k_a + k_b);
+    both cover the same B inputs and the shorter is padded to the longer's width."""
+    if a.tokens.shape[0] // a.k != b.tokens.shape[0] // b.k:
+        raise ValueError(f"{a.tokens.shape[0] // a.k} and {b.tokens.shape[0] // b.k} inputs do not match")
+    width = max(a.tokens.shape[1], b.tokens.shape[1])
+
+    def grouped(r: Rollout, x: Tensor, fill: float | bool | int) -> Tensor:  # (B*k, T) -> (B, k, width)
+        x = torch.nn.functional.pad(x, (0, width - x.shape[1]), value=fill)
+        return x.view(-1, r.k, width)
+
+    def cat(xa: Tensor, xb: Tensor, fill: float | bool | int) -> Tensor:
+        return torch.cat([grouped(a, xa, fill), grouped(b, xb, fill)], dim=1).view(-1, width)
+
+    return Rollout(tokens=cat(a.tokens, b.tokens, pad), logprobs=cat(a.logprobs, b.logprobs, 0.0),
+                   mask=cat(a.mask, b.mask, False), forced=cat(a.forced, b.forced, False), k=a.k + b.k, eos=a.eos)
+
+
 def pad_sequences(seqs: list[list[int]], pad: int = PAD) -> tuple[Tensor, Tensor]:
     """Right-pad integer lists into (B, L) tokens and a (B, L) bool mask."""
     length = max((len(s) for s in seqs), default=0)

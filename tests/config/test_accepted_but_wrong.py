@@ -21,6 +21,15 @@ CARTPOLE_DQN = ["env.id=CartPole-v1", "env.algo=dqn"]
     (["run.stop_at=1.5"], r"run.stop_at=1.5"),
     (["task.name=text", "data.train=a", "data.valid=b", "task.reward=bleu", "run.stop_at=100.5"],
      r"run.stop_at=100.5: the run stops on corpus BLEU \(0 to 100\)"),
+    (["reinforce.objective=risk", "reinforce.baseline=value"], r"reinforce.baseline='value' is not used by "
+     r"reinforce.objective=risk"),
+    (["reinforce.objective=risk", "reinforce.samples_per_input=1"], r"risk_candidates=samples has 1 candidate"),
+    (["reinforce.objective=risk", "reinforce.risk_candidates=beam", "reinforce.risk_beam=1"], r"has 1 candidate"),
+    (["reinforce.objective=risk", "reinforce.risk_candidates=both", "curriculum.kind=mixer"],
+     r"beam search does not continue MIXER's forced reference tokens"),
+    (["reinforce.objective=risk", "run.diagnostics.every=5"], r"reinforce.objective=risk has none to compare"),
+    (["env.id=CartPole-v1", "reinforce.objective=risk", "reinforce.baseline=none"],
+     r"reinforce.objective=risk: risk compares candidate outputs of one input"),
 ])
 def test_settings_that_cannot_work_are_refused_by_name(overrides, message):
     with pytest.raises(ConfigError, match=message):

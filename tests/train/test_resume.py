@@ -24,6 +24,8 @@ VARIANTS = {
                               "reinforce.baseline=ema", "model.dropout=0.2"],
     "transformer-grpo": ["model.kind=transformer", "model.hidden_dim=32", "model.heads=2", "model.ff_dim=64",
                          "reinforce.baseline=grpo"],
+    "risk-both": ["reinforce.objective=risk", "reinforce.risk_candidates=both", "reinforce.risk_beam=2",
+                  "reinforce.risk_alpha=0.5"],
 }
 
 

@@ -169,11 +169,35 @@ class ReinforceConfig:
         "in one teacher-forced pass (needed by data-parallel runs; less memory for long decodes of "
         "attention models, whose sampling graph keeps every step's keys/values); 'auto': sampling in "
         "one process when max_len <= 64, else teacher", default="auto")
+    objective: Literal["reinforce", "risk"] = meta(
+        "reinforce: the score-function estimate under reinforce.baseline; risk: sequence-level minimum risk "
+        "training, minus the expected reward under the policy renormalised over each input's candidates "
+        "(estimators.risk; the set's expected reward is the baseline)", default="reinforce")
+    risk_alpha: float = meta("risk: sharpness of the renormalised distribution, Q(u) proportional to "
+                             "p(u)^alpha (Shen et al. 2016 use 5e-3; 1 = the policy's own odds)", 1e-6, 100.0, 1.0)
+    risk_candidates: Literal["samples", "beam", "both"] = meta(
+        "risk: each input's candidate set: its k samples, the reinforce.risk_beam hypotheses of beam "
+        "search, or both (repeats count once)", default="samples")
+    risk_beam: int = meta("risk: beam width (hypotheses per input) when risk_candidates is beam or both",
+                          1, 256, 4)
 
     def __post_init__(self) -> None:
-        if self.baseline in ("rloo", "grpo") and self.samples_per_input < 2:
+        if self.baseline in ("rloo", "grpo") and self.samples_per_input < 2 and self.objective == "reinforce":
             raise ValueError(f"reinforce.baseline={self.baseline!r} needs reinforce.samples_per_input >= 2, "
                              f"got {self.samples_per_input}")
+        if self.objective == "risk":
+            self._check_risk()
+
+    def _check_risk(self) -> None:
+        if self.baseline in ("ema", "value", "self_critical"):
+            raise ValueError(f"reinforce.baseline={self.baseline!r} is not used by reinforce.objective=risk (the "
+                             "candidates' expected reward under Q is its baseline); set reinforce.baseline to none")
+        size = (self.samples_per_input if self.risk_candidates != "beam" else 0) + (
+            self.risk_beam if self.risk_candidates != "samples" else 0)
+        if size < 2:
+            raise ValueError(f"reinforce.objective=risk with reinforce.risk_candidates={self.risk_candidates} has "
+                             f"{size} candidate per input; it compares at least 2 (raise samples_per_input or "
+                             "risk_beam)")
 
 
 @dataclass(frozen=True)
@@ -215,7 +239,7 @@ SEQUENCE_ONLY = {
     "model": ("hf_path", "hf_init", "hf_fused_activations", "hf_attention", "lora_r", "lora_alpha", "lora_dropout",
               "lora_targets", "embed_dim", "encoder_layers", "heads", "ff_dim", "dropout"),
     "reinforce": ("samples_per_input", "temperature", "max_len", "grpo_std", "value_hidden", "kl_coef",
-                  "kl_estimator", "scoring"),
+                  "kl_estimator", "scoring", "objective", "risk_alpha", "risk_candidates", "risk_beam"),
 }
 
 
@@ -253,10 +277,22 @@ class Config:
         if self.run.stop_at is not None and self.run.stop_at > bound:
             what = "corpus BLEU (0 to 100)" if bound > 1 else "exact match or success rate (0 to 1)"
             raise ValueError(f"run.stop_at={self.run.stop_at}: the run stops on {what}, which never reaches it")
+        if self.reinforce.objective == "risk":
+            self._check_risk_run()
         if self.run.diagnostics.every and self.curriculum.kind == "xent":
             raise ValueError("run.diagnostics.every: curriculum.kind=xent never samples, so there is no REINFORCE "
                              "gradient to measure; set it to 0 or use a curriculum with REINFORCE steps")
         self.diagnostic_baselines()
+
+    def _check_risk_run(self) -> None:
+        """reinforce.objective=risk: settings of other parts that it cannot honour."""
+        if self.reinforce.risk_candidates != "samples" and self.curriculum.kind == "mixer":
+            raise ValueError(f"reinforce.risk_candidates={self.reinforce.risk_candidates} with curriculum.kind=mixer: "
+                             "beam search does not continue MIXER's forced reference tokens; use "
+                             "risk_candidates=samples or another curriculum")
+        if self.run.diagnostics.every:
+            raise ValueError("run.diagnostics.every measures REINFORCE's gradient under baselines; "
+                             "reinforce.objective=risk has none to compare (set it to 0)")
 
     @property
     def kind(self) -> str:
@@ -296,6 +332,9 @@ class Config:
                              "mlp (vector observations) or cnn (images)")
         if self.reinforce.kl_coef > 0:
             raise ValueError("reinforce.kl_coef: the KL penalty is for sequence runs; set it to 0")
+        if self.reinforce.objective != "reinforce":
+            raise ValueError(f"reinforce.objective={self.reinforce.objective}: risk compares candidate outputs of one "
+                             "input, which an environment run does not have; use reinforce")
         if self.env.bootstrap_truncated and self.env.gamma >= 1:
             raise ValueError("env.bootstrap_truncated=true with env.gamma=1: V(s) would be fitted to returns that "
                              "include V itself, with no finite target; use env.gamma < 1 or bootstrap_truncated=false")

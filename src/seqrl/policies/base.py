@@ -82,10 +82,12 @@ class AutoregressivePolicy(nn.Module):
         return decoding.decode(self.network, state, 1, max_len, greedy=True, forced=forced, forced_len=forced_len)
 
     @torch.no_grad()
-    def beam(self, inputs: Batch, max_len: int, width: int, length_penalty: float = 1.0) -> Rollout:
-        """Best hypothesis per input by beam search (GNMT length penalty alpha; see policies.beam)."""
+    def beam(self, inputs: Batch, max_len: int, width: int, length_penalty: float = 1.0,
+             return_all: bool = False) -> Rollout:
+        """Best hypothesis per input by beam search (GNMT length penalty alpha; see policies.beam);
+        return_all: all `width` finished hypotheses per input, best first (k = width)."""
         state = self.network.encode(inputs.src, inputs.src_mask)
-        return beam_search(self.network, state, width, max_len, length_penalty)
+        return beam_search(self.network, state, width, max_len, length_penalty, return_all)
 
     def score(self, inputs: Batch, tokens: Tensor, mask: Tensor, temperature: float = 1.0,
               entropy_grad: bool = True) -> Scored:

@@ -20,11 +20,12 @@ from seqrl.curriculum import StepPlan
 from seqrl.estimators import losses
 from seqrl.estimators.advantages import compute_advantages
 from seqrl.estimators.kl import kl_estimate
+from seqrl.estimators import risk
 from seqrl.estimators.returns import reward_to_go, terminal_rewards
 from seqrl.estimators.value_head import ValueHead
 from seqrl.policies.base import AutoregressivePolicy
 from seqrl.rewards.checked import evaluate_rewards, evaluate_token_rewards
-from seqrl.rollout import Batch, Rollout, strip
+from seqrl.rollout import Batch, Rollout, merge_groups, strip
 from seqrl.tasks import Example, Task
 from seqrl.tasks.base import example_columns
 from seqrl.train.device import autocast
@@ -127,12 +128,15 @@ def sample_batch(ctx: StepContext, examples: list[Example], batch: Batch, plan: 
     elif plan.suffix > 0 and batch.tgt is not None and batch.tgt_mask is not None:
         forced, forced_len = batch.tgt, (batch.tgt_mask.sum(dim=1) - plan.suffix).clamp(min=0)
     clock = time.perf_counter()
-    fused = ctx.scores_in_sampling()
+    beam = rl.objective == "risk" and rl.risk_candidates != "samples"
+    fused = ctx.scores_in_sampling() and not beam
     entropy_grad = rl.entropy_coef > 0
     try:
         if fused:  # the loss differentiates the sampling pass itself: no second forward
             rollout, scored = ctx.policy.sample_scored(batch, rl.samples_per_input, ctx.max_len, rl.temperature,
                                                        generator, forced, forced_len, entropy_grad)
+        elif beam:
+            rollout = beam_candidates(ctx, batch, generator)
         else:
             rollout = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature, generator,
                                         forced, forced_len, ctx.rows(rl.samples_per_input))
@@ -161,15 +165,35 @@ def sample_batch(ctx: StepContext, examples: list[Example], batch: Batch, plan: 
     return Sampled(rollout, scored, result, rl_mask, rollout.forced & mask, returns, kl, predicted, forced, forced_len)
 
 
+def beam_candidates(ctx: StepContext, batch: Batch, generator: torch.Generator) -> Rollout:
+    """reinforce.risk_candidates beam or both: each input's risk_beam beam hypotheses (decoded
+    with dropout off, like the self-critical baseline's greedy decode), after its k samples."""
+    rl = ctx.cfg.reinforce
+    was_training = ctx.policy.training
+    ctx.policy.eval()
+    hypotheses = ctx.policy.beam(batch, ctx.max_len, rl.risk_beam, return_all=True)
+    ctx.policy.train(was_training)
+    if rl.risk_candidates == "beam":
+        return hypotheses
+    samples = ctx.policy.sample(batch, rl.samples_per_input, ctx.max_len, rl.temperature, generator,
+                                rows=ctx.rows(rl.samples_per_input))
+    return merge_groups(samples, hypotheses)
+
+
 def reinforce_objective(ctx: StepContext, s: Sampled, baseline: str, ema: float, greedy: Optional[Tensor],
-                        n_seq: float, n_rl: float, n_forced: float) -> tuple[Tensor, Tensor, dict[str, Any]]:
-    """The loss of one sampled batch under `baseline` (no side effects): REINFORCE + KL (k3) +
+                        n_seq: float, n_rl: float, n_forced: float,
+                        n_inputs: float = 0.0) -> tuple[Tensor, Tensor, dict[str, Any]]:
+    """The loss of one sampled batch under `baseline` (no side effects): REINFORCE (or, with
+    reinforce.objective=risk, the candidate set's risk over `n_inputs` inputs) + KL (k3) +
     cross-entropy on forced tokens - entropy bonus. Returns (loss, the baseline (N, T), terms)."""
     cfg, rl = ctx.cfg, ctx.cfg.reinforce
-    adv, base = compute_advantages(baseline, s.returns, s.rl_mask, s.result.valid, s.rollout.k, ema=ema,
-                                   greedy_returns=greedy, predicted=s.predicted, use_std=rl.grpo_std)
-    loss = losses.reinforce_loss(s.scored.logprobs, adv, s.rl_mask, n_seq, rl.normalization, n_rl)
     terms: dict[str, Any] = {}
+    if rl.objective == "risk":
+        loss, base, terms["risk"] = _risk(s, rl.risk_alpha, n_inputs)
+    else:
+        adv, base = compute_advantages(baseline, s.returns, s.rl_mask, s.result.valid, s.rollout.k, ema=ema,
+                                       greedy_returns=greedy, predicted=s.predicted, use_std=rl.grpo_std)
+        loss = losses.reinforce_loss(s.scored.logprobs, adv, s.rl_mask, n_seq, rl.normalization, n_rl)
     if s.kl is not None:
         kl_mean = s.kl.sum() / max(n_rl, 1.0)
         terms["kl"] = kl_mean.item()
@@ -182,6 +206,23 @@ def reinforce_objective(ctx: StepContext, s: Sampled, baseline: str, ema: float,
     entropy = losses.mean_entropy(s.scored.entropy, s.rl_mask, n_rl)
     terms["entropy"] = entropy.item()
     return loss - rl.entropy_coef * entropy, base, terms
+
+
+def _risk(s: Sampled, alpha: float, n_inputs: float) -> tuple[Tensor, Tensor, float]:
+    """Risk over each input's distinct, validly rewarded candidates: (loss, E_Q[G_0] per row as
+    (N, T) on the trained tokens, the loss's value)."""
+    k = s.rollout.k
+    keep = risk.first_occurrences(s.rollout.tokens, s.rollout.mask, k) & s.result.valid
+    seq_lp = torch.where(s.rl_mask, s.scored.logprobs, torch.zeros_like(s.scored.logprobs)).sum(dim=1)  # (N,)
+    g0 = s.returns[:, 0]  # (N,) the sequence's return: what REINFORCE would weight
+    loss, q = risk.risk_loss(seq_lp, g0, keep, k, alpha, n_inputs)
+    base = risk.expected_reward(q, g0, keep, k).repeat_interleave(k).unsqueeze(1).expand_as(s.returns)
+    return loss, torch.where(s.rl_mask, base, torch.zeros_like(base)), loss.item()
+
+
+def groups_with_candidates(s: Sampled) -> Tensor:
+    """Number of inputs with at least one validly rewarded candidate (the risk's denominator)."""
+    return s.result.valid.view(-1, s.rollout.k).any(dim=1).sum()
 
 
 def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, plan: StepPlan,
@@ -199,9 +240,10 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
     raw = result.values if result.values.dim() == 1 else result.values.sum(dim=1)
     seq_r = raw[valid]  # the task's own reward, as the user defined it
     # Counts and reward sums of the whole batch (every rank's share, in data-parallel training).
-    n_seq, n_rl, n_forced, r_sum, r_sq, g_sum = _totals(ctx, [valid.sum(), rl_mask.sum(), s.forced_mask.sum(),
-                                                              seq_r.sum(), (seq_r ** 2).sum(), seq_g.sum()])
-    loss, base, terms = reinforce_objective(ctx, s, rl.baseline, state.ema, greedy, n_seq, n_rl, n_forced)
+    n_seq, n_rl, n_forced, r_sum, r_sq, g_sum, n_inputs = _totals(
+        ctx, [valid.sum(), rl_mask.sum(), s.forced_mask.sum(), seq_r.sum(), (seq_r ** 2).sum(), seq_g.sum(),
+              groups_with_candidates(s)])
+    loss, base, terms = reinforce_objective(ctx, s, rl.baseline, state.ema, greedy, n_seq, n_rl, n_forced, n_inputs)
     m.update({k: v for k, v in terms.items() if k != "entropy"})
     mean_r = r_sum / n_seq if n_seq else None
     mean_g = g_sum / n_seq if n_seq else None
