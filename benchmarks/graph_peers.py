@@ -270,7 +270,11 @@ def main() -> int:
     if args.quick:
         out = out.with_name("graph_peers_quick.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": rows, "more_seeds": more, "budget_s": budget, "versions": versions(), "batch": BATCH,
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from measure import machine  # beside this script
+
+    out.write_text(json.dumps({"rows": rows, "more_seeds": more, "budget_s": budget, "versions": versions(),
+                               "environment": machine(), "batch": BATCH,
                                "lr": LR, "samples": SAMPLES, "variance_repeats": REPEATS}, indent=1) + "\n")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

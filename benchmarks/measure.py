@@ -66,3 +66,29 @@ def cpu_model() -> str:
     except OSError:
         pass
     return "unknown"
+
+
+# Instruction-set extensions that change which kernels (and so which float roundings) a CPU uses.
+ISA_FLAGS = ("avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "avx2", "fma")
+
+
+def cpu_flags() -> list[str]:
+    """The ISA_FLAGS this CPU reports in /proc/cpuinfo (empty where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return [f for f in ISA_FLAGS if f in have]
+    except OSError:
+        pass
+    return []
+
+
+def machine() -> dict[str, Any]:
+    """What a results file records about where it was measured: CPU model, float-relevant ISA
+    flags, usable cores and the UTC date."""
+    import os
+    from datetime import datetime, timezone
+
+    return {"cpu_model": cpu_model(), "isa": cpu_flags(), "cores": len(os.sched_getaffinity(0)),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}

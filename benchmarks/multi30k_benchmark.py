@@ -258,10 +258,10 @@ def write_report(res: dict[str, Any], out: Path, quick: bool) -> None:
 def _environment() -> dict[str, Any]:
     import torch
 
-    from measure import cpu_model  # beside this script
+    from measure import cpu_flags, cpu_model  # beside this script
 
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "python": platform.python_version(),
-            "torch_version": torch.__version__, "cpu_model": cpu_model(), "cores": os.cpu_count()}
+            "torch_version": torch.__version__, "cpu_model": cpu_model(), "isa": cpu_flags(), "cores": os.cpu_count()}
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Writes the generated pages of the docs site (run by scripts/docs.sh before mkdocs builds):
 docs/reference/config.md from the config schema, docs/reference/kinds.md from the registry of
-kinds of run and the baselines, and copies the benchmark figures beside the pages."""
+kinds of run and the baselines, docs/index.md from README.md (one text for the repository's front
+page and the site's), and copies the benchmark figures beside the pages."""
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -53,11 +55,21 @@ def kinds_page() -> str:
     return "\n".join(out) + "\n"
 
 
+def index_page() -> str:
+    """README.md with its links into docs/ made relative to the docs site, and the pointer to the
+    Markdown docs turned into one to the first guide."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = text.replace("or read the Markdown under [`docs/`](docs/getting-started.md) directly.",
+                        "or start with [Getting started](getting-started.md).")
+    return re.sub(r"\]\(docs/", "](", text)
+
+
 def main() -> None:
     docs = ROOT / "docs"
     (docs / "reference").mkdir(exist_ok=True)
     (docs / "reference" / "config.md").write_text(config_page(), encoding="utf-8")
     (docs / "reference" / "kinds.md").write_text(kinds_page(), encoding="utf-8")
+    (docs / "index.md").write_text(index_page(), encoding="utf-8")
     figures = docs / "assets" / "results"
     figures.mkdir(parents=True, exist_ok=True)
     for png in (ROOT / "benchmarks" / "results").glob("*.png"):

@@ -1,0 +1,189 @@
+"""The README's headline table, written from the benchmarks' results files (never by hand).
+
+    python scripts/headline.py           # rewrite the table in README.md from benchmarks/results/
+    python scripts/headline.py --check   # exit 1, naming the row, if README.md's table is stale
+
+Each row is a function of one results file: the figures, the machine and the date all come from
+it. The table sits between the two HEADLINE markers in README.md; the docs' front page is
+generated from README.md by scripts/gen_docs.py, so it cannot drift either. CI runs --check.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+BEGIN = "<!-- HEADLINE: written by scripts/headline.py from benchmarks/results/; do not edit by hand -->"
+END = "<!-- /HEADLINE -->"
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((RESULTS / name).read_text())
+
+
+def where(env: dict[str, Any]) -> str:
+    """'CPU model[, ISA], cores, date' from a results file's machine record."""
+    cpu = env.get("cpu_model") or env.get("machine") or "machine not recorded"
+    isa = f" ({'/'.join(env['isa'])})" if env.get("isa") else ""
+    cores = env.get("cores") or env.get("cpu_count")
+    cores_text = f", {cores} cores" if cores and "cores" not in str(cpu) else ""
+    date = str(env["date"])[:10] if env.get("date") else "date not recorded"
+    return f"{cpu}{isa}{cores_text}, {date}"
+
+
+def k(steps: float) -> str:
+    return f"{steps / 1000:.0f}k"
+
+
+def demo() -> tuple[str, str, str]:
+    d = load("demo.json")
+    t = d["time_to_target"]
+    return ("Default demo (reverse digits, GRU)",
+            f"{t['target_exact_match']:.2f} greedy exact match in {t['wall_s']:.0f} s (step {t['step']}), "
+            f"{t['final_exact_match']:.3f} at the end; one seed", where(d["environment"]))
+
+
+def trl_tiny() -> tuple[str, str, str]:
+    d = load("trl.json")
+    rows = {r["run"]: r for r in d["rows"]}
+    s, t = rows["seqrl_rloo"]["completions_per_s"], rows["trl_rloo"]["completions_per_s"]
+    return ("Against TRL RLOO, same tiny GPT-2 and task, CPU",
+            f"{s / t:.1f}x TRL's completions/s ({s:,.0f} vs {t:,.0f}), same per-step curve", where(d["environment"]))
+
+
+def trl_small() -> tuple[str, str, str]:
+    d = load("trl_small.json")
+    rows = {r["run"]: r for r in d["rows"]}
+    s, t = rows["seqrl_rloo"]["completions_per_s"], rows["trl_rloo"]["completions_per_s"]
+    return ("Against TRL RLOO, GPT-2-small-sized model, CPU",
+            f"{s / t:.1f}x TRL's completions/s ({s:.0f} vs {t:.0f})", where(d["environment"]))
+
+
+def trl_gpu() -> tuple[str, str, str]:
+    d = load("trl_gpu.json")
+    parts = [f"{r['seqrl_rloo_completions_per_s'] / r['trl_rloo_completions_per_s']:.2f}x TRL in {r['precision']}"
+             for r in d["rows"]]
+    return ("Against TRL RLOO, GPT-2-small-sized model, one H200 GPU",
+            f"{', '.join(parts)}: slower on a GPU ({d['note']}; raw output not kept)",
+            f"{d['machine']['gpu']}, {d['machine']['date']}")
+
+
+def multi30k() -> tuple[str, str, str]:
+    d = load("multi30k.json")
+    base = d["rows"][0]["eval"]["test_greedy"]["bleu"]
+    gain = {r["name"]: r["eval"]["test_greedy"]["bleu"] - base for r in d["rows"][1:]}
+    rl = [v for n, v in gain.items() if "control" not in n]
+    control = next(v for n, v in gain.items() if "control" in n)
+    return ("Multi30k De->En, REINFORCE on BLEU (SCST, RLOO, MIXER)",
+            f"{min(rl):+.1f} to {max(rl):+.1f} test greedy BLEU over the cross-entropy start (control: "
+            f"{control:+.2f}); one seed", where(d["environment"]))
+
+
+def multi30k_risk() -> tuple[str, str, str]:
+    d = load("multi30k_risk.json")
+    rows = {e["name"]: e for e in d["summary"]}
+    r, c = rows["+ risk"], rows.get("+ cross-entropy (control)")
+    text = (f"test greedy {r['test_greedy']['gain_median']:+.2f} [{r['test_greedy']['gain_min']:+.2f}, "
+            f"{r['test_greedy']['gain_max']:+.2f}], beam-5 {r['test_beam']['gain_median']:+.2f} "
+            f"[{r['test_beam']['gain_min']:+.2f}, {r['test_beam']['gain_max']:+.2f}] BLEU over the start, median "
+            f"[range] of {len(r['seeds'])} seeds")
+    if c:
+        text += (f" (control: {c['test_greedy']['gain_median']:+.2f} greedy, {c['test_beam']['gain_median']:+.2f} "
+                 "beam)")
+    return "Multi30k De->En, minimum risk training (samples + beam)", text, where(d["environment"])
+
+
+def cartpole() -> tuple[str, str, str]:
+    d = load("cartpole.json")
+    s = {r["runner"]: r for r in d["summary"]}
+
+    def one(name: str, label: str) -> str:
+        r = s[name]
+        return (f"{label} {r['reached']}/{r['runs']} at a median {k(r['steps']['median'])} env steps "
+                f"[{k(r['steps']['min'])}, {k(r['steps']['max'])}], {r['seconds']['median']:.0f} s")
+
+    parts = [one("seqrl_reinforce", "REINFORCE"), one("seqrl_a2c", "A2C")]
+    peers = [one(n, lbl) for n, lbl in (("sb3_ppo", "SB3 PPO"), ("sb3_a2c", "SB3 A2C")) if n in s]
+    seeds = d["seeds"] if isinstance(d["seeds"], int) else len(d["seeds"])
+    return ("CartPole-v1 to a mean training return of 475",
+            f"{'; '.join(parts)} ({'; '.join(peers)}); {seeds} seeds",
+            where({"cpu_model": d["machine"], "date": d["date"], **d.get("environment", {})}))
+
+
+def pong() -> tuple[str, str, str]:
+    d = load("pong.json")
+    return ("Pong from pixels, REINFORCE",
+            f"running mean -21 -> {d['best_running_return']:+.1f} in {d['budget_minutes']:.0f} min; one seed",
+            where({"cpu_model": d["machine"], "date": d["date"]}))
+
+
+def graph_peers() -> tuple[str, str, str]:
+    d = load("graph_peers.json")
+    rows = d["rows"]
+    ours = rows[0]
+    storch = next(r for r in rows if r["estimator"].startswith("storchastic"))
+    pyro = max((r for r in rows if r["estimator"].startswith("Pyro")), key=lambda r: r["steps_per_s"])
+    elbos = [r["test_elbo_early_stopped"] for r in (ours, storch, pyro)]
+    return ("Stochastic graphs (discrete VAE on digits)",
+            f"{ours['steps_per_s'] / storch['steps_per_s']:.1f}x storchastic's and "
+            f"{ours['steps_per_s'] / pyro['steps_per_s']:.1f}x Pyro's steps/s; held-out ELBO "
+            f"{elbos[0]:.2f} vs {elbos[1]:.2f} and {elbos[2]:.2f} (early-stopped)",
+            where(d.get("environment", {})))
+
+
+ROWS: list[tuple[Callable[[], tuple[str, str, str]], str, str]] = [
+    (demo, "demo.json", "`benchmarks/demo_benchmark.py`"),
+    (trl_tiny, "trl.json", "`benchmarks/trl_comparison.py`"),
+    (trl_small, "trl_small.json", "`benchmarks/results/trl_small.md`"),
+    (trl_gpu, "trl_gpu.json", "`benchmarks/results/trl_gpu.json`"),
+    (multi30k, "multi30k.json", "`benchmarks/multi30k_benchmark.py`"),
+    (multi30k_risk, "multi30k_risk.json", "`benchmarks/multi30k_risk.py`"),
+    (cartpole, "cartpole.json", "`benchmarks/cartpole_benchmark.py`"),
+    (pong, "pong.json", "`benchmarks/pong_benchmark.py`"),
+    (graph_peers, "graph_peers.json", "`benchmarks/graph_peers.py`"),
+]
+
+
+def table() -> str:
+    lines = [BEGIN, "| what | result | machine, date | where |", "|---|---|---|---|"]
+    for row, name, script in ROWS:
+        if not (RESULTS / name).exists():
+            continue  # a benchmark not run yet has no row
+        what, result, machine = row()
+        lines.append(f"| {what} | {result} | {machine} | {script} |")
+    return "\n".join([*lines, END])
+
+
+def rewrite(text: str, new_table: str, path: Path = README) -> str:
+    start, stop = text.find(BEGIN), text.find(END)
+    if start < 0 or stop < start:
+        raise SystemExit(f"{path}: the HEADLINE markers are missing")
+    return text[:start] + new_table + text[stop + len(END):]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--check", action="store_true", help="fail if README.md's table differs from the results")
+    p.add_argument("--readme", type=Path, default=README, help="the file holding the table (default: README.md)")
+    args = p.parse_args()
+    text = args.readme.read_text()
+    new = rewrite(text, table(), args.readme)
+    if not args.check:
+        args.readme.write_text(new)
+        return 0
+    if new == text:
+        return 0
+    old_rows = set(text[text.find(BEGIN):text.find(END)].splitlines())
+    stale = [line for line in table().splitlines() if line not in old_rows]
+    print(f"{args.readme.name}'s headline table does not match benchmarks/results/ (run python scripts/headline.py):",
+          *stale, sep="\n  ", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Smoke test: `benchmarks/multi30k_risk.py --quick` trains the start, risk and control over two seeds."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "multi30k"
+
+
+def test_quick_multi30k_risk_benchmark(tmp_path: Path) -> None:
+    if not (DATA / "train.de.gz").exists():
+        pytest.skip(f"Multi30k is absent at {DATA} (the shared data is not beside the repository)")
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--quick", "--threads", "1", "--seeds", "0,1",
+                           "--work", str(tmp_path / "runs"), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    res = json.loads(out.read_text())
+    assert [(r["name"], r["seed"]) for r in res["rows"]] == [
+        ("+ risk", 0), ("+ cross-entropy (control)", 0), ("+ risk", 1), ("+ cross-entropy (control)", 1)]
+    for row in res["rows"]:
+        assert f"run.seed={row['seed']}" in row["overrides"]
+        assert 0.0 <= row["eval"]["test_beam"]["bleu"] <= 100.0 and row["eval"]["test_beam"]["size"] == 16
+    risk_rows = [r for r in res["rows"] if r["name"] == "+ risk"]
+    metrics = [json.loads(line) for line in (Path(risk_rows[0]["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    assert all("risk" in m for m in metrics)  # the risk objective trained, not REINFORCE
+    summary = {e["name"]: e for e in res["summary"]}
+    gains = [r["eval"]["test_greedy"]["bleu"] - res["start"]["eval"]["test_greedy"]["bleu"] for r in risk_rows]
+    assert summary["+ risk"]["test_greedy"]["gain_min"] == pytest.approx(min(gains))
+    table = out.with_suffix(".md").read_text()
+    assert "| + risk |" in table and "| + cross-entropy (control) | 1 |" in table
