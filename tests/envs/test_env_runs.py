@@ -81,10 +81,23 @@ def test_sequence_settings_are_refused_for_an_environment():
     (["env.grayscale=true"], "env.grayscale: GrayscaleObservation requires an image"),
     (["env.preprocess=pong"], "env.preprocess=pong: the Pong pre-processing takes Atari RGB frames"),
     (["env.id=FrozenLake-v1", "env.kwargs={map_name: nope}"], "env.id: gymnasium cannot make FrozenLake-v1 .*nope"),
+    (["env.eval_kwargs={no_such_option: 1}"], "env.eval_kwargs: CartPole-v1 refused them"),
 ])
 def test_set_ups_no_policy_or_wrapper_can_serve_are_config_errors(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):
         make_trainer(load_config(None, CARTPOLE + overrides), tmp_path / "run")
+
+
+def test_validation_environments_take_eval_kwargs_over_kwargs(tmp_path):
+    cfg = load_config(None, ["env.id=FrozenLake-v1", "env.algo=q_learning", "env.kwargs={is_slippery: false}",
+                             "env.eval_kwargs={is_slippery: true}", "env.num_envs=2"])
+    source = make_trainer(cfg, tmp_path / "run").source
+    try:
+        train = [e.unwrapped.spec.kwargs["is_slippery"] for e in source.environments.train.envs]
+        evaluation = [e.unwrapped.spec.kwargs["is_slippery"] for e in source.environments.eval.envs]
+    finally:
+        source.close()
+    assert train == [False, False] and evaluation == [True, True]
 
 
 class Faulty(gym.Env):

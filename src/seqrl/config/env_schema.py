@@ -14,6 +14,10 @@ class EnvConfig:
     id: Optional[str] = meta("a gymnasium environment id (e.g. CartPole-v1, ALE/Pong-v5): an episode run instead of a "
                              "sequence task (needs `pip install -e '.[envs]'`)", default=None)
     kwargs: dict = meta("keyword arguments of gymnasium.make, e.g. {is_slippery: false}", factory=dict)
+    eval_kwargs: dict = meta(
+        "keyword arguments of gymnasium.make for the validation environments (and --video), over env.kwargs: "
+        "e.g. {repeat_action_probability: 0.25}, ALE v5's sticky actions, so that greedy validation games "
+        "differ and the score means something", factory=dict)
     algo: Literal[ENV_ALGOS] = meta(  # type: ignore[valid-type]  # the registry's names (seqrl.kinds)
         "the algorithm (seqrl list shows each): reinforce (the score-function estimator on whole episodes), or "
         "the value-based contrast: q_learning (tabular; Discrete observations and actions) or dqn (a Q-network, "
@@ -63,8 +67,9 @@ class EnvConfig:
         "on them; q_learning/dqn: they update as they play)", 1, 10**6, 16)
 
     def __post_init__(self) -> None:
-        if not all(isinstance(k, str) for k in self.kwargs):
-            raise ValueError(f"env.kwargs: keys must be strings, got {list(self.kwargs)!r:.200}")
+        for key, given in (("env.kwargs", self.kwargs), ("env.eval_kwargs", self.eval_kwargs)):
+            if not all(isinstance(k, str) for k in given):
+                raise ValueError(f"{key}: keys must be strings, got {list(given)!r:.200}")
 
 
 @dataclass(frozen=True)

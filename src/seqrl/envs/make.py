@@ -78,13 +78,14 @@ def _wrapped(key: str, wrap: Callable[[], Any]) -> Any:
         raise ConfigError(f"{key}: {err}") from None
 
 
-def make_one(cfg: Config, render: bool = False, index: int = 0) -> Callable[[], Any]:
-    """A thunk that builds one wrapped environment (what gymnasium's vector envs take)."""
+def make_one(cfg: Config, render: bool = False, index: int = 0, evaluation: bool = False) -> Callable[[], Any]:
+    """A thunk that builds one wrapped environment (what gymnasium's vector envs take);
+    evaluation=True: a validation environment, env.eval_kwargs over env.kwargs."""
     env_cfg = cfg.env
 
     def thunk() -> Any:
         gymnasium = gym()
-        kwargs: dict[str, Any] = dict(env_cfg.kwargs)
+        kwargs: dict[str, Any] = {**env_cfg.kwargs, **(env_cfg.eval_kwargs if evaluation else {})}
         if env_cfg.max_episode_steps is not None:
             kwargs["max_episode_steps"] = env_cfg.max_episode_steps
         if render:
@@ -92,7 +93,8 @@ def make_one(cfg: Config, render: bool = False, index: int = 0) -> Callable[[], 
         try:
             env = gymnasium.make(env_cfg.id, **kwargs)
         except TypeError as err:  # an option the environment does not take
-            raise ConfigError(f"env.kwargs: {env_cfg.id} refused them ({err})") from None
+            key = "env.eval_kwargs" if evaluation and env_cfg.eval_kwargs else "env.kwargs"
+            raise ConfigError(f"{key}: {env_cfg.id} refused them ({err})") from None
         except Exception as err:  # noqa: BLE001 - a missing dependency, a bad option value, ...
             raise ConfigError(f"env.id: gymnasium cannot make {env_cfg.id} with env.kwargs={kwargs}: "
                               f"{type(err).__name__}: {str(err)[:300]}") from None
@@ -111,13 +113,13 @@ def make_one(cfg: Config, render: bool = False, index: int = 0) -> Callable[[], 
     return thunk
 
 
-def make_vector(cfg: Config) -> Any:
+def make_vector(cfg: Config, evaluation: bool = False) -> Any:
     """`env.num_envs` environments as one gymnasium vector env; autoreset in the same step, so the
     observation after a finished episode is the next episode's first (the last one is in
-    info["final_obs"])."""
+    info["final_obs"]). evaluation=True: validation environments (env.eval_kwargs)."""
     gymnasium = gym()
     mode = gymnasium.vector.AutoresetMode.SAME_STEP
-    fns = [make_one(cfg, index=i) for i in range(cfg.env.num_envs)]
+    fns = [make_one(cfg, index=i, evaluation=evaluation) for i in range(cfg.env.num_envs)]
     if cfg.env.vectorization == "async":
         return gymnasium.vector.AsyncVectorEnv(fns, autoreset_mode=mode)
     return gymnasium.vector.SyncVectorEnv(fns, autoreset_mode=mode)
@@ -132,6 +134,8 @@ def check_spaces(cfg: Config) -> tuple[Any, Any]:
         obs_space, act_space = env.observation_space, env.action_space
     finally:
         env.close()
+    if cfg.env.eval_kwargs:  # the validation environments' options, refused before compute too
+        make_one(cfg, evaluation=True)().close()
     gymnasium = gym()
     spaces = gymnasium.spaces
     if not isinstance(act_space, (spaces.Discrete, spaces.Box)):
@@ -164,7 +168,7 @@ class Environments:
     def eval(self) -> Any:
         """Validation episodes play on their own environments."""
         if self._eval is None:
-            self._eval = make_vector(self.cfg)
+            self._eval = make_vector(self.cfg, evaluation=True)
         return self._eval
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ def write_gif(source: Any, path: Path, greedy: bool, seed: int, fps: int = 30, m
     # stderr that XDG_RUNTIME_DIR is not set, on a run that succeeds)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    env = make_one(source.cfg, render=True)()
+    env = make_one(source.cfg, render=True, evaluation=True)()
     generator = seeds.sampling(source.cfg.run.seed, SAMPLE_STEP - seed)
     frames, total, steps = [], 0.0, 0
     try:
