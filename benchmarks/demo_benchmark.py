@@ -206,7 +206,8 @@ def child_main(args: argparse.Namespace) -> None:
         class TimedTrainer(_TimedTrainerMixin, Trainer):
             pass
 
-        cfg = load_config(None, DEMO_OVERRIDES + ([f"run.threads={args.threads}"] if args.threads else []))
+        cfg = load_config(None, DEMO_OVERRIDES + ([f"run.threads={args.threads}"] if args.threads else [])
+                          + ([f"run.seed={args.seed}"] if args.seed is not None else []))
         t0 = time.perf_counter()
         trainer = TimedTrainer(cfg, make_source(cfg, Path(args.run_dir)), args.run_dir)
         build_s = time.perf_counter() - t0
@@ -225,9 +226,12 @@ def child_main(args: argparse.Namespace) -> None:
 
 
 def run_child(kind: str, quick: bool, tmp: Path, weights: Optional[str] = None,
-              run_dir: Optional[Path] = None, threads: Optional[int] = None) -> dict[str, Any]:
-    out = tmp / f"{kind}-{'trained' if weights else 'init'}.json"
+              run_dir: Optional[Path] = None, threads: Optional[int] = None,
+              seed: Optional[int] = None) -> dict[str, Any]:
+    out = tmp / f"{kind}-{'trained' if weights else 'init'}{'' if seed is None else f'-seed{seed}'}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--child-out", str(out)]
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
     if quick:
         cmd.append("--quick")
     if weights:
@@ -294,6 +298,21 @@ def time_to_target(demo: dict[str, Any]) -> dict[str, Any]:
                    train_compute_s=sum(r["step_time"] for r in steps if r["step"] <= hit["step"]),
                    reinforce_steps_before=sum(1 for r in steps if r["step"] <= hit["step"] and r["mode"] == "reinforce"))
     return res
+
+
+def spread(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median, min and max over seeds of the time to the target and the final exact match (the
+    median of the time only when every seed reached it)."""
+    hit = [r for r in runs if r["reached"]]
+
+    def stats(values: list[float]) -> dict[str, Any]:
+        return {"median": statistics.median(values) if values and len(hit) == len(runs) else None,
+                "min": min(values, default=None), "max": max(values, default=None)}
+
+    finals = [r["final_exact_match"] for r in runs]
+    return {"seeds": [r["seed"] for r in runs], "reached": len(hit), "runs": runs,
+            "step": stats([r["step"] for r in hit]), "wall_s": stats([r["wall_s"] for r in hit]),
+            "final_exact_match": {"median": statistics.median(finals), "min": min(finals), "max": max(finals)}}
 
 
 def step_times_from_demo(demo: dict[str, Any]) -> dict[str, Any]:
@@ -394,6 +413,16 @@ def markdown(res: dict[str, Any]) -> str:
             lines.append("| Time to 0.95 validation exact match | not reached |")
         lines.append(f"| Final validation exact match (step {ttt['final_step']}) | {fmt(ttt['final_exact_match'], '', 4)} |")
         lines.append(f"| Full demo wall time (fit) | {fmt(ttt['fit_wall_s'], ' s')} |")
+    sp = res.get("seed_spread")
+    if sp:
+        seeds = f"seeds {sp['seeds'][0]}-{sp['seeds'][-1]}, not tuned on"
+        lines.append(f"| Time to 0.95 over {len(sp['seeds'])} more runs ({seeds}) | reached {sp['reached']}/"
+                     f"{len(sp['seeds'])}; step median {fmt(sp['step']['median'], '', 0)} "
+                     f"[{fmt(sp['step']['min'], '', 0)}, {fmt(sp['step']['max'], '', 0)}], wall median "
+                     f"{fmt(sp['wall_s']['median'], ' s')} [{fmt(sp['wall_s']['min'], ' s')}, "
+                     f"{fmt(sp['wall_s']['max'], ' s')}] |")
+        f = sp["final_exact_match"]
+        lines.append(f"| Final exact match over those runs | median {f['median']:.4f} [{f['min']:.4f}, {f['max']:.4f}] |")
     lines += ["", "Method:", ""]
     lines += [f"- **{k}**: {v}" for k, v in res["method"].items()]
     lines.append("")
@@ -406,6 +435,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "demo.json"))
     ap.add_argument("--threads", type=int, default=None,
                     help="torch intra-op threads for every process (default: torch's default, as the demo)")
+    ap.add_argument("--spread-seeds", type=int, default=5,
+                    help="further full demo runs, on seeds --first-seed onwards, for the spread of the time to 0.95")
+    ap.add_argument("--first-seed", type=int, default=100,
+                    help="first seed of the spread (the demo's settings were chosen on seed 0)")
+    ap.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child", choices=["throughput", "demo"], help=argparse.SUPPRESS)
     ap.add_argument("--child-out", help=argparse.SUPPRESS)
     ap.add_argument("--weights", help=argparse.SUPPRESS)
@@ -456,6 +490,14 @@ def main(argv: Optional[list[str]] = None) -> int:
             "rss_after_import_mib": thr["rss_after_import_mib"],
         }
         res["time_to_target"] = time_to_target(demo) if demo is not None else {"skipped": True}
+        if demo is not None and args.spread_seeds:
+            runs = []
+            for seed in range(args.first_seed, args.first_seed + args.spread_seeds):
+                print(f"full demo, seed {seed}...", file=sys.stderr)
+                one = run_child("demo", False, tmp, run_dir=tmp / f"demo-seed{seed}", threads=args.threads, seed=seed)
+                t = time_to_target(one)
+                runs.append({"seed": seed, **{k: t[k] for k in ("reached", "step", "wall_s", "final_exact_match")}})
+            res["seed_spread"] = spread(runs)
     env["loadavg_end"] = list(os.getloadavg())
     out.write_text(json.dumps(res, indent=2) + "\n")
     out.with_suffix(".md").write_text(markdown(res))

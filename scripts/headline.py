@@ -43,9 +43,18 @@ def k(steps: float) -> str:
 def demo() -> tuple[str, str, str]:
     d = load("demo.json")
     t = d["time_to_target"]
-    return ("Default demo (reverse digits, GRU)",
-            f"{t['target_exact_match']:.2f} greedy exact match in {t['wall_s']:.0f} s (step {t['step']}), "
-            f"{t['final_exact_match']:.3f} at the end; one seed", where(d["environment"]))
+    text = (f"{t['target_exact_match']:.2f} greedy exact match in {t['wall_s']:.0f} s (step {t['step']}), "
+            f"{t['final_exact_match']:.3f} at the end (seed 0)")
+    sp = d.get("seed_spread")
+    if sp and sp["wall_s"]["median"] is not None:
+        text += (f"; seeds {sp['seeds'][0]}-{sp['seeds'][-1]}: {sp['reached']}/{len(sp['seeds'])} in a median "
+                 f"{sp['wall_s']['median']:.0f} s [{sp['wall_s']['min']:.0f}, {sp['wall_s']['max']:.0f}], final "
+                 f"{sp['final_exact_match']['min']:.3f} to {sp['final_exact_match']['max']:.3f}")
+    elif sp:
+        text += f"; seeds {sp['seeds'][0]}-{sp['seeds'][-1]}: {sp['reached']}/{len(sp['seeds'])} reached 0.95"
+    else:
+        text += "; one seed"
+    return "Default demo (reverse digits, GRU)", text, where(d["environment"])
 
 
 def trl_tiny() -> tuple[str, str, str]:

@@ -16,8 +16,8 @@ def test_quick_multi30k_risk_benchmark(tmp_path: Path) -> None:
     if not (DATA / "train.de.gz").exists():
         pytest.skip(f"Multi30k is absent at {DATA} (the shared data is not beside the repository)")
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--quick", "--threads", "1", "--seeds", "0,1",
-                           "--work", str(tmp_path / "runs"), "--out", str(out)],
+    proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--quick", "--threads", "1",
+                           "--start-threads", "1", "--seeds", "0,1", "--work", str(tmp_path / "runs"), "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     res = json.loads(out.read_text())
