@@ -17,6 +17,7 @@ from seqrl.config.kind_defaults import notes  # noqa: E402
 from seqrl.config.validate import describe  # noqa: E402
 from seqrl.curriculum import CURRICULA  # noqa: E402
 from seqrl.estimators.baselines import BASELINES  # noqa: E402
+from seqrl.estimators.risk import OBJECTIVES  # noqa: E402
 from seqrl.kinds import KINDS, sections_of  # noqa: E402
 
 
@@ -41,13 +42,16 @@ def config_page() -> str:
 
 def kinds_page() -> str:
     out = ["# Kinds of run, baselines, curricula", "",
-           "Generated from `seqrl.kinds.KINDS` (the registry of sources), `seqrl.estimators.baselines.BASELINES` "
-           "and `seqrl.curriculum.CURRICULA`; `seqrl list` prints the same.", "",
+           "Generated from `seqrl.kinds.KINDS` (the registry of sources), `seqrl.estimators.risk.OBJECTIVES`, "
+           "`seqrl.estimators.baselines.BASELINES` and `seqrl.curriculum.CURRICULA`; `seqrl list` prints the same.",
+           "",
            "## Kinds of run", "", "| name | source | config sections | needs | what |", "|---|---|---|---|---|"]
     for name, kind in KINDS.items():
         extra = f"`.[{kind.extra}]`" if kind.extra else "core"
         secs = ", ".join(f"`{s}`" for s in sections_of(name))
         out.append(f"| `{name}` | `{kind.source}` | {secs} | {extra} | {cell(kind.description)} |")
+    out += ["", "## Objectives (`reinforce.objective`)", "", "| name | what |", "|---|---|"]
+    out += [f"| `{k}` | {cell(v)} |" for k, v in OBJECTIVES.items()]
     out += ["", "## Baselines (`reinforce.baseline`)", "", "| name | what |", "|---|---|"]
     out += [f"| `{k}` | {cell(v)} |" for k, v in BASELINES.items()]
     out += ["", "## Curricula (`curriculum.kind`)", "", "| name | what |", "|---|---|"]

@@ -207,6 +207,7 @@ def _list(args: argparse.Namespace) -> int:
 
     from seqrl.curriculum import CURRICULA
     from seqrl.estimators.baselines import BASELINES
+    from seqrl.estimators.risk import OBJECTIVES
     from seqrl.tasks import describe_tasks
     from seqrl.sequences.build import POLICIES
 
@@ -215,6 +216,7 @@ def _list(args: argparse.Namespace) -> int:
     env_algos = [(name, KINDS[name].description) for name in ENV_ALGOS]
     out = Console()
     for title, rows in (("tasks", describe_tasks()), ("policies", list(POLICIES.items())),
+                        ("objectives (reinforce.objective)", list(OBJECTIVES.items())),
                         ("baselines", list(BASELINES.items())), ("curricula", list(CURRICULA.items())),
                         ("environment algorithms (env.algo)", env_algos)):
         table = Table("name", "description", title=title, title_justify="left")

@@ -97,3 +97,13 @@ def test_merge_groups_keeps_each_inputs_rows_together():
     assert firsts == [[1], [2], [5, 5, 5], [3], [4], [6]]
     with pytest.raises(ValueError, match="inputs do not match"):
         merge_groups(a, rollout([[1]], 1))
+
+
+def test_the_config_offers_exactly_the_listed_objectives():
+    import dataclasses
+    import typing
+
+    from seqrl.config.schema import ReinforceConfig
+
+    field = next(f for f in dataclasses.fields(ReinforceConfig) if f.name == "objective")
+    assert set(typing.get_args(typing.get_type_hints(ReinforceConfig)[field.name])) == set(risk.OBJECTIVES)

@@ -29,6 +29,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+OBJECTIVES = {
+    "reinforce": "the score-function estimate: sum_t (G_t - b_t) grad log p(y_t), under reinforce.baseline",
+    "risk": "minimum risk training: minus the expected reward under p^alpha renormalised over each input's "
+            "candidates (samples, beam hypotheses or both); REINFORCE weighted by Q with the set's mean as baseline",
+}
+
 
 def first_occurrences(tokens: Tensor, mask: Tensor, k: int) -> Tensor:
     """(N,) True for the first row of each distinct sequence within its group of k rows.
