@@ -39,7 +39,7 @@ def curve(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
 
 def report(points: list[dict[str, float]], summary: dict[str, Any], args: argparse.Namespace,
            config: dict[str, Any]) -> dict[str, Any]:
-    from measure import cpu_model  # beside this script
+    from measure import cpu_flags, cpu_model  # beside this script
 
     reach = next((p for p in points if p["running_return"] >= TARGET), None)
     last = points[-1] if points else None
@@ -51,7 +51,7 @@ def report(points: list[dict[str, float]], summary: dict[str, Any], args: argpar
             "frames_per_s": (last["frames"] / summary["train_seconds"]) if last else 0.0,
             "peak_rss_mib": summary["peak_rss_mib"], "greedy_validation": {k: summary.get(k) for k in
                                                                            ("return_mean", "episodes")},
-            "machine": f"{cpu_model()} ({os.cpu_count()} cores)", "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{cpu_model()} ({os.cpu_count()} cores)", "isa": cpu_flags(), "date": time.strftime("%Y-%m-%d"),
             "settings": config, "curve": points}
 
 
@@ -66,7 +66,14 @@ def markdown(res: dict[str, Any]) -> str:
         f"| {res['episodes']:,} | {res['frames']:,} | {res['frames_per_s']:,.0f} | "
         f"{fin['running_return']:.2f} | {res['best_running_return']:.2f} | {when} | {res['peak_rss_mib']:,.0f} MiB |",
         "", f"Greedy validation at the end: mean return {res['greedy_validation']['return_mean']} over "
-            f"{res['greedy_validation']['episodes']} episodes.", ""])
+            f"{res['greedy_validation']['episodes']} episodes ({sticky(res)}).", ""])
+
+
+def sticky(res: dict[str, Any]) -> str:
+    """How the validation games were played: with or without ALE's sticky actions."""
+    env = res["settings"]["env"]
+    p = {**env.get("kwargs", {}), **env.get("eval_kwargs", {})}.get("repeat_action_probability")
+    return f"repeat_action_probability {p}" if p is not None else "the environment's default sticky actions"
 
 
 def plot(res: dict[str, Any], path: Path) -> None:

@@ -121,14 +121,15 @@ def cartpole() -> tuple[str, str, str]:
     seeds = d["seeds"] if isinstance(d["seeds"], int) else len(d["seeds"])
     return ("CartPole-v1 to a mean training return of 475",
             f"{'; '.join(parts)} ({'; '.join(peers)}); {seeds} seeds",
-            where({"cpu_model": d["machine"], "date": d["date"], **d.get("environment", {})}))
+            where({"cpu_model": d["machine"], "date": d["date"], "isa": d.get("isa")}))
 
 
 def pong() -> tuple[str, str, str]:
     d = load("pong.json")
     return ("Pong from pixels, REINFORCE",
-            f"running mean -21 -> {d['best_running_return']:+.1f} in {d['budget_minutes']:.0f} min; one seed",
-            where({"cpu_model": d["machine"], "date": d["date"]}))
+            f"running mean -21 -> {d['best_running_return']:+.1f} in {d['budget_minutes']:.0f} min; greedy validation "
+            f"{d['greedy_validation']['return_mean']:+.1f} over {d['greedy_validation']['episodes']} games; one seed",
+            where({"cpu_model": d["machine"], "date": d["date"], "isa": d.get("isa")}))
 
 
 def graph_peers() -> tuple[str, str, str]:
