@@ -16,10 +16,17 @@ def test_quick_multi30k_risk_benchmark(tmp_path: Path) -> None:
     if not (DATA / "train.de.gz").exists():
         pytest.skip(f"Multi30k is absent at {DATA} (the shared data is not beside the repository)")
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--quick", "--threads", "1",
-                           "--start-threads", "1", "--seeds", "0,1", "--work", str(tmp_path / "runs"), "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    for rows in ("risk", "control"):  # as two processes would on two cores; the second reuses the start
+        proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--quick", "--threads", "1",
+                               "--start-threads", "1", "--seeds", "0,1", "--rows", rows, "--work",
+                               str(tmp_path / "runs"), "--out", str(tmp_path / f"{rows}.json")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    assert "reusing" in proc.stdout and (tmp_path / "runs" / "cross-entropy" / "benchmark_eval.json").exists()
+    proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--merge", str(tmp_path / "risk.json"),
+                           str(tmp_path / "control.json"), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
     assert [(r["name"], r["seed"]) for r in res["rows"]] == [
         ("+ risk", 0), ("+ cross-entropy (control)", 0), ("+ risk", 1), ("+ cross-entropy (control)", 1)]
