@@ -128,8 +128,18 @@ def pong() -> tuple[str, str, str]:
     d = load("pong.json")
     return ("Pong from pixels, REINFORCE",
             f"running mean -21 -> {d['best_running_return']:+.1f} in {d['budget_minutes']:.0f} min; greedy validation "
-            f"{d['greedy_validation']['return_mean']:+.1f} over {d['greedy_validation']['episodes']} games; one seed",
+            f"{d['greedy_validation']['return_mean']:+.1f} over {d['greedy_validation']['episodes']} games "
+            f"({sticky(d)}); one seed",
             where({"cpu_model": d["machine"], "date": d["date"], "isa": d.get("isa")}))
+
+
+def sticky(d: dict[str, Any]) -> str:
+    """How Pong's validation games were played."""
+    env = d["settings"]["env"]
+    p = {**env.get("kwargs", {}), **env.get("eval_kwargs", {})}.get("repeat_action_probability")
+    if p == 0:
+        return "no sticky actions: one deterministic game, replayed"
+    return f"sticky actions {p}" if p is not None else "ALE's default sticky actions"
 
 
 def graph_peers() -> tuple[str, str, str]:
