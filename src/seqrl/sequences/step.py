@@ -17,10 +17,9 @@ from torch import Tensor
 from seqrl import seeds
 from seqrl.config.schema import Config
 from seqrl.curriculum import StepPlan
-from seqrl.estimators import losses
+from seqrl.estimators import losses, risk
 from seqrl.estimators.advantages import compute_advantages
 from seqrl.estimators.kl import kl_estimate
-from seqrl.estimators import risk
 from seqrl.estimators.returns import reward_to_go, terminal_rewards
 from seqrl.estimators.value_head import ValueHead
 from seqrl.policies.base import AutoregressivePolicy
