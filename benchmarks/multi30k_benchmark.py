@@ -67,6 +67,14 @@ def train_stage(config: str, run_dir: Path, overrides: list[str], threads: int, 
             return {**_stage_result(run_dir, kept["wall_s"]), "reused": True}
         print(f"not reusing {run_dir}: trained with another config", flush=True)
     if run_dir.exists():
+        from seqrl.run.lock import RunDirBusy, RunLock
+
+        lock = RunLock(run_dir)
+        try:  # a run another benchmark process is training is never deleted
+            lock.acquire()
+        except RunDirBusy as err:
+            raise SystemExit(f"not retraining {run_dir}: {err}") from None
+        lock.release()
         shutil.rmtree(run_dir)
     cmd = [sys.executable, "-m", "seqrl", "train", config, *settings, "--run-dir", str(run_dir)]
     print("$", " ".join(cmd), flush=True)
