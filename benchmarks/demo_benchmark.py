@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from measure import Timers, cpu_model  # beside this script
+from measure import Timers, cpu_flags, cpu_model  # beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 0.95
@@ -265,6 +265,7 @@ def environment() -> dict[str, Any]:
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "cpu_model": cpu,
+        "isa": cpu_flags(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "python": platform.python_version(),
