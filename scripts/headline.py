@@ -57,20 +57,15 @@ def demo() -> tuple[str, str, str]:
     return "Default demo (reverse digits, GRU)", text, where(d["environment"])
 
 
-def trl_tiny() -> tuple[str, str, str]:
-    d = load("trl.json")
-    rows = {r["run"]: r for r in d["rows"]}
-    s, t = rows["seqrl_rloo"]["completions_per_s"], rows["trl_rloo"]["completions_per_s"]
-    return ("Against TRL RLOO, same tiny GPT-2 and task, CPU",
-            f"{s / t:.1f}x TRL's completions/s ({s:,.0f} vs {t:,.0f}), same per-step curve", where(d["environment"]))
-
-
-def trl_small() -> tuple[str, str, str]:
-    d = load("trl_small.json")
-    rows = {r["run"]: r for r in d["rows"]}
-    s, t = rows["seqrl_rloo"]["completions_per_s"], rows["trl_rloo"]["completions_per_s"]
-    return ("Against TRL RLOO, GPT-2-small-sized model, CPU",
-            f"{s / t:.1f}x TRL's completions/s ({s:.0f} vs {t:.0f})", where(d["environment"]))
+def trl(name: str, what: str, fmt: str) -> Callable[[], tuple[str, str, str]]:
+    """A row comparing seqrl's RLOO with TRL's on one results file of trl_comparison.py."""
+    def row() -> tuple[str, str, str]:
+        d = load(name)
+        rows = {r["run"]: r for r in d["rows"]}
+        s, t = rows["seqrl_rloo"]["completions_per_s"], rows["trl_rloo"]["completions_per_s"]
+        extra = ", same per-step curve" if name == "trl.json" else ""
+        return what, f"{s / t:.1f}x TRL's completions/s ({s:{fmt}} vs {t:{fmt}}){extra}", where(d["environment"])
+    return row
 
 
 def trl_gpu() -> tuple[str, str, str]:
@@ -158,8 +153,10 @@ def graph_peers() -> tuple[str, str, str]:
 
 ROWS: list[tuple[Callable[[], tuple[str, str, str]], str, str]] = [
     (demo, "demo.json", "`benchmarks/demo_benchmark.py`"),
-    (trl_tiny, "trl.json", "`benchmarks/trl_comparison.py`"),
-    (trl_small, "trl_small.json", "`benchmarks/results/trl_small.md`"),
+    (trl("trl.json", "Against TRL RLOO, same tiny GPT-2 and task, CPU", ",.0f"), "trl.json",
+     "`benchmarks/trl_comparison.py`"),
+    (trl("trl_small.json", "Against TRL RLOO, GPT-2-small-sized model, CPU", ".0f"), "trl_small.json",
+     "`benchmarks/results/trl_small.md`"),
     (trl_gpu, "trl_gpu.json", "`benchmarks/results/trl_gpu.json`"),
     (multi30k, "multi30k.json", "`benchmarks/multi30k_benchmark.py`"),
     (multi30k_risk, "multi30k_risk.json", "`benchmarks/multi30k_risk.py`"),

@@ -10,7 +10,8 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 from torch import Tensor
 
-from seqrl.config.schema import OptimConfig, ReinforceConfig
+from seqrl.config.reinforce_schema import ReinforceConfig
+from seqrl.config.schema import OptimConfig
 from seqrl.curriculum import learning_rate
 from seqrl.estimators import losses
 from seqrl.estimators.baselines import ema_update
