@@ -82,6 +82,8 @@ def test_sequence_settings_are_refused_for_an_environment():
     (["env.preprocess=pong"], "env.preprocess=pong: the Pong pre-processing takes Atari RGB frames"),
     (["env.id=FrozenLake-v1", "env.kwargs={map_name: nope}"], "env.id: gymnasium cannot make FrozenLake-v1 .*nope"),
     (["env.eval_kwargs={no_such_option: 1}"], "env.eval_kwargs: CartPole-v1 refused them"),
+    (["env.id=FrozenLake-v1", "env.eval_kwargs={map_name: nope}"],
+     "env.eval_kwargs: gymnasium cannot make FrozenLake-v1 .*nope"),
 ])
 def test_set_ups_no_policy_or_wrapper_can_serve_are_config_errors(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):

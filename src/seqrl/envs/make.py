@@ -90,13 +90,14 @@ def make_one(cfg: Config, render: bool = False, index: int = 0, evaluation: bool
             kwargs["max_episode_steps"] = env_cfg.max_episode_steps
         if render:
             kwargs["render_mode"] = "rgb_array"
+        key = "env.eval_kwargs" if evaluation and env_cfg.eval_kwargs else "env.kwargs"
         try:
             env = gymnasium.make(env_cfg.id, **kwargs)
         except TypeError as err:  # an option the environment does not take
-            key = "env.eval_kwargs" if evaluation and env_cfg.eval_kwargs else "env.kwargs"
             raise ConfigError(f"{key}: {env_cfg.id} refused them ({err})") from None
         except Exception as err:  # noqa: BLE001 - a missing dependency, a bad option value, ...
-            raise ConfigError(f"env.id: gymnasium cannot make {env_cfg.id} with env.kwargs={kwargs}: "
+            where = "env.id" if key == "env.kwargs" else key
+            raise ConfigError(f"{where}: gymnasium cannot make {env_cfg.id} with {key}={kwargs}: "
                               f"{type(err).__name__}: {str(err)[:300]}") from None
         if env_cfg.grayscale:
             env = _wrapped("env.grayscale", lambda: gymnasium.wrappers.GrayscaleObservation(env))
