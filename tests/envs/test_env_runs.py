@@ -60,6 +60,16 @@ def test_cartpole_learns_within_seconds(tmp_path):
     assert summary["return_mean"] > 150, [r["reward_mean"] for r in rows]
 
 
+@pytest.mark.parametrize("reset_on_reward, warned", [(False, True), (True, False)])
+def test_few_standardised_episodes_warn_unless_every_point_restarts_the_return(tmp_path, caplog, reset_on_reward,
+                                                                                warned):
+    cfg = load_config(None, CARTPOLE + ["env.episodes_per_step=4", "env.standardize_returns=true",
+                                        f"env.reset_on_reward={str(reset_on_reward).lower()}"])
+    with caplog.at_level("WARNING", logger="seqrl"):
+        make_trainer(cfg, tmp_path / "run").source.close()
+    assert ("shrinks the gradient" in caplog.text) == warned
+
+
 def test_a_bad_env_id_is_a_config_error_with_a_suggestion(tmp_path):
     with pytest.raises(ConfigError, match=r"env.id: 'CartPol-v1' is not a registered gymnasium environment; "
                                           r"did you mean 'CartPole-v1'"):

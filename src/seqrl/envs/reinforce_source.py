@@ -33,7 +33,9 @@ class ReinforceSource(EpisodeSource):
 
     def __init__(self, cfg: Config, world: World, run_dir: Path, reward_fn: Optional[Callable[..., Any]] = None,
                  init: Optional[Callable[[torch.nn.Module], None]] = None) -> None:
-        if cfg.env.standardize_returns and cfg.env.episodes_per_step < SMALL_BATCH:
+        # env.reset_on_reward: every point restarts the return, so even a few episodes (Pong's 21-point
+        # games) hold many independent returns to standardise over
+        if cfg.env.standardize_returns and cfg.env.episodes_per_step < SMALL_BATCH and not cfg.env.reset_on_reward:
             log.warning("env.standardize_returns with env.episodes_per_step=%d: standardising the advantages of "
                         "so few episodes shrinks the gradient (measured: its length x0.62 at 2 episodes per step, "
                         "within 2%% from 16); use %d or more episodes per step, or turn it off",
