@@ -6,7 +6,9 @@ Trains `--config` (through the same Trainer as `seqrl train`) with run.time_limi
 budget and writes, to benchmarks/results/pong.{json,md,png}: the running mean episode return
 (EMA 0.99 over episodes, as the classic agent reports it, started at the first episode's return)
 against episodes, environment frames (agent steps x the ALE frameskip of 4) and wall time; the
-frames per second; the peak RSS; and whether the target (running mean >= -10) was reached, and when.
+frames per second; the peak RSS; when the running mean first passed -15, -10, ..., +15; and whether
+the target (a running mean of +10, issue 25) was reached, and when. `--report-only` rewrites the
+Markdown and plot from the JSON (after a change to the report).
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-TARGET, EMA, FRAMESKIP = -10.0, 0.99, 4
+TARGET, EMA, FRAMESKIP = 10.0, 0.99, 4
+MILESTONES = (-15.0, -10.0, -5.0, 0.0, 5.0, 10.0, 15.0)
 
 
 def curve(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
@@ -37,15 +40,19 @@ def curve(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
     return points
 
 
+def passed(points: list[dict[str, float]], level: float) -> dict[str, float] | None:
+    """The first point whose running mean is at least `level`, or None."""
+    return next((p for p in points if p["running_return"] >= level), None)
+
+
 def report(points: list[dict[str, float]], summary: dict[str, Any], args: argparse.Namespace,
            config: dict[str, Any]) -> dict[str, Any]:
     from measure import cpu_flags, cpu_model  # beside this script
 
-    reach = next((p for p in points if p["running_return"] >= TARGET), None)
     last = points[-1] if points else None
     return {"config": args.config, "budget_minutes": args.minutes, "target": TARGET,
-            "reached": reach, "final": last, "best_running_return": max((p["running_return"] for p in points),
-                                                                           default=None),
+            "reached": passed(points, TARGET), "milestones": milestones(points), "final": last,
+            "best_running_return": max((p["running_return"] for p in points), default=None),
             "episodes": len(points), "frames": last["frames"] if last else 0,
             "train_seconds": summary["train_seconds"],
             "frames_per_s": (last["frames"] / summary["train_seconds"]) if last else 0.0,
@@ -55,18 +62,31 @@ def report(points: list[dict[str, float]], summary: dict[str, Any], args: argpar
             "settings": config, "curve": points}
 
 
+def milestones(points: list[dict[str, float]]) -> dict[str, dict[str, float] | None]:
+    """For each of MILESTONES, the episode, frame count and time the running mean first passed it."""
+    out: dict[str, dict[str, float] | None] = {}
+    for level in MILESTONES:
+        p = passed(points, level)
+        out[f"{level:+g}"] = None if p is None else {k: p[k] for k in ("episodes", "frames", "seconds")}
+    return out
+
+
 def markdown(res: dict[str, Any]) -> str:
     fin, reach = res["final"], res["reached"]
     when = (f"yes, after {reach['episodes']} episodes, {reach['frames']:,} frames, {reach['seconds'] / 60:.1f} min"
             if reach else "no")
+    marks = res.get("milestones") or {}
     return "\n".join([
         f"{res['machine']}, {res['date']}: `{res['config']}` for {res['budget_minutes']:g} minutes of training.", "",
-        "| episodes | frames | frames/s | running mean return (EMA 0.99) | best | reached -10 | peak RSS |",
+        f"| episodes | frames | frames/s | running mean return (EMA 0.99) | best | reached {res['target']:+g} | peak RSS |",
         "|---|---|---|---|---|---|---|",
         f"| {res['episodes']:,} | {res['frames']:,} | {res['frames_per_s']:,.0f} | "
         f"{fin['running_return']:.2f} | {res['best_running_return']:.2f} | {when} | {res['peak_rss_mib']:,.0f} MiB |",
         "", f"Greedy validation at the end: mean return {res['greedy_validation']['return_mean']} over "
-            f"{res['greedy_validation']['episodes']} episodes ({sticky(res)}).", ""])
+            f"{res['greedy_validation']['episodes']} episodes ({sticky(res)}).", "",
+        *([("The running mean first passed: " + "; ".join(
+            f"{level} at {m['seconds'] / 60:.0f} min (episode {m['episodes']:,})" for level, m in marks.items()
+            if m is not None) + "."), ""] if any(marks.values()) else [])])
 
 
 def sticky(res: dict[str, Any]) -> str:
@@ -105,8 +125,15 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="a smoke test: 1 minute, results beside --run-dir")
     p.add_argument("--run-dir", default="runs/pong-benchmark")
     p.add_argument("--out", default="benchmarks/results/pong.json")
+    p.add_argument("--report-only", action="store_true", help="rewrite the report from the JSON at --out")
     p.add_argument("overrides", nargs="*", help="section.key=value config overrides")
     args = p.parse_args()
+    if args.report_only:
+        out = (ROOT / args.out).resolve()
+        res = json.loads(out.read_text())
+        res.update(target=TARGET, reached=passed(res["curve"], TARGET), milestones=milestones(res["curve"]))
+        write(res, out)
+        return 0
     if args.quick:
         args.minutes = min(args.minutes, 1.0)
     import shutil
@@ -122,12 +149,16 @@ def main() -> int:
     summary = make_trainer(cfg, run_dir).fit()
     res = report(curve(list(jsonl.read(run_dir / "metrics.jsonl"))), summary, args, to_dict(cfg))
     out = run_dir / "pong.json" if args.quick else (ROOT / args.out).resolve()
+    write(res, out)
+    return 0
+
+
+def write(res: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")
     out.with_suffix(".md").write_text(markdown(res))
     plot(res, out.with_suffix(".png"))
     print(markdown(res))
-    return 0
 
 
 if __name__ == "__main__":
