@@ -119,22 +119,27 @@ def cartpole() -> tuple[str, str, str]:
             where({"cpu_model": d["machine"], "date": d["date"], "isa": d.get("isa")}))
 
 
-def pong() -> tuple[str, str, str]:
-    d = load("pong.json")
-    return ("Pong from pixels, REINFORCE",
-            f"running mean -21 -> {d['best_running_return']:+.1f} in {d['budget_minutes']:.0f} min; greedy validation "
-            f"{d['greedy_validation']['return_mean']:+.1f} over {d['greedy_validation']['episodes']} games "
+def pong(name: str = "pong.json", title: str = "Pong from pixels, REINFORCE") -> tuple[str, str, str]:
+    d = load(name)
+    reached = d.get("reached")
+    when = (f", {d['target']:+g} at {reached['seconds'] / 60:.0f} min" if reached and "target" in d else
+            f", {d['target']:+g} not reached" if "target" in d else "")
+    return (title,
+            f"running mean -21 -> {d['final']['running_return']:+.1f} in {d['budget_minutes']:.0f} min{when}; greedy "
+            f"validation {d['greedy_validation']['return_mean']:+.1f} over {d['greedy_validation']['episodes']} games "
             f"({sticky(d)}); one seed",
             where({"cpu_model": d["machine"], "date": d["date"], "isa": d.get("isa")}))
 
 
 def sticky(d: dict[str, Any]) -> str:
-    """How Pong's validation games were played."""
+    """How Pong's training and validation games were played."""
     env = d["settings"]["env"]
+    train = env.get("kwargs", {}).get("repeat_action_probability")
     p = {**env.get("kwargs", {}), **env.get("eval_kwargs", {})}.get("repeat_action_probability")
     if p == 0:
         return "no sticky actions: one deterministic game, replayed"
-    return f"sticky actions {p}" if p is not None else "ALE's default sticky actions"
+    played = f"sticky actions {p}" if p is not None else "ALE's default sticky actions"
+    return played + (", trained without them" if train == 0 else ", as in training" if train == p else "")
 
 
 def graph_peers() -> tuple[str, str, str]:
@@ -162,6 +167,8 @@ ROWS: list[tuple[Callable[[], tuple[str, str, str]], str, str]] = [
     (multi30k_risk, "multi30k_risk.json", "`benchmarks/multi30k_risk.py`"),
     (cartpole, "cartpole.json", "`benchmarks/cartpole_benchmark.py`"),
     (pong, "pong.json", "`benchmarks/pong_benchmark.py`"),
+    (lambda: pong("pong_sticky.json", "Pong from pixels, REINFORCE, trained with sticky actions 0.25"),
+     "pong_sticky.json", "`benchmarks/pong_benchmark.py env.kwargs.repeat_action_probability=0.25`"),
     (graph_peers, "graph_peers.json", "`benchmarks/graph_peers.py`"),
 ]
 
