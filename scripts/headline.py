@@ -108,10 +108,15 @@ def cartpole() -> tuple[str, str, str]:
 
     def one(name: str, label: str) -> str:
         r = s[name]
-        return (f"{label} {r['reached']}/{r['runs']} at a median {k(r['steps']['median'])} env steps "
-                f"[{k(r['steps']['min'])}, {k(r['steps']['max'])}], {r['seconds']['median']:.0f} s")
+        steps = r["steps"]
+        if steps["median"] is None:  # not every seed reached 475 within its budget: no median
+            those = f" (those at {k(steps['min'])} to {k(steps['max'])} env steps)" if r["reached"] else ""
+            return f"{label} {r['reached']}/{r['runs']} within its budget{those}"
+        return (f"{label} {r['reached']}/{r['runs']} at a median {k(steps['median'])} env steps "
+                f"[{k(steps['min'])}, {k(steps['max'])}], {r['seconds']['median']:.0f} s")
 
-    parts = [one("seqrl_reinforce", "REINFORCE"), one("seqrl_a2c", "A2C")]
+    parts = [one(n, lbl) for n, lbl in (("seqrl_reinforce", "REINFORCE"), ("seqrl_a2c", "A2C"), ("seqrl_dqn", "DQN"))
+             if n in s]
     peers = [one(n, lbl) for n, lbl in (("sb3_ppo", "SB3 PPO"), ("sb3_a2c", "SB3 A2C")) if n in s]
     seeds = d["seeds"] if isinstance(d["seeds"], int) else len(d["seeds"])
     return ("CartPole-v1 to a mean training return of 475",
