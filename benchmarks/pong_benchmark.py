@@ -50,7 +50,7 @@ def report(points: list[dict[str, float]], summary: dict[str, Any], args: argpar
     from measure import cpu_flags, cpu_model  # beside this script
 
     last = points[-1] if points else None
-    return {"config": args.config, "budget_minutes": args.minutes, "target": TARGET,
+    return {"config": args.config, "overrides": list(args.overrides), "budget_minutes": args.minutes, "target": TARGET,
             "reached": passed(points, TARGET), "milestones": milestones(points), "final": last,
             "best_running_return": max((p["running_return"] for p in points), default=None),
             "episodes": len(points), "frames": last["frames"] if last else 0,
@@ -77,7 +77,8 @@ def markdown(res: dict[str, Any]) -> str:
             if reach else "no")
     marks = res.get("milestones") or {}
     return "\n".join([
-        f"{res['machine']}, {res['date']}: `{res['config']}` for {res['budget_minutes']:g} minutes of training.", "",
+        f"{res['machine']}, {res['date']}: `{res['config']}`{with_overrides(res)} for {res['budget_minutes']:g} minutes of "
+        "training.", "",
         f"| episodes | frames | frames/s | running mean return (EMA 0.99) | best | reached {res['target']:+g} | peak RSS |",
         "|---|---|---|---|---|---|---|",
         f"| {res['episodes']:,} | {res['frames']:,} | {res['frames_per_s']:,.0f} | "
@@ -87,6 +88,11 @@ def markdown(res: dict[str, Any]) -> str:
         *([("The running mean first passed: " + "; ".join(
             f"{level} at {m['seconds'] / 60:.0f} min (episode {m['episodes']:,})" for level, m in marks.items()
             if m is not None) + "."), ""] if any(marks.values()) else [])])
+
+
+def with_overrides(res: dict[str, Any]) -> str:
+    """ with `a=b c=d`: the command line's overrides of the config, if any (the settings hold the result)."""
+    return f" with `{' '.join(res['overrides'])}`" if res.get("overrides") else ""
 
 
 def sticky(res: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_report_only_rewrites_milestones_and_the_target_from_the_curve(tmp_path: Path) -> None:
     curve = [{"episodes": i + 1, "frames": 1000 * (i + 1), "seconds": 60.0 * (i + 1), "running_return": r, "return": r}
              for i, r in enumerate([-21.0, -14.0, -9.0, 1.0, 11.0])]
-    res = {"config": "configs/pong.yaml", "budget_minutes": 5, "target": -10.0, "reached": None, "final": curve[-1],
+    res = {"config": "configs/pong.yaml", "overrides": ["optim.lr=0.001"], "budget_minutes": 5, "target": -10.0, "reached": None, "final": curve[-1],
            "best_running_return": 11.0, "episodes": 5, "frames": 5000, "train_seconds": 300.0, "frames_per_s": 16.7,
            "peak_rss_mib": 100.0, "greedy_validation": {"return_mean": 3.0, "episodes": 4},
            "machine": "test CPU (2 cores)", "date": "2026-12-05",
@@ -27,6 +27,7 @@ def test_report_only_rewrites_milestones_and_the_target_from_the_curve(tmp_path:
     assert new["milestones"]["-15"]["episodes"] == 2 and new["milestones"]["+0"]["episodes"] == 4
     assert new["milestones"]["+15"] is None
     md = out.with_suffix(".md").read_text()
+    assert "`configs/pong.yaml` with `optim.lr=0.001` for 5 minutes" in md
     assert "| reached +10 |" in md and "yes, after 5 episodes" in md
     assert "-10 at 3 min (episode 3)" in md and "repeat_action_probability 0.25" in md
     assert out.with_suffix(".png").stat().st_size > 0
