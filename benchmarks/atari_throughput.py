@@ -99,7 +99,7 @@ def main() -> int:
     args = p.parse_args()
     if args.quick:
         args.steps, args.train_seconds = min(args.steps, 50), min(args.train_seconds, 3.0)
-    from measure import cpu_flags, cpu_model  # beside this script
+    from measure import cpu_flags, cpu_model, write_results  # beside this script
 
     work = (ROOT / args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -115,10 +115,7 @@ def main() -> int:
            "steps": args.steps, "train_seconds": args.train_seconds, "n_envs": N_ENVS, "frameskip": FRAMESKIP,
            "emulator": emulator, "training": training, "envpool_missing": missing}
     out = work / "atari_throughput.json" if args.quick else (ROOT / args.out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(res))
-    print(markdown(res))
+    write_results(res, out, markdown)
     return 0
 
 

@@ -99,7 +99,10 @@ def main() -> int:
     if args.from_logs:
         save(from_logs(args.from_logs, machine))
         return 0
-    lo, hi = map(int, args.seeds.split("-"))
+    try:
+        lo, hi = map(int, args.seeds.split("-"))
+    except (AttributeError, ValueError):
+        p.error(f"seeds: {args.seeds!r} is not a range first-last, e.g. 0-14")
     per_seed: dict[int, Optional[int]] = {}
     for seed in range(lo, hi + 1):
         out = subprocess.run([sys.executable, "-c", CHILD, args.runner, str(seed), json.dumps(args.overrides),

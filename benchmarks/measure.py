@@ -57,6 +57,16 @@ class Timers:
         self._undo.clear()
 
 
+def write_results(res: dict[str, Any], out: Path, markdown: Callable[[dict[str, Any]], str]) -> None:
+    """A benchmark's results: `out` (JSON) and its Markdown beside it (same stem), the Markdown printed."""
+    import json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    out.with_suffix(".md").write_text(markdown(res))
+    print(markdown(res))
+
+
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo ('unknown' where there is none)."""
     try:

@@ -160,11 +160,10 @@ def main() -> int:
 
 
 def write(res: dict[str, Any], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(res))
+    from measure import write_results  # beside this script
+
+    write_results(res, out, markdown)
     plot(res, out.with_suffix(".png"))
-    print(markdown(res))
 
 
 if __name__ == "__main__":
