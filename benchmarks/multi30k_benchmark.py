@@ -62,7 +62,7 @@ def train_stage(config: str, run_dir: Path, overrides: list[str], threads: int, 
     stamp = run_dir / "stage.json"
     if reuse and stamp.exists() and (run_dir / "summary.jsonl").exists():
         kept = json.loads(stamp.read_text())
-        if kept.get("config") == fingerprint:
+        if same_config(kept.get("config") or {}, fingerprint):
             print(f"reusing {run_dir} (trained in {kept['wall_s']:.0f} s)", flush=True)
             return {**_stage_result(run_dir, kept["wall_s"]), "reused": True}
         print(f"not reusing {run_dir}: trained with another config", flush=True)
@@ -75,7 +75,11 @@ def train_stage(config: str, run_dir: Path, overrides: list[str], threads: int, 
         except RunDirBusy as err:
             raise SystemExit(f"not retraining {run_dir}: {err}") from None
         lock.release()
-        shutil.rmtree(run_dir)
+        aside = run_dir.with_name(run_dir.name + ".previous")  # kept until the next retraining: never lost at once
+        if aside.exists():
+            shutil.rmtree(aside)
+        run_dir.rename(aside)
+        print(f"moved the old run to {aside}", flush=True)
     cmd = [sys.executable, "-m", "seqrl", "train", config, *settings, "--run-dir", str(run_dir)]
     print("$", " ".join(cmd), flush=True)
     started = time.perf_counter()
@@ -95,6 +99,31 @@ def stage_fingerprint(config: str, settings: list[str]) -> dict[str, Any]:
     resolved = to_dict(load_config(ROOT / config, settings))
     resolved["run"].pop("dir", None)
     return resolved
+
+
+def same_config(kept: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether a stage trained with resolved config `kept` is the one `now` asks for. A key that a
+    later seqrl added reads as its default in the old run, so `now` holding it at its default
+    still matches (a new option must not retrain, nor delete, a run it cannot have changed)."""
+    from seqrl.config.io import load_config
+    from seqrl.config.validate import to_dict
+
+    defaults = to_dict(load_config(None, []))
+    for section, values in now.items():
+        old = kept.get(section)
+        if not isinstance(values, dict) or not isinstance(old, dict):
+            if old != values:
+                return False
+            continue
+        for key, value in values.items():
+            if key in old:
+                if old[key] != value:
+                    return False
+            elif value != defaults.get(section, {}).get(key, object()):
+                return False
+        if set(old) - set(values):  # a key the run had that no longer exists
+            return False
+    return set(kept) <= set(now)
 
 
 def _stage_result(run_dir: Path, wall: float) -> dict[str, Any]:

@@ -36,8 +36,12 @@ KEYS = ("validation_greedy", "validation_beam", "test_greedy", "test_beam")
 
 
 def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tuple[str, str]],
-        start_threads: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Train and score the start and every (seed, row); `save` gets the results so far after each."""
+        start_threads: int, save: Callable[[dict[str, Any]], None], settings: dict[str, list[str]] | None = None,
+        tag: str = "") -> dict[str, Any]:
+    """Train and score the start and every (seed, row); `save` gets the results so far after each.
+    `settings`: overrides per row kind ("risk", "both"), from --set and --steps; `tag` names the run
+    directories of a tuning run apart from the benchmark's."""
+    settings = settings or {}
     extra = m30k.QUICK if quick else []
     limit = m30k.QUICK_EVAL_LIMIT if quick else None
     xent_dir = work / "cross-entropy"
@@ -47,8 +51,9 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
     out: list[dict[str, Any]] = []
     for seed in seeds:  # seed by seed: a cut-short benchmark still has both rows of its first seeds
         for name, config in rows:
-            run_dir = work / f"{m30k._slug(name)}-seed{seed}"
-            overrides = [*extra, f"run.init_from={xent_dir}", f"run.seed={seed}"]
+            run_dir = work / f"{m30k._slug(name)}{'-' + tag if tag else ''}-seed{seed}"
+            mine = [*settings.get("both", []), *(settings.get("risk", []) if "control" not in name else [])]
+            overrides = [*extra, *mine, f"run.init_from={xent_dir}", f"run.seed={seed}"]
             row = {"name": name, "config": config, "seed": seed, "overrides": overrides, "run_dir": str(run_dir),
                    **m30k.train_stage(config, run_dir, overrides, threads, reuse=True)}
             row.pop("reused")
@@ -117,8 +122,11 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         f"Multi30k De->En, sequence-level risk vs a cross-entropy control; {env['cpu_model']} ({env['cores']} cores, "
         f"{res['threads']} torch thread(s) in stage 2), {env['date']}. Both start from the same cross-entropy checkpoint (best "
-        f"validation BLEU, step {base['best_step']}); seeds {', '.join(map(str, res['seeds']))} of stage 2, none tuned "
-        f"on. sacreBLEU on detokenized cased text, best-validation checkpoint of each run; beam {m30k.BEAM}.",
+        f"validation BLEU, step {base['best_step']}); seeds {', '.join(map(str, res['seeds']))} of stage 2, "
+        f"{'none tuned on' if res.get('purpose', 'benchmark') == 'benchmark' else 'a ' + res['purpose']}. sacreBLEU on detokenized cased text, best-validation checkpoint of each run; beam {m30k.BEAM}.",
+        *(["", f"Settings beyond the configs ({res.get('purpose', 'benchmark')}): risk row "
+           f"`{' '.join(res['settings'].get('risk', [])) or '-'}`, both rows "
+           f"`{' '.join(res['settings'].get('both', [])) or '-'}`."] if any(res.get("settings", {}).values()) else []),
         "",
         "| row | test BLEU greedy (median) | Δ greedy median [min, max] | test BLEU beam (median) | "
         "Δ beam median [min, max] | Δ val greedy | Δ val beam | wall time (median) |",
@@ -153,6 +161,11 @@ def main() -> int:
     p.add_argument("--start-threads", type=int, default=2,
                    help="torch threads of the cross-entropy start (2: the Multi30k benchmark's, so its run is reused)")
     p.add_argument("--rows", default="risk,control", help="which rows: risk, control (comma-separated)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for the risk row (repeatable): tuning, reported as such")
+    p.add_argument("--steps", type=int, help="optim.steps of both rows (the control keeps the risk row's length)")
+    p.add_argument("--tag", default="", help="run directories <row>-<tag>-seed<N> (a tuning run beside the benchmark's)")
+    p.add_argument("--purpose", default="benchmark", help="what the results are for (e.g. 'tuning'), in the report")
     p.add_argument("--report-only", action="store_true", help="rewrite the Markdown from --out")
     p.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
                    help="combine the results files of processes run in parallel (e.g. --rows risk on one core, "
@@ -169,6 +182,9 @@ def main() -> int:
         res = json.loads(out.read_text())
         out.with_suffix(".md").write_text(markdown(res))
         return 0
+    if any("=" not in s for s in args.set):
+        p.error(f"--set: expected KEY=VALUE, got {next(s for s in args.set if '=' not in s)!r}")
+    settings = {"risk": list(args.set), "both": [f"optim.steps={args.steps}"] if args.steps else []}
     if not (m30k.DATA / "train.de.gz").exists():
         raise SystemExit(f"Multi30k is not at {m30k.DATA} (the benchmark reads ../shared/data/multi30k)")
     wanted = {w.strip() for w in args.rows.split(",")}
@@ -178,7 +194,8 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     head = {"mode": "quick" if args.quick else "full", "threads": args.threads, "start_threads": args.start_threads,
-            "seeds": seeds, "environment": m30k._environment()}
+            "seeds": seeds, "settings": settings, "tag": args.tag, "purpose": args.purpose,
+            "environment": m30k._environment()}
 
     def save(part: dict[str, Any]) -> None:
         res = {**head, **part, "total_wall_s": time.perf_counter() - began}
@@ -188,7 +205,7 @@ def main() -> int:
         out.write_text(json.dumps(res, indent=2) + "\n")
         out.with_suffix(".md").write_text(markdown(res))
 
-    run(work, seeds, args.threads, args.quick, rows, args.start_threads, save)
+    run(work, seeds, args.threads, args.quick, rows, args.start_threads, save, settings, args.tag)
     print(out.with_suffix(".md").read_text())
     return 0
 

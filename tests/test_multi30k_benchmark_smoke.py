@@ -54,3 +54,21 @@ def test_quick_multi30k_benchmark(tmp_path: Path) -> None:
     assert stage_fingerprint("configs/multi30k.yaml", settings) == json.loads((stage1 / "stage.json").read_text())["config"]
     assert stage_fingerprint("configs/multi30k.yaml", [*settings, "optim.lr=0.001"]) != \
         stage_fingerprint("configs/multi30k.yaml", settings)
+
+
+def test_a_kept_stage_is_reused_when_seqrl_only_added_an_option_at_its_default() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import multi30k_benchmark as m30k
+    finally:
+        sys.path.pop(0)
+    now = m30k.stage_fingerprint("configs/multi30k_risk.yaml", ["run.threads=1"])
+    older = json.loads(json.dumps(now))
+    del older["reinforce"]["xent_coef"]  # a run trained before the option existed
+    assert m30k.same_config(older, now)
+    assert not m30k.same_config(older, m30k.stage_fingerprint("configs/multi30k_risk.yaml",
+                                                              ["run.threads=1", "reinforce.xent_coef=0.5"]))
+    assert not m30k.same_config(now, m30k.stage_fingerprint("configs/multi30k_risk.yaml", ["run.threads=2"]))
+    gone = json.loads(json.dumps(now))
+    gone["reinforce"]["retired_option"] = 1  # the run had a setting this seqrl no longer has
+    assert not m30k.same_config(gone, now)

@@ -17,9 +17,10 @@ def test_quick_multi30k_risk_benchmark(tmp_path: Path) -> None:
         pytest.skip(f"Multi30k is absent at {DATA} (the shared data is not beside the repository)")
     out = tmp_path / "r.json"
     for rows in ("risk", "control"):  # as two processes would on two cores; the second reuses the start
+        tuning = ["--set", "reinforce.xent_coef=0.5", "--tag", "t"] if rows == "risk" else []
         proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--quick", "--threads", "1",
                                "--start-threads", "1", "--seeds", "0,1", "--rows", rows, "--work",
-                               str(tmp_path / "runs"), "--out", str(tmp_path / f"{rows}.json")],
+                               str(tmp_path / "runs"), "--out", str(tmp_path / f"{rows}.json"), *tuning],
                               cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     assert "reusing" in proc.stdout and (tmp_path / "runs" / "cross-entropy" / "benchmark_eval.json").exists()
@@ -36,6 +37,9 @@ def test_quick_multi30k_risk_benchmark(tmp_path: Path) -> None:
     risk_rows = [r for r in res["rows"] if r["name"] == "+ risk"]
     metrics = [json.loads(line) for line in (Path(risk_rows[0]["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
     assert all("risk" in m for m in metrics)  # the risk objective trained, not REINFORCE
+    assert all(m["reference_xent"] > 0 for m in metrics)  # with the --set cross-entropy term
+    assert Path(risk_rows[0]["run_dir"]).name == "risk-t-seed0" and "reinforce.xent_coef=0.5" in risk_rows[0]["overrides"]
+    assert "risk row `reinforce.xent_coef=0.5`" in (tmp_path / "risk.md").read_text()
     summary = {e["name"]: e for e in res["summary"]}
     gains = [r["eval"]["test_greedy"]["bleu"] - res["start"]["eval"]["test_greedy"]["bleu"] for r in risk_rows]
     assert summary["+ risk"]["test_greedy"]["gain_min"] == pytest.approx(min(gains))

@@ -26,8 +26,9 @@ def torchrun(out: Path, *overrides: str, env: dict | None = None, timeout: float
 
 
 @pytest.mark.parametrize("variant", [[], ["reinforce.baseline=value", "curriculum.kind=mixer",
-                                          "curriculum.mixer_every=3", "reinforce.normalization=token"]],
-                         ids=["rloo", "mixer-value-token"])
+                                          "curriculum.mixer_every=3", "reinforce.normalization=token"],
+                                     ["reinforce.xent_coef=0.5"]],
+                         ids=["rloo", "mixer-value-token", "xent-coef"])
 def test_two_ranks_equal_one_process_on_the_same_global_batch(tmp_path, variant):
     proc = torchrun(tmp_path, *CONFIG, *variant)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -148,3 +148,43 @@ def test_kl_reference_is_the_policy_at_the_first_reinforce_step(tmp_path, monkey
     monkeypatch.setattr(trainer_module, "train_step", spy)
     trainer.fit()
     assert seen["equal"] and trainer.state.reference_step == 8
+
+
+def _gradient(tmp_path, monkeypatch, name, plan, *overrides):
+    """The step's gradient (flat, before clipping) on a fresh tiny run; no update is applied."""
+    import seqrl.sequences.step as step_module
+
+    seen = {}
+
+    def record(loss, optimizer, params, *args, **kwargs):
+        loss.backward()
+        seen["grad"] = torch.cat([p.grad.flatten() for p in params if p.grad is not None]).clone()
+        return 0.0
+
+    monkeypatch.setattr(step_module, "apply_update", record)
+    m, _ = _step(tmp_path / name, plan, "model.dropout=0", *overrides)
+    return seen["grad"], m
+
+
+@pytest.mark.parametrize("objective", [["reinforce.baseline=rloo"], ["reinforce.objective=risk",
+                                                                       "reinforce.baseline=none"]])
+def test_xent_coef_adds_the_reference_cross_entropy_gradient_to_the_reinforce_step(tmp_path, monkeypatch,
+                                                                                    objective):
+    rl, _ = _gradient(tmp_path, monkeypatch, "rl", StepPlan(True, 0), *objective)
+    xent, mx = _gradient(tmp_path, monkeypatch, "xent", StepPlan(False, 0), *objective)
+    mixed, m = _gradient(tmp_path, monkeypatch, "mixed", StepPlan(True, 0), *objective, "reinforce.xent_coef=0.3")
+    assert m["reference_xent"] == pytest.approx(mx["xent"])  # the same references, the same parameters
+    assert torch.allclose(mixed, rl + 0.3 * xent, atol=1e-6)  # the same samples: the terms just add
+    assert float((mixed - rl).abs().max()) > 1e-4  # and the term is really there
+
+
+def test_xent_coef_needs_references_and_a_sequence_run(tmp_path):
+    from seqrl.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="reinforce.xent_coef"):
+        load_config(None, ["env.id=CartPole-v1", "model.kind=mlp", "curriculum.kind=reinforce",
+                           "reinforce.baseline=none", "reinforce.xent_coef=0.5"])
+    with pytest.raises(ConfigError, match="reinforce.xent_coef: .* task 'digit_sum' does not have"):
+        make_trainer(tiny_config("task.name=digit_sum", "curriculum.kind=reinforce", "reinforce.xent_coef=0.5"),
+                     tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before the run directory is made

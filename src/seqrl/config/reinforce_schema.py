@@ -44,6 +44,10 @@ class ReinforceConfig:
         "search, or both (repeats count once)", default="samples")
     risk_beam: int = meta("risk: beam width (hypotheses per input) when risk_candidates is beam or both",
                           1, 256, 4)
+    xent_coef: float = meta(
+        "weight of a cross-entropy term on each input's reference added to every REINFORCE step: the mixed "
+        "objective of Wu et al. 2016 (GNMT) and Paulus et al. 2018, which Edunov et al. 2018 add to risk; it "
+        "holds the policy near the data while the reward moves it (0 = off)", 0.0, 100.0, 0.0)
 
     def __post_init__(self) -> None:
         if self.baseline in ("rloo", "grpo") and self.samples_per_input < 2 and self.objective == "reinforce":

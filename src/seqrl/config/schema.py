@@ -184,7 +184,8 @@ SEQUENCE_ONLY = {
     "model": ("hf_path", "hf_init", "hf_fused_activations", "hf_attention", "lora_r", "lora_alpha", "lora_dropout",
               "lora_targets", "embed_dim", "encoder_layers", "heads", "ff_dim", "dropout"),
     "reinforce": ("samples_per_input", "temperature", "max_len", "grpo_std", "value_hidden", "kl_coef",
-                  "kl_estimator", "scoring", "objective", "risk_alpha", "risk_candidates", "risk_beam"),
+                  "kl_estimator", "scoring", "objective", "risk_alpha", "risk_candidates", "risk_beam",
+                  "xent_coef"),
 }
 
 
@@ -277,6 +278,9 @@ class Config:
                              "mlp (vector observations) or cnn (images)")
         if self.reinforce.kl_coef > 0:
             raise ValueError("reinforce.kl_coef: the KL penalty is for sequence runs; set it to 0")
+        if self.reinforce.xent_coef > 0:
+            raise ValueError("reinforce.xent_coef: an environment has no references to train on with cross-entropy; "
+                             "set it to 0")
         if self.reinforce.objective != "reinforce":
             raise ValueError(f"reinforce.objective={self.reinforce.objective}: risk compares candidate outputs of one "
                              "input, which an environment run does not have; use reinforce")

@@ -113,6 +113,9 @@ def check_compatible(cfg: Config, task: Task) -> None:
         raise ConfigError(
             f"curriculum.kind: {cfg.curriculum.kind!r} trains on reference answers, which task "
             f"{task.name!r} does not have; use curriculum.kind=reinforce")
+    if not task.has_reference and cfg.reinforce.xent_coef > 0:
+        raise ConfigError(f"reinforce.xent_coef: the cross-entropy term trains on reference answers, which task "
+                          f"{task.name!r} does not have; set it to 0")
 
 
 POOL_TIMEOUT = 300.0  # task.reward_timeout=null, in workers and in the training process alike

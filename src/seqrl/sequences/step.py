@@ -244,6 +244,8 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
               groups_with_candidates(s)])
     loss, base, terms = reinforce_objective(ctx, s, rl.baseline, state.ema, greedy, n_seq, n_rl, n_forced, n_inputs)
     m.update({k: v for k, v in terms.items() if k != "entropy"})
+    if rl.xent_coef > 0 and batch.tgt is not None:
+        loss = loss + rl.xent_coef * reference_xent(ctx, batch, step, m)
     mean_r = r_sum / n_seq if n_seq else None
     mean_g = g_sum / n_seq if n_seq else None
     update_baselines(state, rl, mean_g, s.predicted, returns, rl_mask, n_rl, ctx.value_optimizer, ctx.world.all_sum_)
@@ -266,6 +268,22 @@ def _reinforce_loss(ctx: StepContext, examples: list[Example], batch: Batch, pla
         tokens=n_all,
     )
     return loss * ctx.world.size  # DDP averages gradients over ranks; the normalisers are global
+
+
+def reference_xent(ctx: StepContext, batch: Batch, step: int, m: dict[str, Any]) -> Tensor:
+    """reinforce.xent_coef's term: teacher-forced cross-entropy on the batch's references, per
+    reference token of the whole batch. Scored by the policy itself, not through DDP: in data-parallel
+    training its gradient reaches each parameter in the same backward as the DDP forward's, so
+    the reducer all-reduces their sum (one DDP forward per step)."""
+    assert batch.tgt is not None and batch.tgt_mask is not None
+    clock = time.perf_counter()
+    scored = ctx.policy(batch, batch.tgt, batch.tgt_mask, 1.0, False)  # (B, T) at temperature 1, as xent steps
+    _lap(m, "time_score", clock)
+    _check_scores(scored.logprobs, batch.tgt_mask, batch.tgt, ctx, step)
+    (n_tok,) = _totals(ctx, [batch.tgt_mask.sum()])
+    xent = losses.token_xent(scored.logprobs, batch.tgt_mask, n_tok)
+    m["reference_xent"] = xent.item() * ctx.world.size  # this rank's share of the batch mean, scaled up
+    return xent
 
 
 def _lap(m: dict[str, Any], key: str, since: float) -> float:
