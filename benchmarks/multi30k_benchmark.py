@@ -53,12 +53,16 @@ def _slug(name: str) -> str:
     return "".join(c for c in name.lower().replace(" ", "-") if c.isalnum() or c == "-").strip("-")
 
 
-def train_stage(config: str, run_dir: Path, overrides: list[str], threads: int, reuse: bool = False) -> dict[str, Any]:
+def train_stage(config: str, run_dir: Path, overrides: list[str], threads: int, reuse: bool = False,
+                after: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run `python -m seqrl train` in its own process; its wall time, summary and curve.
     reuse=True keeps a run this script trained before with the same resolved config (its measured
-    wall time is in stage.json); a run trained with any other setting is trained again."""
+    wall time is in stage.json) and the same `after` (what it started from, e.g. the start run's
+    own stamp: a retrained start retrains what follows it); any other run is trained again."""
     settings = [*overrides, f"run.threads={threads}", "run.progress=false"]
     fingerprint = stage_fingerprint(config, settings)
+    if after is not None:
+        fingerprint["after"] = after
     stamp = run_dir / "stage.json"
     if reuse and stamp.exists() and (run_dir / "summary.jsonl").exists():
         kept = json.loads(stamp.read_text())

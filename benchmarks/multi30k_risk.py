@@ -9,7 +9,7 @@ trains the same run). Each stage-2 row starts from its best-validation checkpoin
 (`run.seed`: the sampling, data order and dropout streams; the start is the same for every seed):
 
 - "+ risk": minimum risk training over 4 samples and 4 beam hypotheses per input;
-- "+ cross-entropy (control)": cross-entropy continued for the same 700 steps
+- "+ cross-entropy (control)": cross-entropy continued for as many steps as the risk row
   (`configs/multi30k_xent_more.yaml`), so a gain can be told apart from more training.
 
 Every run is scored by its best-validation checkpoint on test_2016_flickr, greedy and beam 5
@@ -54,8 +54,9 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
             run_dir = work / f"{m30k._slug(name)}{'-' + tag if tag else ''}-seed{seed}"
             mine = [*settings.get("both", []), *(settings.get("risk", []) if "control" not in name else [])]
             overrides = [*extra, *mine, f"run.init_from={xent_dir}", f"run.seed={seed}"]
+            started_from = json.loads((xent_dir / "stage.json").read_text())  # the start run as trained
             row = {"name": name, "config": config, "seed": seed, "overrides": overrides, "run_dir": str(run_dir),
-                   **m30k.train_stage(config, run_dir, overrides, threads, reuse=True)}
+                   **m30k.train_stage(config, run_dir, overrides, threads, reuse=True, after=started_from)}
             row.pop("reused")
             row["eval"] = m30k.evaluate(run_dir, threads, limit)
             out.append(row)
@@ -63,6 +64,13 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
                               **{k: row["eval"][k]["bleu"] for k in KEYS}}), flush=True)
             save({"start": start, "rows": out})  # a cut-short benchmark keeps what it measured
     return {"start": start, "rows": out}
+
+
+def risk_steps(overrides: list[str]) -> int:
+    """optim.steps of the risk row's resolved config (with the --set overrides)."""
+    from seqrl.config.io import load_config
+
+    return load_config(ROOT / ROWS[0][1], overrides).optim.steps
 
 
 def start_eval(xent_dir: Path, threads: int, limit: int | None, reused: bool) -> dict[str, Any]:
@@ -163,7 +171,8 @@ def main() -> int:
     p.add_argument("--rows", default="risk,control", help="which rows: risk, control (comma-separated)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a config override for the risk row (repeatable): tuning, reported as such")
-    p.add_argument("--steps", type=int, help="optim.steps of both rows (the control keeps the risk row's length)")
+    p.add_argument("--steps", type=int, help="optim.steps of both rows (default: the risk config's, so the control "
+                   "is as long as the risk row)")
     p.add_argument("--tag", default="", help="run directories <row>-<tag>-seed<N> (a tuning run beside the benchmark's)")
     p.add_argument("--purpose", default="benchmark", help="what the results are for (e.g. 'tuning'), in the report")
     p.add_argument("--report-only", action="store_true", help="rewrite the Markdown from --out")
@@ -184,7 +193,8 @@ def main() -> int:
         return 0
     if any("=" not in s for s in args.set):
         p.error(f"--set: expected KEY=VALUE, got {next(s for s in args.set if '=' not in s)!r}")
-    settings = {"risk": list(args.set), "both": [f"optim.steps={args.steps}"] if args.steps else []}
+    steps = args.steps or risk_steps(args.set)  # the control is as long as the risk row
+    settings = {"risk": list(args.set), "both": [f"optim.steps={steps}"]}
     if not (m30k.DATA / "train.de.gz").exists():
         raise SystemExit(f"Multi30k is not at {m30k.DATA} (the benchmark reads ../shared/data/multi30k)")
     wanted = {w.strip() for w in args.rows.split(",")}

@@ -62,13 +62,13 @@ def test_a_kept_stage_is_reused_when_seqrl_only_added_an_option_at_its_default()
         import multi30k_benchmark as m30k
     finally:
         sys.path.pop(0)
-    now = m30k.stage_fingerprint("configs/multi30k_risk.yaml", ["run.threads=1"])
+    now = m30k.stage_fingerprint("configs/multi30k_rloo.yaml", ["run.threads=1"])
     older = json.loads(json.dumps(now))
     del older["reinforce"]["xent_coef"]  # a run trained before the option existed
     assert m30k.same_config(older, now)
-    assert not m30k.same_config(older, m30k.stage_fingerprint("configs/multi30k_risk.yaml",
+    assert not m30k.same_config(older, m30k.stage_fingerprint("configs/multi30k_rloo.yaml",
                                                               ["run.threads=1", "reinforce.xent_coef=0.5"]))
-    assert not m30k.same_config(now, m30k.stage_fingerprint("configs/multi30k_risk.yaml", ["run.threads=2"]))
+    assert not m30k.same_config(now, m30k.stage_fingerprint("configs/multi30k_rloo.yaml", ["run.threads=2"]))
     gone = json.loads(json.dumps(now))
     gone["reinforce"]["retired_option"] = 1  # the run had a setting this seqrl no longer has
     assert not m30k.same_config(gone, now)
