@@ -99,7 +99,7 @@ def multi30k_risk() -> tuple[str, str, str]:
     if c:
         text += (f" (control: {c['test_greedy']['gain_median']:+.2f} greedy, {c['test_beam']['gain_median']:+.2f} "
                  "beam)")
-    return "Multi30k De->En, minimum risk training (samples + beam)", text, where(d["environment"])
+    return "Multi30k De->En, minimum risk training (samples + beam) with cross-entropy on the references", text, where(d["environment"])
 
 
 def cartpole() -> tuple[str, str, str]:
