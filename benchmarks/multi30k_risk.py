@@ -126,13 +126,14 @@ def summarise(res: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def markdown(res: dict[str, Any]) -> str:
-    env, base = res["environment"], res["start"]["eval"]
+    env, base, purpose = res["environment"], res["start"]["eval"], res.get("purpose", "benchmark")
     lines = [
         f"Multi30k De->En, sequence-level risk vs a cross-entropy control; {env['cpu_model']} ({env['cores']} cores, "
         f"{res['threads']} torch thread(s) in stage 2), {env['date']}. Both start from the same cross-entropy checkpoint (best "
         f"validation BLEU, step {base['best_step']}); seeds {', '.join(map(str, res['seeds']))} of stage 2, "
-        f"{'none tuned on' if res.get('purpose', 'benchmark') == 'benchmark' else 'a ' + res['purpose']}. sacreBLEU on detokenized cased text, best-validation checkpoint of each run; beam {m30k.BEAM}.",
-        *(["", f"Settings beyond the configs ({res.get('purpose', 'benchmark')}): risk row "
+        f"{'none tuned on' if purpose == 'benchmark' else 'a ' + purpose}. sacreBLEU on detokenized cased text, "
+        f"best-validation checkpoint of each run; beam {m30k.BEAM}.",
+        *(["", f"Settings beyond the configs ({purpose}): risk row "
            f"`{' '.join(res['settings'].get('risk', [])) or '-'}`, both rows "
            f"`{' '.join(res['settings'].get('both', [])) or '-'}`."] if any(res.get("settings", {}).values()) else []),
         "",
