@@ -57,14 +57,17 @@ class Timers:
         self._undo.clear()
 
 
-def write_results(res: dict[str, Any], out: Path, markdown: Callable[[dict[str, Any]], str]) -> None:
-    """A benchmark's results: `out` (JSON) and its Markdown beside it (same stem), the Markdown printed."""
+def write_results(res: dict[str, Any], out: Path, markdown: Callable[[dict[str, Any]], str],
+                  echo: bool = True) -> None:
+    """A benchmark's results: `out` (JSON) and its Markdown beside it (same stem), the Markdown
+    printed when `echo` (a benchmark rewriting its files after each run echoes only the last)."""
     import json
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")
     out.with_suffix(".md").write_text(markdown(res))
-    print(markdown(res))
+    if echo:
+        print(markdown(res))
 
 
 def cpu_model() -> str:

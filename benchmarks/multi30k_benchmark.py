@@ -106,28 +106,20 @@ def stage_fingerprint(config: str, settings: list[str]) -> dict[str, Any]:
 
 
 def same_config(kept: dict[str, Any], now: dict[str, Any]) -> bool:
-    """Whether a stage trained with resolved config `kept` is the one `now` asks for. A key that a
-    later seqrl added reads as its default in the old run, so `now` holding it at its default
-    still matches (a new option must not retrain, nor delete, a run it cannot have changed)."""
-    from seqrl.config.io import load_config
-    from seqrl.config.validate import to_dict
+    """Whether a stage trained with resolved config `kept` is the one `now` asks for. `kept` is
+    resolved again by the schema, as an old run's config.yaml is: a key a later seqrl added reads as
+    its default (so a new option at its default retrains nothing), a key seqrl no longer has fails."""
+    from seqrl.config import Config, ConfigError, from_dict, to_dict
 
-    defaults = to_dict(load_config(None, []))
-    for section, values in now.items():
-        old = kept.get(section)
-        if not isinstance(values, dict) or not isinstance(old, dict):
-            if old != values:
-                return False
-            continue
-        for key, value in values.items():
-            if key in old:
-                if old[key] != value:
-                    return False
-            elif value != defaults.get(section, {}).get(key, object()):
-                return False
-        if set(old) - set(values):  # a key the run had that no longer exists
-            return False
-    return set(kept) <= set(now)
+    kept, now = dict(kept), dict(now)
+    if kept.pop("after", None) != now.pop("after", None):  # what the stage started from
+        return False
+    try:
+        resolved = to_dict(from_dict(Config, kept))
+    except ConfigError:
+        return False
+    resolved["run"].pop("dir", None)  # as stage_fingerprint leaves it out
+    return resolved == now
 
 
 def _stage_result(run_dir: Path, wall: float) -> dict[str, Any]:

@@ -48,13 +48,13 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
     start = {"name": "cross-entropy", "config": m30k.STAGES[0][1], "run_dir": str(xent_dir),
              **m30k.train_stage(m30k.STAGES[0][1], xent_dir, list(extra), start_threads, reuse=True)}
     start["eval"] = start_eval(xent_dir, threads, limit, start.pop("reused"))
+    started_from = json.loads((xent_dir / "stage.json").read_text())  # the start run as trained
     out: list[dict[str, Any]] = []
     for seed in seeds:  # seed by seed: a cut-short benchmark still has both rows of its first seeds
         for name, config in rows:
             run_dir = work / f"{m30k._slug(name)}{'-' + tag if tag else ''}-seed{seed}"
             mine = [*settings.get("both", []), *(settings.get("risk", []) if "control" not in name else [])]
             overrides = [*extra, *mine, f"run.init_from={xent_dir}", f"run.seed={seed}"]
-            started_from = json.loads((xent_dir / "stage.json").read_text())  # the start run as trained
             row = {"name": name, "config": config, "seed": seed, "overrides": overrides, "run_dir": str(run_dir),
                    **m30k.train_stage(config, run_dir, overrides, threads, reuse=True, after=started_from)}
             row.pop("reused")
@@ -194,7 +194,13 @@ def main() -> int:
         return 0
     if any("=" not in s for s in args.set):
         p.error(f"--set: expected KEY=VALUE, got {next(s for s in args.set if '=' not in s)!r}")
-    steps = args.steps or risk_steps(args.set)  # the control is as long as the risk row
+    from seqrl.config import ConfigError
+
+    try:  # every --set is checked against the schema before anything trains
+        steps = risk_steps(args.set)  # the control is as long as the risk row, unless --steps says
+    except ConfigError as err:
+        p.error(f"--set: {err}")
+    steps = args.steps or steps
     settings = {"risk": list(args.set), "both": [f"optim.steps={steps}"]}
     if not (m30k.DATA / "train.de.gz").exists():
         raise SystemExit(f"Multi30k is not at {m30k.DATA} (the benchmark reads ../shared/data/multi30k)")

@@ -72,3 +72,6 @@ def test_a_kept_stage_is_reused_when_seqrl_only_added_an_option_at_its_default()
     gone = json.loads(json.dumps(now))
     gone["reinforce"]["retired_option"] = 1  # the run had a setting this seqrl no longer has
     assert not m30k.same_config(gone, now)
+    started = {**now, "after": {"wall_s": 1.0}}  # a stage-2 run and the start it began from
+    assert m30k.same_config(started, {**now, "after": {"wall_s": 1.0}})
+    assert not m30k.same_config(started, {**now, "after": {"wall_s": 2.0}})  # the start was retrained since

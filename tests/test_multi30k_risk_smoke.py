@@ -45,3 +45,12 @@ def test_quick_multi30k_risk_benchmark(tmp_path: Path) -> None:
     assert summary["+ risk"]["test_greedy"]["gain_min"] == pytest.approx(min(gains))
     table = out.with_suffix(".md").read_text()
     assert "| + risk |" in table and "| + cross-entropy (control) | 1 |" in table
+
+
+def test_a_bad_set_override_is_one_line_before_anything_trains(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--set", "reinforce.xent_cof=1", "--work",
+                           str(tmp_path / "runs"), "--out", str(tmp_path / "r.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--set: unknown key 'reinforce.xent_cof'; did you mean 'reinforce.xent_coef'?" in proc.stderr
+    assert not (tmp_path / "runs").exists()
