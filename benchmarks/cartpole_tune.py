@@ -3,7 +3,7 @@ in its own process (1 torch thread), judged by cartpole_benchmark.py's rule (the
 training episodes reaches 475). Appends a record to benchmarks/results/cartpole_tuning.json and
 rewrites cartpole_tuning.md, so what a config was chosen on is on file.
 
-    python benchmarks/cartpole_tune.py seqrl_reinforce 0-14 model.hidden_dim=128 [--log FILE]
+    python benchmarks/cartpole_tune.py seqrl_reinforce 0-14 model.hidden_dim=128 [--jobs 2]
     python benchmarks/cartpole_tune.py --from-logs LOG... # records from this script's printed lines
 
 Tune on these seeds; report on others (cartpole_benchmark.py --first-seed).
@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
@@ -91,6 +92,8 @@ def main() -> int:
     p.add_argument("overrides", nargs="*")
     p.add_argument("--from-logs", nargs="+", type=Path)
     p.add_argument("--work", default="runs/cartpole-tune")
+    p.add_argument("--jobs", type=int, default=1, help="seeds run at once, one process each (they share the cores: "
+                   "env steps are what is compared here, not wall time)")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from measure import cpu_model  # beside this script
@@ -104,7 +107,8 @@ def main() -> int:
     except (AttributeError, ValueError):
         p.error(f"seeds: {args.seeds!r} is not a range first-last, e.g. 0-14")
     per_seed: dict[int, Optional[int]] = {}
-    for seed in range(lo, hi + 1):
+
+    def one(seed: int) -> None:
         out = subprocess.run([sys.executable, "-c", CHILD, args.runner, str(seed), json.dumps(args.overrides),
                               str(ROOT / "benchmarks"), str(ROOT / "src"), str((ROOT / args.work).resolve())],
                              capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -112,6 +116,10 @@ def main() -> int:
             raise SystemExit(f"seed {seed} failed:\n{out.stderr[-3000:]}")
         per_seed[seed] = json.loads(out.stdout.strip().splitlines()[-1])["reached"]
         print(seed, json.dumps({"reached": per_seed[seed]}), flush=True)
+
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        list(pool.map(one, range(lo, hi + 1)))
+    per_seed = dict(sorted(per_seed.items()))
     rec = {**summary(args.runner, args.overrides, per_seed), "machine": machine}
     print("SUMMARY", args.runner, json.dumps(args.overrides), f"{rec['reached']}/{rec['runs']}", "median", rec["median"],
           "max", rec["max"], flush=True)

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqrl.config import ConfigError, load_config
-from seqrl.envs.dqn import ReplayBuffer, dqn_loss, polyak
+from seqrl.envs.collect import Transitions
+from seqrl.envs.dqn import NStep, ReplayBuffer, dqn_loss, polyak
 from seqrl.envs.qlearning import epsilon, epsilon_greedy, td_target
 from seqrl.run import jsonl
 from seqrl.train import checkpoint as ckpt
@@ -40,6 +41,76 @@ def test_the_replay_ring_keeps_the_newest_transitions_in_order(size, steps):
         tid = max(t for t in written if t % size == slot)
         assert buf.actions[slot] == tid and buf.obs[slot].tolist() == [tid, -tid] and buf.rewards[slot] == tid * 0.5
         assert bool(buf.terminated[slot]) == (tid % 2 == 0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 5), gamma=st.sampled_from([0.5, 0.9, 1.0]),
+       envs=st.lists(st.lists(st.tuples(st.integers(1, 9), st.booleans()), min_size=1, max_size=3), min_size=1,
+                     max_size=3),
+       seed=st.integers(0, 10**6))
+def test_n_step_transitions_are_the_discounted_sums_of_each_episodes_next_n_rewards(n, gamma, envs, seed):
+    """E environments play their episodes (length, terminated or time-limit cut) side by side, the
+    finished ones idling inactive; every step of every episode comes out once as an n-step transition."""
+    rng = np.random.default_rng(seed)
+    plan = envs  # per environment: its episodes (length, terminated)
+    ends = [np.cumsum([length for length, _ in eps]) for eps in plan]  # env steps at which each episode ends
+    rewards = [rng.normal(size=int(e[-1])).round(3) for e in ends]
+    acc, got = NStep(n, gamma, len(envs)), []
+    for k in range(max(int(e[-1]) for e in ends)):  # vector step k: env i's own step k
+        active = np.array([k < e[-1] for e in ends])
+        ended = np.array([a and k + 1 in e for a, e in zip(active, ends)])
+        term = np.array([a and bool(d) and plan[i][list(ends[i]).index(k + 1)][1]
+                         for i, (a, d) in enumerate(zip(active, ended))])
+        tr = Transitions(obs=np.array([[i, 2 * k] for i in range(len(envs))], dtype=np.float32),
+                         actions=np.array([k] * len(envs)),
+                         rewards=np.array([r[k] if k < len(r) else np.nan for r in rewards], dtype=np.float32),
+                         next_obs=np.array([[i, 2 * k + 1] for i in range(len(envs))], dtype=np.float32),
+                         terminated=term, ended=ended, active=active)
+        got.extend(zip(*acc.push(tr)))
+    want = []
+    for i, eps in enumerate(plan):
+        start = 0
+        for (length, term), end in zip(eps, ends[i]):
+            for t in range(start, int(end)):
+                m = min(n, int(end) - t)
+                ret = sum(gamma ** j * float(np.float32(rewards[i][t + j])) for j in range(m))
+                want.append((i, t, float(np.float32(ret)), 2 * (t + m - 1) + 1, term and t + m == end, m))
+            start = int(end)
+    assert sorted((int(o[0]), int(o[1]) // 2, float(r), int(no[1]), bool(d), int(m))
+                  for o, a, r, no, d, m in got) == sorted(want)
+    assert all(len(w) == 0 for w in acc.windows)  # whole episodes: nothing is left for the next training step
+    assert all(int(a) == int(o[1]) // 2 for o, a, *_ in got)  # each transition keeps its first step's action
+
+
+def test_one_step_transitions_pass_through_unchanged_and_n_step_ones_discount_by_gamma_to_the_n():
+    tr = Transitions(obs=np.array([[0.0], [1.0], [2.0]]), actions=np.array([1, 0, 1]),
+                     rewards=np.array([0.5, 1.5, 2.5], dtype=np.float32), next_obs=np.array([[3.0], [4.0], [5.0]]),
+                     terminated=np.array([False, True, False]), ended=np.array([False, True, True]),
+                     active=np.array([True, True, False]))
+    obs, actions, rewards, next_obs, terminated, steps = NStep(1, 0.9, 3).push(tr)
+    assert obs.tolist() == [[0.0], [1.0]] and actions.tolist() == [1, 0] and rewards.tolist() == [0.5, 1.5]
+    assert next_obs.tolist() == [[3.0], [4.0]] and terminated.tolist() == [False, True] and steps.tolist() == [1, 1]
+    online = target = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        online.weight.fill_(1.0)  # Q(s) = s for the one action
+    batch = (torch.tensor([[0.0]]), torch.tensor([0]), torch.tensor([1.0]), torch.tensor([[10.0]]),
+             torch.tensor([False]), torch.tensor([3]))
+    loss, _ = dqn_loss(online, target, batch, 0.5, double=False, loss="mse")
+    assert float(loss.detach()) == pytest.approx((0.0 - (1.0 + 0.5 ** 3 * 10.0)) ** 2)
+
+
+def test_a_replay_buffer_saved_before_n_step_dqn_loads_as_one_step_transitions():
+    old = ReplayBuffer(4, (1,), torch.float32)
+    old.add(np.zeros((3, 1)), np.array([0, 1, 0]), np.ones(3), np.ones((3, 1)), np.zeros(3, bool), np.array([2, 2, 1]))
+    tensors, meta = old.state()
+    assert tensors["steps"].tolist() == [2, 2, 1]
+    del tensors["steps"]  # what a checkpoint of an earlier seqrl holds
+    new = ReplayBuffer(4, (1,), torch.float32)
+    new.load(tensors, meta)
+    assert new.steps[:3].tolist() == [1, 1, 1] and new.count == 3
+    tensors["steps"] = torch.tensor([1, 0, 1])
+    with pytest.raises(ValueError, match="fewer than one step"):
+        new.load(tensors, meta)
 
 
 def test_q_learning_converges_to_the_value_iteration_q_star(tmp_path):
@@ -73,7 +144,7 @@ def test_double_dqn_values_the_online_networks_choice_with_the_target_network():
         online.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))  # online prefers action 1 at next_obs
         target.weight.copy_(torch.tensor([[5.0, 0.0], [0.0, 1.0]]))  # target prefers action 0
     batch = (torch.tensor([[1.0, 0.0]]), torch.tensor([0]), torch.tensor([0.0]), torch.tensor([[1.0, 1.0]]),
-             torch.tensor([False]))
+             torch.tensor([False]), torch.tensor([1]))
     plain, _ = dqn_loss(online, target, batch, 1.0, double=False, loss="mse")
     double, _ = dqn_loss(online, target, batch, 1.0, double=True, loss="mse")
     assert float(plain.detach()) == pytest.approx((1.0 - 5.0) ** 2)  # max of the target: 5
@@ -87,6 +158,8 @@ def test_double_dqn_values_the_online_networks_choice_with_the_target_network():
              "model.hidden_dim=16"]),
     ("dqn", ["env.id=CartPole-v1", "q.learning_starts=50", "q.tau=0.1", "q.double=true", "q.buffer_size=5000",
              "model.hidden_dim=16", "q.train_every=2", "q.gradient_steps=2"]),
+    ("dqn", ["env.id=CartPole-v1", "q.learning_starts=50", "q.tau=0.1", "q.n_step=3", "q.buffer_size=5000",
+             "model.hidden_dim=16"]),
     ("q_learning", ["env.id=FrozenLake-v1", "optim.lr=0.1"])])
 def test_an_interrupted_value_based_run_resumes_bit_identical(tmp_path, monkeypatch, algo, extra):
     cfg = load_config(None, QUIET + extra + [f"env.algo={algo}", "env.num_envs=2", "env.episodes_per_step=4",

@@ -88,6 +88,9 @@ class QConfig:
                               1, 10**9, 500)
     tau: float = meta("dqn: 1 = copy the target network every target_update steps; < 1 = Polyak averaging "
                       "target <- tau * online + (1 - tau) * target after every update", 0.0, 1.0, 1.0)
+    n_step: int = meta("dqn: n-step returns: each replayed transition carries the discounted sum of the next n "
+                       "rewards and bootstraps from the state n steps on (fewer at an episode's end); 1 = one-step "
+                       "DQN", 1, 1000, 1)
     double: bool = meta("dqn: double DQN (the online network picks the next action, the target values it)",
                         default=False)
     loss: Literal["huber", "mse"] = meta("dqn: TD-error loss", default="huber")

@@ -72,6 +72,7 @@ class Transitions(NamedTuple):
     rewards: np.ndarray  # (E,)
     next_obs: np.ndarray  # (E, ...) after it (a finished episode's last observation, not the reset one)
     terminated: np.ndarray  # (E,) bool: no value beyond this step (time-limit cuts are not terminations)
+    ended: np.ndarray  # (E,) bool: the episode ended at this step (terminated or cut by a time limit)
     active: np.ndarray  # (E,) bool: environments still playing their quota (the others' steps are not kept)
 
 
@@ -114,7 +115,7 @@ def play(envs: Any, act: Callable[[Tensor], tuple[Tensor, Tensor]], space: Any, 
                     after[i] = info["final_obs"][i]
             active = np.array([len(d) < q for d, q in zip(done, quota)])
             observe(Transitions(np.asarray(obs), to_env_np, np.asarray(reward, dtype=np.float32), after,
-                                np.asarray(term, dtype=bool), active))
+                                np.asarray(term, dtype=bool), np.logical_or(term, trunc), active))
         for i in range(n_env):
             if len(done[i]) >= quota[i]:
                 continue  # this environment has played its quota: its steps are not kept

@@ -14,7 +14,7 @@ from seqrl import seeds
 from seqrl.config import Config
 from seqrl.envs.collect import Transitions
 from seqrl.envs.episodes import EpisodeSource
-from seqrl.envs.dqn import QNetwork, ReplayBuffer, dqn_loss, polyak
+from seqrl.envs.dqn import NStep, QNetwork, ReplayBuffer, dqn_loss, polyak
 from seqrl.envs.policy import encode
 from seqrl.envs.value_step import EpsilonGreedy, discrete_actions, value_step
 from seqrl.train.distributed import World
@@ -59,10 +59,10 @@ class DQNSource(EpisodeSource):
         generator = seeds.minibatch(self.cfg.run.seed, step)
         m: dict[str, Any] = {"mode": "dqn", "lr": lr}
         counts = {"updates": 0, "td": 0.0, "loss": 0.0}
+        n_step = NStep(q.n_step, self.cfg.env.gamma, self.cfg.env.num_envs)
 
         def learn(tr: Transitions, before: int, after: int) -> None:
-            keep = tr.active
-            self.buffer.add(tr.obs[keep], tr.actions[keep], tr.rewards[keep], tr.next_obs[keep], tr.terminated[keep])
+            self.buffer.add(*n_step.push(tr))
             if after >= q.learning_starts and after // q.train_every > before // q.train_every:
                 for _ in range(q.gradient_steps):
                     self._update(generator, step, m, counts)
@@ -74,9 +74,9 @@ class DQNSource(EpisodeSource):
     def _update(self, generator: torch.Generator, step: int, m: dict[str, Any], counts: dict[str, Any]) -> None:
         """One minibatch update (and a Polyak step of the target when q.tau < 1)."""
         q = self.cfg.q
-        obs, actions, rewards, next_obs, terminated = self.buffer.sample(self.cfg.optim.batch_size, generator)
+        obs, actions, rewards, next_obs, terminated, steps = self.buffer.sample(self.cfg.optim.batch_size, generator)
         batch = (encode(obs, self.obs_space, self.device), actions.to(self.device), rewards.to(self.device),
-                 encode(next_obs, self.obs_space, self.device), terminated.to(self.device))
+                 encode(next_obs, self.obs_space, self.device), terminated.to(self.device), steps.to(self.device))
         loss, td = dqn_loss(self.policy, self.target, batch, self.cfg.env.gamma, q.double, q.loss)
         apply_update(loss, self.optimizer, list(self.policy.parameters()), self.cfg.optim.grad_clip, step, m)
         if q.tau < 1.0:

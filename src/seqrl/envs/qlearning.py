@@ -2,6 +2,8 @@
 target, and tabular Q-learning, as pure functions and one small module holding the table."""
 from __future__ import annotations
 
+from typing import Union
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -27,8 +29,9 @@ def epsilon_greedy(q_values: Tensor, eps: float, generator: torch.Generator) -> 
     return torch.where(explore, random_action, greedy).to(q_values.device)
 
 
-def td_target(rewards: Tensor, next_values: Tensor, terminated: Tensor, gamma: float) -> Tensor:
-    """r + gamma * V(s') for transitions that did not terminate, r where they did; (N,)."""
+def td_target(rewards: Tensor, next_values: Tensor, terminated: Tensor, gamma: Union[float, Tensor]) -> Tensor:
+    """r + gamma * V(s') for transitions that did not terminate, r where they did; (N,). `gamma` may
+    be (N,): each transition's own discount (gamma ** n for n-step ones)."""
     return rewards + gamma * torch.where(terminated, torch.zeros_like(next_values), next_values)
 
 
