@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT / "src"))
 THRESHOLD, WINDOW, GREEDY_EPISODES = 475.0, 100, 100
 TUNED_ON = ("configs/cartpole.yaml was set on seeds 0-24 (gamma and value_lr on 10-14, checked on 0-9; the width "
             "of 128 chosen on 0-14 among widths, learning rates and schedules, checked on 15-24), A2C's gae_lambda on "
-            "seed 0, configs/cartpole_dqn.yaml on seeds 10-12 (double DQN, Adam 3e-4, batch 128, epsilon 0.01); SB3 "
-            "runs use the zoo's settings")
+            "seed 0, configs/cartpole_dqn.yaml on seeds 10-19 (5-step double DQN, 8 environments, one update of 1,024 per "
+            "8 env steps, Adam 2e-3, 10k exploration steps); SB3 runs use the zoo's settings")
 RUNNERS = ("seqrl_reinforce", "seqrl_a2c", "sb3_ppo", "sb3_a2c", "seqrl_dqn")
 BUDGET_STEPS = {"seqrl_reinforce": 300_000, "seqrl_a2c": 500_000, "sb3_ppo": 100_000, "sb3_a2c": 500_000,
                 "seqrl_dqn": 100_000}
