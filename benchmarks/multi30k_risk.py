@@ -39,7 +39,8 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
         start_threads: int, save: Callable[[dict[str, Any]], None], settings: dict[str, list[str]] | None = None,
         tag: str = "") -> dict[str, Any]:
     """Train and score the start and every (seed, row); `save` gets the results so far after each.
-    `settings`: overrides per row kind ("risk", "both"), from --set and --steps; `tag` names the run
+    `settings`: overrides per row kind ("risk", "control", "both"), from --set, --set-control and
+    --steps; `tag` names the run
     directories of a tuning run apart from the benchmark's."""
     settings = settings or {}
     extra = m30k.QUICK if quick else []
@@ -53,7 +54,7 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
     for seed in seeds:  # seed by seed: a cut-short benchmark still has both rows of its first seeds
         for name, config in rows:
             run_dir = work / f"{m30k._slug(name)}{'-' + tag if tag else ''}-seed{seed}"
-            mine = [*settings.get("both", []), *(settings.get("risk", []) if "control" not in name else [])]
+            mine = [*settings.get("both", []), *settings.get("control" if "control" in name else "risk", [])]
             overrides = [*extra, *mine, f"run.init_from={xent_dir}", f"run.seed={seed}"]
             row = {"name": name, "config": config, "seed": seed, "overrides": overrides, "run_dir": str(run_dir),
                    **m30k.train_stage(config, run_dir, overrides, threads, reuse=True, after=started_from)}
@@ -102,7 +103,12 @@ def merge(paths: list[Path]) -> dict[str, Any]:
             raise SystemExit(f"{path}: its start was scored differently from {paths[0]}'s; not the same start")
     rows = {(r["name"], r["seed"]): r for part in parts for r in part["rows"]}
     order = [n for n, _ in ROWS]
-    res = {**base, "rows": sorted(rows.values(), key=lambda r: (r["seed"], order.index(r["name"]))),
+    settings = dict(base.get("settings", {}))
+    for part in parts:  # each row kind's overrides from the process that ran it
+        for kind in {"control" if "control" in r["name"] else "risk" for r in part["rows"]}:
+            settings[kind] = part.get("settings", {}).get(kind, [])
+    res = {**base, "settings": settings,
+           "rows": sorted(rows.values(), key=lambda r: (r["seed"], order.index(r["name"]))),
            "merged_from": [str(p) for p in paths], "total_wall_s": sum(p["total_wall_s"] for p in parts)}
     res["seeds"] = sorted({r["seed"] for r in res["rows"]})
     res["summary"] = summarise(res)
@@ -134,7 +140,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"{'none tuned on' if purpose == 'benchmark' else 'a ' + purpose}. sacreBLEU on detokenized cased text, "
         f"best-validation checkpoint of each run; beam {m30k.BEAM}.",
         *(["", f"Settings beyond the configs ({purpose}): risk row "
-           f"`{' '.join(res['settings'].get('risk', [])) or '-'}`, both rows "
+           f"`{' '.join(res['settings'].get('risk', [])) or '-'}`, control row "
+           f"`{' '.join(res['settings'].get('control', [])) or '-'}`, both rows "
            f"`{' '.join(res['settings'].get('both', [])) or '-'}`."] if any(res.get("settings", {}).values()) else []),
         "",
         "| row | test BLEU greedy (median) | Δ greedy median [min, max] | test BLEU beam (median) | "
@@ -172,6 +179,9 @@ def main() -> int:
     p.add_argument("--rows", default="risk,control", help="which rows: risk, control (comma-separated)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a config override for the risk row (repeatable): tuning, reported as such")
+    p.add_argument("--set-control", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for the control row (repeatable), e.g. its learning rate to match the "
+                        "risk row's")
     p.add_argument("--steps", type=int, help="optim.steps of both rows (default: the risk config's, so the control "
                    "is as long as the risk row)")
     p.add_argument("--tag", default="", help="run directories <row>-<tag>-seed<N> (a tuning run beside the benchmark's)")
@@ -192,16 +202,22 @@ def main() -> int:
         res = json.loads(out.read_text())
         out.with_suffix(".md").write_text(markdown(res))
         return 0
-    if any("=" not in s for s in args.set):
-        p.error(f"--set: expected KEY=VALUE, got {next(s for s in args.set if '=' not in s)!r}")
+    for flag, given in (("--set", args.set), ("--set-control", args.set_control)):
+        if any("=" not in s for s in given):
+            p.error(f"{flag}: expected KEY=VALUE, got {next(s for s in given if '=' not in s)!r}")
     from seqrl.config import ConfigError
+    from seqrl.config.io import load_config
 
     try:  # every --set is checked against the schema before anything trains
         steps = risk_steps(args.set)  # the control is as long as the risk row, unless --steps says
     except ConfigError as err:
         p.error(f"--set: {err}")
+    try:
+        load_config(ROOT / ROWS[1][1], args.set_control)
+    except ConfigError as err:
+        p.error(f"--set-control: {err}")
     steps = args.steps or steps
-    settings = {"risk": list(args.set), "both": [f"optim.steps={steps}"]}
+    settings = {"risk": list(args.set), "control": list(args.set_control), "both": [f"optim.steps={steps}"]}
     if not (m30k.DATA / "train.de.gz").exists():
         raise SystemExit(f"Multi30k is not at {m30k.DATA} (the benchmark reads ../shared/data/multi30k)")
     wanted = {w.strip() for w in args.rows.split(",")}

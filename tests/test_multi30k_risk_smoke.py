@@ -17,7 +17,8 @@ def test_quick_multi30k_risk_benchmark(tmp_path: Path) -> None:
         pytest.skip(f"Multi30k is absent at {DATA} (the shared data is not beside the repository)")
     out = tmp_path / "r.json"
     for rows in ("risk", "control"):  # as two processes would on two cores; the second reuses the start
-        tuning = ["--set", "reinforce.xent_coef=0.5", "--tag", "t"] if rows == "risk" else []
+        tuning = (["--set", "reinforce.xent_coef=0.5", "--tag", "t"] if rows == "risk"
+                  else ["--set-control", "optim.lr=0.0003"])
         proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--quick", "--threads", "1",
                                "--start-threads", "1", "--seeds", "0,1", "--rows", rows, "--work",
                                str(tmp_path / "runs"), "--out", str(tmp_path / f"{rows}.json"), *tuning],
@@ -40,6 +41,11 @@ def test_quick_multi30k_risk_benchmark(tmp_path: Path) -> None:
     assert all(m["reference_xent"] > 0 for m in metrics)  # with the --set cross-entropy term
     assert Path(risk_rows[0]["run_dir"]).name == "risk-t-seed0" and "reinforce.xent_coef=0.5" in risk_rows[0]["overrides"]
     assert "risk row `reinforce.xent_coef=0.5`" in (tmp_path / "risk.md").read_text()
+    controls = [r for r in res["rows"] if r["name"] != "+ risk"]
+    assert all("optim.lr=0.0003" in r["overrides"] for r in controls)  # --set-control reached the control only
+    assert not any("optim.lr=0.0003" in r["overrides"] for r in risk_rows)
+    assert "control row `optim.lr=0.0003`" in out.with_suffix(".md").read_text()  # the merge keeps both kinds'
+    assert "risk row `reinforce.xent_coef=0.5`" in out.with_suffix(".md").read_text()
     summary = {e["name"]: e for e in res["summary"]}
     gains = [r["eval"]["test_greedy"]["bleu"] - res["start"]["eval"]["test_greedy"]["bleu"] for r in risk_rows]
     assert summary["+ risk"]["test_greedy"]["gain_min"] == pytest.approx(min(gains))
@@ -54,3 +60,8 @@ def test_a_bad_set_override_is_one_line_before_anything_trains(tmp_path: Path) -
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--set: unknown key 'reinforce.xent_cof'; did you mean 'reinforce.xent_coef'?" in proc.stderr
     assert not (tmp_path / "runs").exists()
+    proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--set-control", "optim.lr=-1", "--work",
+                           str(tmp_path / "runs"), "--out", str(tmp_path / "r.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--set-control: " in proc.stderr
+    assert "optim.lr" in proc.stderr and not (tmp_path / "runs").exists()

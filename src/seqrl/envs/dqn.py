@@ -127,9 +127,9 @@ class ReplayBuffer:
 
 def dqn_loss(online: QNetwork, target: QNetwork, batch: tuple[Tensor, ...], gamma: float, double: bool,
              loss: str) -> tuple[Tensor, Tensor]:
-    """The TD loss of a minibatch (obs, actions, rewards, next_obs, terminated, steps) as floats on
-    the networks' device, each bootstrap discounted by gamma ** steps (n-step transitions); returns
-    (loss, mean |TD error|)."""
+    """The TD loss of a minibatch (obs, actions, rewards, next_obs, terminated on the networks'
+    device; steps on the CPU), each bootstrap discounted by gamma ** steps (n-step transitions);
+    returns (loss, mean |TD error|)."""
     obs, actions, rewards, next_obs, terminated, steps = batch
     q = online(obs).gather(1, actions.unsqueeze(1)).squeeze(1)  # (M,)
     with torch.no_grad():
@@ -139,15 +139,15 @@ def dqn_loss(online: QNetwork, target: QNetwork, batch: tuple[Tensor, ...], gamm
             next_v = next_q.gather(1, best).squeeze(1)
         else:
             next_v = next_q.max(dim=1).values
-        y = td_target(rewards, next_v, terminated, discount(gamma, steps))
+        y = td_target(rewards, next_v, terminated, discount(gamma, steps).to(rewards.device))
     err = q - y
     value = nn.functional.smooth_l1_loss(q, y) if loss == "huber" else (err ** 2).mean()
     return value, err.abs().mean().detach()
 
 
 def discount(gamma: float, steps: Tensor) -> Tensor:
-    """gamma ** steps (M,) as float32, computed in float64."""
-    return torch.pow(torch.tensor(gamma, dtype=torch.float64, device=steps.device), steps.double()).float()
+    """gamma ** steps (M,) as float32, computed in float64 on the CPU (every device has it there)."""
+    return torch.pow(torch.tensor(gamma, dtype=torch.float64), steps.cpu().double()).float()
 
 
 @torch.no_grad()

@@ -76,7 +76,7 @@ class DQNSource(EpisodeSource):
         q = self.cfg.q
         obs, actions, rewards, next_obs, terminated, steps = self.buffer.sample(self.cfg.optim.batch_size, generator)
         batch = (encode(obs, self.obs_space, self.device), actions.to(self.device), rewards.to(self.device),
-                 encode(next_obs, self.obs_space, self.device), terminated.to(self.device), steps.to(self.device))
+                 encode(next_obs, self.obs_space, self.device), terminated.to(self.device), steps)
         loss, td = dqn_loss(self.policy, self.target, batch, self.cfg.env.gamma, q.double, q.loss)
         apply_update(loss, self.optimizer, list(self.policy.parameters()), self.cfg.optim.grad_clip, step, m)
         if q.tau < 1.0:
