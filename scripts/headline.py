@@ -98,7 +98,12 @@ def multi30k_risk() -> tuple[str, str, str]:
             f"[range] of {len(r['seeds'])} seeds")
     if c:
         text += (f" (control: {c['test_greedy']['gain_median']:+.2f} greedy, {c['test_beam']['gain_median']:+.2f} "
-                 "beam)")
+                 "beam")
+        if (RESULTS / "multi30k_risk_matched_control.json").exists():  # the control at the risk row's rate
+            m = {e["name"]: e for e in load("multi30k_risk_matched_control.json")["summary"]}["+ cross-entropy (control)"]
+            text += (f"; at the risk row's learning rate: {m['test_greedy']['gain_median']:+.2f} greedy, "
+                     f"{m['test_beam']['gain_median']:+.2f} beam")
+        text += ")"
     return "Multi30k De->En, minimum risk training (samples + beam) with cross-entropy on the references", text, where(d["environment"])
 
 
