@@ -52,14 +52,13 @@ def test_n_step_transitions_are_the_discounted_sums_of_each_episodes_next_n_rewa
     """E environments play their episodes (length, terminated or time-limit cut) side by side, the
     finished ones idling inactive; every step of every episode comes out once as an n-step transition."""
     rng = np.random.default_rng(seed)
-    plan = envs  # per environment: its episodes (length, terminated)
-    ends = [np.cumsum([length for length, _ in eps]) for eps in plan]  # env steps at which each episode ends
+    ends = [np.cumsum([length for length, _ in eps]) for eps in envs]  # per environment: where its episodes end  # env steps at which each episode ends
     rewards = [rng.normal(size=int(e[-1])).round(3) for e in ends]
     acc, got = NStep(n, gamma, len(envs)), []
     for k in range(max(int(e[-1]) for e in ends)):  # vector step k: env i's own step k
         active = np.array([k < e[-1] for e in ends])
         ended = np.array([a and k + 1 in e for a, e in zip(active, ends)])
-        term = np.array([a and bool(d) and plan[i][list(ends[i]).index(k + 1)][1]
+        term = np.array([a and bool(d) and envs[i][list(ends[i]).index(k + 1)][1]
                          for i, (a, d) in enumerate(zip(active, ended))])
         tr = Transitions(obs=np.array([[i, 2 * k] for i in range(len(envs))], dtype=np.float32),
                          actions=np.array([k] * len(envs)),
@@ -68,7 +67,7 @@ def test_n_step_transitions_are_the_discounted_sums_of_each_episodes_next_n_rewa
                          terminated=term, ended=ended, active=active)
         got.extend(zip(*acc.push(tr)))
     want = []
-    for i, eps in enumerate(plan):
+    for i, eps in enumerate(envs):
         start = 0
         for (length, term), end in zip(eps, ends[i]):
             for t in range(start, int(end)):
