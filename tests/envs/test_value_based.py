@@ -182,6 +182,10 @@ def test_value_based_set_ups_that_cannot_work_are_config_errors(tmp_path):
         make_trainer(load_config(None, QUIET + ["env.id=CartPole-v1", "env.algo=q_learning"]), tmp_path / "a")
     with pytest.raises(ConfigError, match="Q-learning and DQN need Discrete actions"):
         make_trainer(load_config(None, QUIET + ["env.id=Pendulum-v1", "env.algo=dqn"]), tmp_path / "b")
+    with pytest.raises(ConfigError, match="q.n_step=3: n-step returns are DQN's"):
+        load_config(None, ["env.id=FrozenLake-v1", "env.algo=q_learning", "q.n_step=3"])
+    with pytest.raises(ConfigError, match="q.n_step"):
+        load_config(None, ["env.id=CartPole-v1", "env.algo=dqn", "q.n_step=0"])
     with pytest.raises(ConfigError, match="q.epsilon_end"):
         load_config(None, ["env.id=CartPole-v1", "env.algo=dqn", "q.epsilon_start=0.1", "q.epsilon_end=0.5"])
 

@@ -290,6 +290,9 @@ class Config:
         if self.env.bootstrap_truncated and self.env.algo == "reinforce" and self.reinforce.baseline != "value":
             raise ValueError(f"env.bootstrap_truncated=true needs a value function to bootstrap from: set "
                              f"reinforce.baseline=value (it is {self.reinforce.baseline!r})")
+        if self.env.algo == "q_learning" and self.q.n_step != 1:
+            raise ValueError(f"q.n_step={self.q.n_step}: n-step returns are DQN's (its replay buffer); tabular "
+                             "Q-learning updates one step at a time, set q.n_step to 1 or env.algo to dqn")
         if self.env.algo == "dqn" and self.q.buffer_size < self.optim.batch_size:
             raise ValueError(f"q.buffer_size ({self.q.buffer_size}) < optim.batch_size ({self.optim.batch_size}): "
                              "a DQN minibatch is drawn from the replay buffer; make the buffer larger")
