@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -40,14 +41,16 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
         tag: str = "") -> dict[str, Any]:
     """Train and score the start and every (seed, row); `save` gets the results so far after each.
     `settings`: overrides per row kind ("risk", "control", "both"), from --set, --set-control and
-    --steps; `tag` names the run
-    directories of a tuning run apart from the benchmark's."""
+    --steps, and of the cross-entropy start ("start", from --start-set: trained in a run directory of
+    its own, so the benchmark's start is kept); `tag` names the run directories of a tuning run apart
+    from the benchmark's."""
     settings = settings or {}
     extra = m30k.QUICK if quick else []
     limit = m30k.QUICK_EVAL_LIMIT if quick else None
-    xent_dir = work / "cross-entropy"
+    start_settings = settings.get("start", [])
+    xent_dir = work / start_dir_name(start_settings)
     start = {"name": "cross-entropy", "config": m30k.STAGES[0][1], "run_dir": str(xent_dir),
-             **m30k.train_stage(m30k.STAGES[0][1], xent_dir, list(extra), start_threads, reuse=True)}
+             **m30k.train_stage(m30k.STAGES[0][1], xent_dir, [*extra, *start_settings], start_threads, reuse=True)}
     start["eval"] = start_eval(xent_dir, threads, limit, start.pop("reused"))
     started_from = json.loads((xent_dir / "stage.json").read_text())  # the start run as trained
     out: list[dict[str, Any]] = []
@@ -65,6 +68,14 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
                               **{k: row["eval"][k]["bleu"] for k in KEYS}}), flush=True)
             save({"start": start, "rows": out})  # a cut-short benchmark keeps what it measured
     return {"start": start, "rows": out}
+
+
+def start_dir_name(start_settings: list[str]) -> str:
+    """The start's run directory: `cross-entropy` (the Multi30k benchmark's), or one named by its
+    overrides, e.g. `cross-entropy-optim.steps-6000`."""
+    if not start_settings:
+        return "cross-entropy"
+    return "cross-entropy-" + "-".join(re.sub(r"[^A-Za-z0-9._]+", "-", s) for s in start_settings)
 
 
 def risk_steps(overrides: list[str]) -> int:
@@ -136,13 +147,16 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         f"Multi30k De->En, sequence-level risk vs a cross-entropy control; {env['cpu_model']} ({env['cores']} cores, "
         f"{res['threads']} torch thread(s) in stage 2), {env['date']}. Both start from the same cross-entropy checkpoint (best "
-        f"validation BLEU, step {base['best_step']}); seeds {', '.join(map(str, res['seeds']))} of stage 2, "
+        f"validation BLEU, step {base['best_step']}"
+        f"{'; trained with `' + ' '.join(res['settings']['start']) + '` over configs/multi30k.yaml' if res.get('settings', {}).get('start') else ''}"
+        f"); seeds {', '.join(map(str, res['seeds']))} of stage 2, "
         f"{'none tuned on' if purpose == 'benchmark' else 'a ' + purpose}. sacreBLEU on detokenized cased text, "
         f"best-validation checkpoint of each run; beam {m30k.BEAM}.",
         *(["", f"Settings beyond the configs ({purpose}): risk row "
            f"`{' '.join(res['settings'].get('risk', [])) or '-'}`, control row "
            f"`{' '.join(res['settings'].get('control', [])) or '-'}`, both rows "
-           f"`{' '.join(res['settings'].get('both', [])) or '-'}`."] if any(res.get("settings", {}).values()) else []),
+           f"`{' '.join(res['settings'].get('both', [])) or '-'}`."] if any(v for k, v in res.get("settings", {}).items()
+                                                                 if k != "start") else []),
         "",
         "| row | test BLEU greedy (median) | Δ greedy median [min, max] | test BLEU beam (median) | "
         "Δ beam median [min, max] | Δ val greedy | Δ val beam | wall time (median) |",
@@ -182,6 +196,9 @@ def main() -> int:
     p.add_argument("--set-control", action="append", default=[], metavar="KEY=VALUE",
                    help="a config override for the control row (repeatable), e.g. its learning rate to match the "
                         "risk row's")
+    p.add_argument("--start-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for the cross-entropy start (repeatable), e.g. optim.steps=6000 for a "
+                        "start trained closer to convergence; trained in its own run directory")
     p.add_argument("--steps", type=int, help="optim.steps of both rows (default: the risk config's, so the control "
                    "is as long as the risk row)")
     p.add_argument("--tag", default="", help="run directories <row>-<tag>-seed<N> (a tuning run beside the benchmark's)")
@@ -202,7 +219,7 @@ def main() -> int:
         res = json.loads(out.read_text())
         out.with_suffix(".md").write_text(markdown(res))
         return 0
-    for flag, given in (("--set", args.set), ("--set-control", args.set_control)):
+    for flag, given in (("--set", args.set), ("--set-control", args.set_control), ("--start-set", args.start_set)):
         if any("=" not in s for s in given):
             p.error(f"{flag}: expected KEY=VALUE, got {next(s for s in given if '=' not in s)!r}")
     from seqrl.config import ConfigError
@@ -216,8 +233,13 @@ def main() -> int:
         load_config(ROOT / ROWS[1][1], args.set_control)
     except ConfigError as err:
         p.error(f"--set-control: {err}")
+    try:
+        load_config(ROOT / m30k.STAGES[0][1], args.start_set)
+    except ConfigError as err:
+        p.error(f"--start-set: {err}")
     steps = args.steps or steps
-    settings = {"risk": list(args.set), "control": list(args.set_control), "both": [f"optim.steps={steps}"]}
+    settings = {"risk": list(args.set), "control": list(args.set_control), "both": [f"optim.steps={steps}"],
+                "start": list(args.start_set)}
     if not (m30k.DATA / "train.de.gz").exists():
         raise SystemExit(f"Multi30k is not at {m30k.DATA} (the benchmark reads ../shared/data/multi30k)")
     wanted = {w.strip() for w in args.rows.split(",")}

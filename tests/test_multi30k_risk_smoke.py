@@ -65,3 +65,23 @@ def test_a_bad_set_override_is_one_line_before_anything_trains(tmp_path: Path) -
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--set-control: " in proc.stderr
     assert "optim.lr" in proc.stderr and not (tmp_path / "runs").exists()
+    for bad, said in (("optim.stepz=3", "--start-set: unknown key 'optim.stepz'; did you mean 'optim.steps'?"),
+                      ("optim.steps", "--start-set: expected KEY=VALUE, got 'optim.steps'")):
+        proc = subprocess.run([sys.executable, "benchmarks/multi30k_risk.py", "--start-set", bad, "--work",
+                               str(tmp_path / "runs"), "--out", str(tmp_path / "r.json")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr and said in proc.stderr
+        assert not (tmp_path / "runs").exists()
+
+
+def test_a_start_with_overrides_trains_in_its_own_directory() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import multi30k_risk
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert multi30k_risk.start_dir_name([]) == "cross-entropy"  # the Multi30k benchmark's start, reused
+    assert multi30k_risk.start_dir_name(["optim.steps=6000"]) == "cross-entropy-optim.steps-6000"
+    assert multi30k_risk.start_dir_name(["optim.steps=6000", "optim.lr=0.001"]) == (
+        "cross-entropy-optim.steps-6000-optim.lr-0.001")
+    assert "/" not in multi30k_risk.start_dir_name(["data.train=../x/y"])
