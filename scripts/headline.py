@@ -88,8 +88,8 @@ def multi30k() -> tuple[str, str, str]:
             f"{control:+.2f}); one seed", where(d["environment"]))
 
 
-def multi30k_risk() -> tuple[str, str, str]:
-    d = load("multi30k_risk.json")
+def _risk_text(d: dict[str, Any], matched: str) -> str:
+    """The risk row's gains over its start, median [range] over seeds, and its controls' medians."""
     rows = {e["name"]: e for e in d["summary"]}
     r, c = rows["+ risk"], rows.get("+ cross-entropy (control)")
     text = (f"test greedy {r['test_greedy']['gain_median']:+.2f} [{r['test_greedy']['gain_min']:+.2f}, "
@@ -99,12 +99,26 @@ def multi30k_risk() -> tuple[str, str, str]:
     if c:
         text += (f" (control: {c['test_greedy']['gain_median']:+.2f} greedy, {c['test_beam']['gain_median']:+.2f} "
                  "beam")
-        if (RESULTS / "multi30k_risk_matched_control.json").exists():  # the control at the risk row's rate
-            m = {e["name"]: e for e in load("multi30k_risk_matched_control.json")["summary"]}["+ cross-entropy (control)"]
+        if (RESULTS / matched).exists():  # the control at the risk row's rate
+            m = {e["name"]: e for e in load(matched)["summary"]}["+ cross-entropy (control)"]
             text += (f"; at the risk row's learning rate: {m['test_greedy']['gain_median']:+.2f} greedy, "
                      f"{m['test_beam']['gain_median']:+.2f} beam")
         text += ")"
-    return "Multi30k De->En, minimum risk training (samples + beam) with cross-entropy on the references", text, where(d["environment"])
+    return text
+
+
+def multi30k_risk() -> tuple[str, str, str]:
+    d = load("multi30k_risk.json")
+    return ("Multi30k De->En, minimum risk training (samples + beam) with cross-entropy on the references",
+            _risk_text(d, "multi30k_risk_matched_control.json"), where(d["environment"]))
+
+
+def multi30k_risk_converged() -> tuple[str, str, str]:
+    d = load("multi30k_risk_converged.json")
+    start = d["start"]["eval"]
+    return ("Multi30k De->En, the same risk training from a converged cross-entropy start "
+            f"(test {start['test_greedy']['bleu']:.2f} greedy, {start['test_beam']['bleu']:.2f} beam)",
+            _risk_text(d, "multi30k_risk_converged_matched.json"), where(d["environment"]))
 
 
 def cartpole() -> tuple[str, str, str]:
@@ -183,6 +197,7 @@ ROWS: list[tuple[Callable[[], tuple[str, str, str]], str, str]] = [
     (trl_gpu, "trl_gpu.json", "`benchmarks/results/trl_gpu.json`"),
     (multi30k, "multi30k.json", "`benchmarks/multi30k_benchmark.py`"),
     (multi30k_risk, "multi30k_risk.json", "`benchmarks/multi30k_risk.py`"),
+    (multi30k_risk_converged, "multi30k_risk_converged.json", "`benchmarks/multi30k_risk.py --start-set optim.steps=6000`"),
     (cartpole, "cartpole.json", "`benchmarks/cartpole_benchmark.py`"),
     (pong, "pong.json", "`benchmarks/pong_benchmark.py`"),
     (lambda: pong("pong_sticky.json", "Pong from pixels, REINFORCE, trained with sticky actions 0.25"),
