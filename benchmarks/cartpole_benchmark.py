@@ -230,6 +230,41 @@ def plot(report: dict[str, Any], results: dict[str, list[dict[str, Any]]], path:
     plt.close(fig)
 
 
+def pooled(reports: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """One report over the seeds of several: each runner that every report ran, its runs in the reports'
+    order. Refuses reports from different machine types or with a seed twice."""
+    machines = {r["machine"] for r in reports}
+    if len(machines) > 1:
+        raise SystemExit(f"--pool: the files come from different machines ({', '.join(sorted(machines))}); "
+                         "environment steps are exact only per CPU type")
+    runners = [n for n in reports[0]["runs"] if all(n in r["runs"] for r in reports)]
+    if not runners:
+        raise SystemExit("--pool: no runner ran in every file")
+    results = {n: [run for r in reports for run in r["runs"][n]] for n in runners}
+    seeds = [run["seed"] for run in results[runners[0]]]
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"--pool: a seed appears twice ({seeds})")
+    return {**{k: reports[0][k] for k in ("tuned_on", "machine", "isa", "threshold", "window", "settings")},
+            "seeds": len(seeds), "seed_list": seeds, "date": ", ".join(dict.fromkeys(r["date"] for r in reports)),
+            "pooled_from": names, "summary": [summarise(n, r) for n, r in results.items()], "runs": results}
+
+
+def write_pooled(paths: list[Path], out: Path) -> int:
+    reports = []
+    for path in paths:
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as err:
+            raise SystemExit(f"--pool: {path}: {err}") from None
+    report = pooled(reports, [str(p) for p in paths])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report) + "\n")
+    out.with_suffix(".md").write_text(markdown(report))
+    plot(report, report["runs"], out.with_suffix(".png"))
+    print(markdown(report))
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=5)
@@ -239,6 +274,9 @@ def main() -> int:
     p.add_argument("--work", default="runs/cartpole-benchmark")
     p.add_argument("--out", default="benchmarks/results/cartpole.json")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the runs in --out")
+    p.add_argument("--pool", nargs="+", type=Path, metavar="JSON",
+                   help="one report over the seeds of several results files of this script (the runners all of them "
+                        "ran; same machine type), into --out")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -253,6 +291,8 @@ def main() -> int:
     out = work / "cartpole.json" if args.quick else (ROOT / args.out).resolve()
     if args.report_only:  # the runs of an earlier report, summarised again
         results = json.loads(out.read_text())["runs"]
+    if args.pool:
+        return write_pooled(args.pool, out)
     for name in [] if args.report_only else args.runners.split(","):
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--seed", str(seed), "--work",
