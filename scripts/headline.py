@@ -139,6 +139,8 @@ def cartpole(name: str = "cartpole.json",
              if n in s]
     peers = [one(n, lbl) for n, lbl in (("sb3_ppo", "SB3 PPO"), ("sb3_a2c", "SB3 A2C")) if n in s]
     seeds = d["seeds"] if isinstance(d["seeds"], int) else len(d["seeds"])
+    listed = [x for x in d.get("seed_list") or [] if x is not None]
+    title = title.format(seeds=f"{min(listed)}-{max(listed)}" if listed else "?")
     return (title, f"{'; '.join(parts)} ({'; '.join(peers)}); {seeds} seeds",
             where({"cpu_model": d["machine"], "date": d["date"], "isa": d.get("isa")}))
 
@@ -199,7 +201,7 @@ ROWS: list[tuple[Callable[[], tuple[str, str, str]], str, str]] = [
     (multi30k_risk, "multi30k_risk.json", "`benchmarks/multi30k_risk.py`"),
     (multi30k_risk_converged, "multi30k_risk_converged.json", "`benchmarks/multi30k_risk.py --start-set optim.steps=6000`"),
     (cartpole, "cartpole.json", "`benchmarks/cartpole_benchmark.py`"),
-    (lambda: cartpole("cartpole_pooled.json", "CartPole-v1, the same rule, every report seed pooled (200-214, none tuned on)"),
+    (lambda: cartpole("cartpole_pooled.json", "CartPole-v1, the same rule, every report seed pooled ({seeds}, none tuned on)"),
      "cartpole_pooled.json", "`benchmarks/cartpole_benchmark.py --pool`"),
     (pong, "pong.json", "`benchmarks/pong_benchmark.py`"),
     (lambda: pong("pong_sticky.json", "Pong from pixels, REINFORCE, trained with sticky actions 0.25"),
