@@ -1,6 +1,7 @@
 """CartPole-v1 side by side: seqrl REINFORCE, A2C and DQN against Stable-Baselines3 A2C and PPO.
 
     python benchmarks/cartpole_benchmark.py [--seeds 5] [--first-seed 200] [--runners seqrl_reinforce,...] [--quick]
+    python benchmarks/cartpole_benchmark.py --pool A.json B.json ... --out POOLED.json   # one report over seed sets
 
 Every run (one process each, 1 torch thread) trains until the mean return of its last 100
 training episodes reaches 475 (CartPole-v1's threshold) or its budget ends, and records the
@@ -289,10 +290,10 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}", "OMP_NUM_THREADS": "1"}
     results: dict[str, list[dict[str, Any]]] = {}
     out = work / "cartpole.json" if args.quick else (ROOT / args.out).resolve()
-    if args.report_only:  # the runs of an earlier report, summarised again
-        results = json.loads(out.read_text())["runs"]
     if args.pool:
         return write_pooled(args.pool, out)
+    if args.report_only:  # the runs of an earlier report, summarised again
+        results = json.loads(out.read_text())["runs"]
     for name in [] if args.report_only else args.runners.split(","):
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--seed", str(seed), "--work",

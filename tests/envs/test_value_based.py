@@ -52,7 +52,7 @@ def test_n_step_transitions_are_the_discounted_sums_of_each_episodes_next_n_rewa
     """E environments play their episodes (length, terminated or time-limit cut) side by side, the
     finished ones idling inactive; every step of every episode comes out once as an n-step transition."""
     rng = np.random.default_rng(seed)
-    ends = [np.cumsum([length for length, _ in eps]) for eps in envs]  # per environment: where its episodes end  # env steps at which each episode ends
+    ends = [np.cumsum([length for length, _ in eps]) for eps in envs]  # per environment: the env steps at which its episodes end
     rewards = [rng.normal(size=int(e[-1])).round(3) for e in ends]
     acc, got = NStep(n, gamma, len(envs)), []
     for k in range(max(int(e[-1]) for e in ends)):  # vector step k: env i's own step k
