@@ -1,8 +1,10 @@
-"""Multi30k De->En: sequence-level risk (configs/multi30k_risk.yaml) against a cross-entropy control, over seeds.
+"""Multi30k De->En: sequence-level risk (configs/multi30k_risk.yaml), or SCST, RLOO or MIXER, against a
+cross-entropy control, over seeds.
 
     python benchmarks/multi30k_risk.py [--seeds 0,1,2] [--quick] [--work runs/multi30k-benchmark]
                                        [--out benchmarks/results/multi30k_risk.json]
                                        [--start-set optim.steps=6000]   # a longer-trained start, its own run dir
+                                       [--rows scst,rloo,control]       # other stage-2 methods, same start
 
 Stage 1 is the Multi30k benchmark's cross-entropy run (`configs/multi30k.yaml`, seed 0), kept in
 --work and reused when it was trained before with the same config (benchmarks/multi30k_benchmark.py
@@ -10,7 +12,9 @@ trains the same run). Each stage-2 row starts from its best-validation checkpoin
 (`run.seed`: the sampling, data order and dropout streams; the start is the same for every seed):
 
 - "+ risk": minimum risk training over 4 samples and 4 beam hypotheses per input;
-- "+ cross-entropy (control)": cross-entropy continued for as many steps as the risk row
+- "+ SCST", "+ RLOO", "+ MIXER" (`--rows scst,rloo,mixer`): the Multi30k benchmark's REINFORCE rows
+  (`configs/multi30k_{scst,rloo,mixer}.yaml`), for their spread over seeds;
+- "+ cross-entropy (control)": cross-entropy continued for as many steps as the method rows
   (`configs/multi30k_xent_more.yaml`), so a gain can be told apart from more training.
 
 Every run is scored by its best-validation checkpoint on test_2016_flickr, greedy and beam 5
@@ -33,7 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import multi30k_benchmark as m30k  # noqa: E402 - beside this script
 
 ROOT = m30k.ROOT
-ROWS = [("+ risk", "configs/multi30k_risk.yaml"), ("+ cross-entropy (control)", "configs/multi30k_xent_more.yaml")]
+# --rows key: (row name, config); "control" last, so each seed's method rows come before its control
+METHODS = {"risk": ("+ risk", "configs/multi30k_risk.yaml"), "scst": ("+ SCST", "configs/multi30k_scst.yaml"),
+           "rloo": ("+ RLOO", "configs/multi30k_rloo.yaml"), "mixer": ("+ MIXER", "configs/multi30k_mixer.yaml")}
+CONTROL = ("+ cross-entropy (control)", "configs/multi30k_xent_more.yaml")
+ROWS = [*METHODS.values(), CONTROL]
 KEYS = ("validation_greedy", "validation_beam", "test_greedy", "test_beam")
 
 
@@ -41,8 +49,8 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
         start_threads: int, save: Callable[[dict[str, Any]], None], settings: dict[str, list[str]] | None = None,
         tag: str = "") -> dict[str, Any]:
     """Train and score the start and every (seed, row); `save` gets the results so far after each.
-    `settings`: overrides per row kind ("risk", "control", "both"), from --set, --set-control and
-    --steps, and of the cross-entropy start ("start", from --start-set: trained in a run directory of
+    `settings`: overrides per row kind ("method": the risk/SCST/RLOO/MIXER rows, "control", "both"),
+    from --set, --set-control and --steps, and of the cross-entropy start ("start", from --start-set: trained in a run directory of
     its own, so the benchmark's start is kept); `tag` names the run directories of a tuning run apart
     from the benchmark's."""
     settings = settings or {}
@@ -58,9 +66,10 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
     for seed in seeds:  # seed by seed: a cut-short benchmark still has both rows of its first seeds
         for name, config in rows:
             run_dir = work / f"{m30k._slug(name)}{'-' + tag if tag else ''}-seed{seed}"
-            mine = [*settings.get("both", []), *settings.get("control" if "control" in name else "risk", [])]
+            mine = [*settings.get("both", []), *settings.get(_kind(name), [])]
             overrides = [*extra, *mine, f"run.init_from={xent_dir}", f"run.seed={seed}"]
             row = {"name": name, "config": config, "seed": seed, "overrides": overrides, "run_dir": str(run_dir),
+                   "settings": settings.get(_kind(name), []),  # this row's --set or --set-control
                    **m30k.train_stage(config, run_dir, overrides, threads, reuse=True, after=started_from)}
             row.pop("reused")
             row["eval"] = m30k.evaluate(run_dir, threads, limit)
@@ -79,11 +88,27 @@ def start_dir_name(start_settings: list[str]) -> str:
     return "cross-entropy-" + "-".join(re.sub(r"[^A-Za-z0-9._]+", "-", s) for s in start_settings)
 
 
-def risk_steps(overrides: list[str]) -> int:
-    """optim.steps of the risk row's resolved config (with the --set overrides)."""
+def _kind(name: str) -> str:
+    """Which overrides a row takes: "control" (--set-control) or "method" (--set)."""
+    return "control" if "control" in name else "method"
+
+
+def _method_settings(settings: dict[str, list[str]]) -> list[str]:
+    """The method rows' overrides; results files written before SCST/RLOO/MIXER rows call them "risk"."""
+    return settings.get("method", settings.get("risk", []))
+
+
+def method_steps(configs: list[str], overrides: list[str]) -> int:
+    """optim.steps of the method rows' resolved configs (with the --set overrides); they must agree,
+    since the control is as long as they are."""
     from seqrl.config.io import load_config
 
-    return load_config(ROOT / ROWS[0][1], overrides).optim.steps
+    steps = {config: load_config(ROOT / config, overrides).optim.steps for config in configs}
+    if len(set(steps.values())) > 1:
+        raise ValueError("the rows train for different optim.steps ("
+                         + ", ".join(f"{Path(c).stem} {n}" for c, n in steps.items())
+                         + "); run them apart, or give --steps")
+    return next(iter(steps.values()))
 
 
 def start_eval(xent_dir: Path, threads: int, limit: int | None, reused: bool) -> dict[str, Any]:
@@ -99,6 +124,19 @@ def start_eval(xent_dir: Path, threads: int, limit: int | None, reused: bool) ->
     scores = m30k.evaluate(xent_dir, threads, limit)
     cache.write_text(json.dumps({"key": key, "eval": scores}))
     return scores
+
+
+def row_settings(res: dict[str, Any]) -> dict[str, list[str]]:
+    """Each row kind's overrides beyond the configs and `both`, by its label ("risk", "SCST", "control"):
+    the row's own record, or for files written before rows kept one, the file's settings of its kind."""
+    given = res.get("settings", {})
+    out: dict[str, list[str]] = {}
+    for r in res["rows"]:
+        kind = _kind(r["name"])
+        label = "control" if kind == "control" else r["name"].removeprefix("+ ")
+        fallback = given.get("control", []) if kind == "control" else _method_settings(given)
+        out.setdefault(label, r.get("settings", fallback))
+    return out
 
 
 def merge(paths: list[Path]) -> dict[str, Any]:
@@ -117,8 +155,11 @@ def merge(paths: list[Path]) -> dict[str, Any]:
     order = [n for n, _ in ROWS]
     settings = dict(base.get("settings", {}))
     for part in parts:  # each row kind's overrides from the process that ran it
-        for kind in {"control" if "control" in r["name"] else "risk" for r in part["rows"]}:
-            settings[kind] = part.get("settings", {}).get(kind, [])
+        for kind in {_kind(r["name"]) for r in part["rows"]}:
+            given = part.get("settings", {})
+            settings[kind] = given.get(kind, []) if kind == "control" else _method_settings(given)
+    if "risk" in settings:  # the old name of "method"
+        settings.setdefault("method", settings.pop("risk"))
     res = {**base, "settings": settings,
            "rows": sorted(rows.values(), key=lambda r: (r["seed"], order.index(r["name"]))),
            "merged_from": [str(p) for p in paths], "total_wall_s": sum(p["total_wall_s"] for p in parts)}
@@ -145,17 +186,19 @@ def summarise(res: dict[str, Any]) -> list[dict[str, Any]]:
 
 def markdown(res: dict[str, Any]) -> str:
     env, base, purpose = res["environment"], res["start"]["eval"], res.get("purpose", "benchmark")
+    methods = [n.removeprefix("+ ") for n in dict.fromkeys(r["name"] for r in res["rows"]) if _kind(n) == "method"]
+    what = " and ".join("sequence-level risk" if m == "risk" else m for m in methods) or "sequence-level risk"
     lines = [
-        f"Multi30k De->En, sequence-level risk vs a cross-entropy control; {env['cpu_model']} ({env['cores']} cores, "
+        f"Multi30k De->En, {what} vs a cross-entropy control; {env['cpu_model']} ({env['cores']} cores, "
         f"{res['threads']} torch thread(s) in stage 2), {env['date']}. Both start from the same cross-entropy checkpoint (best "
         f"validation BLEU, step {base['best_step']}"
         f"{'; trained with `' + ' '.join(res['settings']['start']) + '` over configs/multi30k.yaml' if res.get('settings', {}).get('start') else ''}"
         f"); seeds {', '.join(map(str, res['seeds']))} of stage 2, "
         f"{'none tuned on' if purpose == 'benchmark' else 'a ' + purpose}. sacreBLEU on detokenized cased text, "
         f"best-validation checkpoint of each run; beam {m30k.BEAM}.",
-        *(["", f"Settings beyond the configs ({purpose}): risk row "
-           f"`{' '.join(res['settings'].get('risk', [])) or '-'}`, control row "
-           f"`{' '.join(res['settings'].get('control', [])) or '-'}`, both rows "
+        *(["", f"Settings beyond the configs ({purpose}): "
+           + ", ".join(f"{label} row `{' '.join(given) or '-'}`" for label, given in row_settings(res).items())
+           + f", {'both rows' if len(row_settings(res)) == 2 else 'every row'} "
            f"`{' '.join(res['settings'].get('both', [])) or '-'}`."] if any(v for k, v in res.get("settings", {}).items()
                                                                  if k != "start") else []),
         "",
@@ -191,17 +234,18 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2, help="torch threads of the stage-2 runs and evaluations")
     p.add_argument("--start-threads", type=int, default=2,
                    help="torch threads of the cross-entropy start (2: the Multi30k benchmark's, so its run is reused)")
-    p.add_argument("--rows", default="risk,control", help="which rows: risk, control (comma-separated)")
+    p.add_argument("--rows", default="risk,control",
+                   help=f"which rows, comma-separated: {', '.join(METHODS)}, control")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a config override for the risk row (repeatable): tuning, reported as such")
+                   help="a config override for the method rows (risk, SCST, ...; repeatable): tuning, reported as such")
     p.add_argument("--set-control", action="append", default=[], metavar="KEY=VALUE",
                    help="a config override for the control row (repeatable), e.g. its learning rate to match the "
                         "risk row's")
     p.add_argument("--start-set", action="append", default=[], metavar="KEY=VALUE",
                    help="a config override for the cross-entropy start (repeatable), e.g. optim.steps=6000 for a "
                         "start trained closer to convergence; trained in its own run directory")
-    p.add_argument("--steps", type=int, help="optim.steps of both rows (default: the risk config's, so the control "
-                   "is as long as the risk row)")
+    p.add_argument("--steps", type=int, help="optim.steps of every row (default: the method rows' configs', so the "
+                   "control is as long as they are)")
     p.add_argument("--tag", default="", help="run directories <row>-<tag>-seed<N> (a tuning run beside the benchmark's)")
     p.add_argument("--purpose", default="benchmark", help="what the results are for (e.g. 'tuning'), in the report")
     p.add_argument("--report-only", action="store_true", help="rewrite the Markdown from --out")
@@ -223,28 +267,38 @@ def main() -> int:
     for flag, given in (("--set", args.set), ("--set-control", args.set_control), ("--start-set", args.start_set)):
         if any("=" not in s for s in given):
             p.error(f"{flag}: expected KEY=VALUE, got {next(s for s in given if '=' not in s)!r}")
+    wanted = [w.strip() for w in args.rows.split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in (*METHODS, "control")]
+    if unknown or not wanted:
+        p.error(f"--rows: unknown row {unknown[0]!r}" if unknown else "--rows: no rows given")
+    rows = [r for key, r in METHODS.items() if key in wanted] + ([CONTROL] if "control" in wanted else [])
     from seqrl.config import ConfigError
     from seqrl.config.io import load_config
 
     try:  # every --set is checked against the schema before anything trains
-        steps = risk_steps(args.set)  # the control is as long as the risk row, unless --steps says
+        # the control is as long as the method rows (the risk config's without any), unless --steps says
+        steps = method_steps([c for n, c in rows if _kind(n) == "method"] or [METHODS["risk"][1]], args.set)
     except ConfigError as err:
         p.error(f"--set: {err}")
+    except ValueError as err:
+        if args.steps is None:
+            p.error(f"--rows: {err}")
+        steps = args.steps
     try:
-        load_config(ROOT / ROWS[1][1], args.set_control)
+        load_config(ROOT / CONTROL[1], args.set_control)
     except ConfigError as err:
         p.error(f"--set-control: {err}")
     try:
         load_config(ROOT / m30k.STAGES[0][1], args.start_set)
     except ConfigError as err:
         p.error(f"--start-set: {err}")
+    if args.quick:  # a few steps, as the Multi30k benchmark's --quick
+        steps = int(next(s.split("=", 1)[1] for s in m30k.QUICK if s.startswith("optim.steps=")))
     steps = args.steps or steps
-    settings = {"risk": list(args.set), "control": list(args.set_control), "both": [f"optim.steps={steps}"],
+    settings = {"method": list(args.set), "control": list(args.set_control), "both": [f"optim.steps={steps}"],
                 "start": list(args.start_set)}
     if not (m30k.DATA / "train.de.gz").exists():
         raise SystemExit(f"Multi30k is not at {m30k.DATA} (the benchmark reads ../shared/data/multi30k)")
-    wanted = {w.strip() for w in args.rows.split(",")}
-    rows = [r for r in ROWS if ("control" if "control" in r[0] else "risk") in wanted]
     seeds = [int(s) for s in args.seeds.split(",")]
     work = (ROOT / args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
