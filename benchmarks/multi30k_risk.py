@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import multi30k_benchmark as m30k  # noqa: E402 - beside this script
+import paired_bootstrap  # noqa: E402 - beside this script
 
 ROOT = m30k.ROOT
 # --rows key: (row name, config); "control" last, so each seed's method rows come before its control
@@ -139,6 +140,35 @@ def row_settings(res: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
+def hypotheses(run_dir: str, best_step: int, key: str) -> Path:
+    """The decoded test or validation file of a run's best checkpoint (written by its evaluation)."""
+    split, decoding = key.split("_")
+    return Path(run_dir) / "eval" / f"{split}.{'beam' + str(m30k.BEAM) if decoding == 'beam' else 'greedy'}.step{best_step}.txt"
+
+
+def add_intervals(res: dict[str, Any], samples: int = 1000) -> None:
+    """Each run's test gains over the start with their 95% paired-bootstrap intervals
+    (benchmarks/paired_bootstrap.py), where its and the start's decoded files are on this machine
+    and the run has none yet (a clean clone has the results file but not the runs)."""
+    refs = m30k.DATA / "test_2016_flickr.en.gz"
+    start = res["start"]
+    for row in res["rows"]:
+        for key in ("test_greedy", "test_beam"):
+            mine = hypotheses(row["run_dir"], row["eval"]["best_step"], key)
+            base = hypotheses(start["run_dir"], start["eval"]["best_step"], key)
+            if key in row.get("intervals", {}) or not (mine.exists() and base.exists() and refs.exists()):
+                continue
+            references = paired_bootstrap.read_lines(refs)
+            a, b = (paired_bootstrap.read_lines(f) for f in (base, mine))
+            if not len(a) == len(b) == len(references):  # a --quick run decodes a subset: no interval
+                continue
+            stats = [paired_bootstrap.segment_stats(h, references) for h in (a, b)]
+            scored = [paired_bootstrap.corpus_bleu(x.sum(0)) for x in stats]
+            if any(abs(bleu - e["eval"][key]["bleu"]) > 1e-6 for bleu, e in zip(scored, (start, row))):
+                continue  # not the files this run was scored on (retrained since): no interval
+            row.setdefault("intervals", {})[key] = paired_bootstrap.paired_bootstrap(*stats, samples=samples)
+
+
 def merge(paths: list[Path]) -> dict[str, Any]:
     """One result from several processes' files (run in parallel on the same start): the rows of
     all, each (row, seed) once, in seed order."""
@@ -214,13 +244,24 @@ def markdown(res: dict[str, Any]) -> str:
             f"| {b['median']:.2f} | {b['gain_median']:+.2f} [{b['gain_min']:+.2f}, {b['gain_max']:+.2f}] "
             f"| {e['validation_greedy']['gain_median']:+.2f} | {e['validation_beam']['gain_median']:+.2f} "
             f"| {e['wall_s_median'] / 60:.1f} min |")
-    lines += ["", "Each run:", "", "| row | seed | best step | test greedy | test beam | val greedy | val beam |",
-              "|---|---|---|---|---|---|---|"]
+    shown = any(r.get("intervals") for r in res["rows"])
+    lines += ["", "Each run" + (": Δ is the test gain over the start, with its 95% interval over 1,000 paired bootstrap "
+                                "resamples of the test sentences (`benchmarks/paired_bootstrap.py`)" if shown else "")
+              + ":", "",
+              "| row | seed | best step | test greedy | test beam | val greedy | val beam |"
+              + (" Δ greedy [95%] | Δ beam [95%] |" if shown else ""),
+              "|---|---|---|---|---|---|---|" + ("---|---|" if shown else "")]
+
+    def interval(r: dict[str, Any], key: str) -> str:
+        i = r.get("intervals", {}).get(key)
+        return f" {i['gain']:+.2f} [{i['low']:+.2f}, {i['high']:+.2f}] |" if i else " |"
+
     for r in res["rows"]:
         e = r["eval"]
         lines.append(f"| {r['name']} | {r['seed']} | {e['best_step']} | {e['test_greedy']['bleu']:.2f} | "
                      f"{e['test_beam']['bleu']:.2f} | {e['validation_greedy']['bleu']:.2f} | "
-                     f"{e['validation_beam']['bleu']:.2f} |")
+                     f"{e['validation_beam']['bleu']:.2f} |"
+                     + (interval(r, "test_greedy") + interval(r, "test_beam") if shown else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -248,7 +289,8 @@ def main() -> int:
                    "control is as long as they are)")
     p.add_argument("--tag", default="", help="run directories <row>-<tag>-seed<N> (a tuning run beside the benchmark's)")
     p.add_argument("--purpose", default="benchmark", help="what the results are for (e.g. 'tuning'), in the report")
-    p.add_argument("--report-only", action="store_true", help="rewrite the Markdown from --out")
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite the Markdown from --out (adding the runs' bootstrap intervals where their files are here)")
     p.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
                    help="combine the results files of processes run in parallel (e.g. --rows risk on one core, "
                         "--rows control on the other) into --out")
@@ -256,12 +298,17 @@ def main() -> int:
     out = (ROOT / args.out).resolve()
     if args.merge:
         res = merge(args.merge)
+        add_intervals(res)
         out.write_text(json.dumps(res, indent=2) + "\n")
         out.with_suffix(".md").write_text(markdown(res))
         print(markdown(res))
         return 0
     if args.report_only:
         res = json.loads(out.read_text())
+        before = json.dumps(res)
+        add_intervals(res)  # the runs' intervals, where their decoded files are on this machine
+        if json.dumps(res) != before:
+            out.write_text(json.dumps(res, indent=2) + "\n")
         out.with_suffix(".md").write_text(markdown(res))
         return 0
     for flag, given in (("--set", args.set), ("--set-control", args.set_control), ("--start-set", args.start_set)):
@@ -311,6 +358,7 @@ def main() -> int:
         res = {**head, **part, "total_wall_s": time.perf_counter() - began}
         res["seeds"] = sorted({r["seed"] for r in part["rows"]})  # the seeds measured so far
         res["summary"] = summarise(res)
+        add_intervals(res)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(res, indent=2) + "\n")
         out.with_suffix(".md").write_text(markdown(res))
