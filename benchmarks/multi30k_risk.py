@@ -220,7 +220,8 @@ def markdown(res: dict[str, Any]) -> str:
     what = " and ".join("sequence-level risk" if m == "risk" else m for m in methods) or "sequence-level risk"
     lines = [
         f"Multi30k De->En, {what} vs a cross-entropy control; {env['cpu_model']} ({env['cores']} cores, "
-        f"{res['threads']} torch thread(s) in stage 2), {env['date']}. Both start from the same cross-entropy checkpoint (best "
+        f"{res['threads']} torch thread(s) in stage 2), {env['date']}. "
+        f"{'Both rows start' if len(row_settings(res)) == 2 else 'Every row starts'} from the same cross-entropy checkpoint (best "
         f"validation BLEU, step {base['best_step']}"
         f"{'; trained with `' + ' '.join(res['settings']['start']) + '` over configs/multi30k.yaml' if res.get('settings', {}).get('start') else ''}"
         f"); seeds {', '.join(map(str, res['seeds']))} of stage 2, "

@@ -96,7 +96,9 @@ def multi30k_reinforce_converged() -> tuple[str, str, str]:
              f"{e['test_greedy']['gain_max']:+.2f}], beam-5 {e['test_beam']['gain_median']:+.2f} "
              f"[{e['test_beam']['gain_min']:+.2f}, {e['test_beam']['gain_max']:+.2f}]" for name, e in rows.items()]
     seeds = {len(e["seeds"]) for e in rows.values()}
-    return ("Multi30k De->En, SCST and RLOO from the converged cross-entropy start "
+    methods = [n.removeprefix("+ ") for n in rows if "control" not in n]
+    return (f"Multi30k De->En, {', '.join(methods[:-1]) + ' and ' if len(methods) > 1 else ''}{methods[-1]} from the "
+            "converged cross-entropy start "
             f"(test {start['test_greedy']['bleu']:.2f} greedy, {start['test_beam']['bleu']:.2f} beam)",
             "; ".join(parts) + f" test BLEU over the start, median [range] of {'/'.join(map(str, sorted(seeds)))} seeds",
             where(d["environment"]))
@@ -215,7 +217,7 @@ ROWS: list[tuple[Callable[[], tuple[str, str, str]], str, str]] = [
     (multi30k_risk, "multi30k_risk.json", "`benchmarks/multi30k_risk.py`"),
     (multi30k_risk_converged, "multi30k_risk_converged.json", "`benchmarks/multi30k_risk.py --start-set optim.steps=6000`"),
     (multi30k_reinforce_converged, "multi30k_reinforce_converged.json",
-     "`benchmarks/multi30k_risk.py --rows scst,rloo,control --start-set optim.steps=6000`"),
+     "`benchmarks/multi30k_risk.py --rows scst,rloo,mixer,control --start-set optim.steps=6000`"),
     (cartpole, "cartpole.json", "`benchmarks/cartpole_benchmark.py`"),
     (lambda: cartpole("cartpole_pooled.json", "CartPole-v1, the same rule, every report seed pooled ({seeds}, none tuned on)"),
      "cartpole_pooled.json", "`benchmarks/cartpole_benchmark.py --pool`"),
