@@ -217,7 +217,8 @@ def summarise(res: dict[str, Any]) -> list[dict[str, Any]]:
 def markdown(res: dict[str, Any]) -> str:
     env, base, purpose = res["environment"], res["start"]["eval"], res.get("purpose", "benchmark")
     methods = [n.removeprefix("+ ") for n in dict.fromkeys(r["name"] for r in res["rows"]) if _kind(n) == "method"]
-    what = " and ".join("sequence-level risk" if m == "risk" else m for m in methods) or "sequence-level risk"
+    names = ["sequence-level risk" if m == "risk" else m for m in methods] or ["sequence-level risk"]
+    what = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
     lines = [
         f"Multi30k De->En, {what} vs a cross-entropy control; {env['cpu_model']} ({env['cores']} cores, "
         f"{res['threads']} torch thread(s) in stage 2), {env['date']}. "
