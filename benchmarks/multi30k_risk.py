@@ -51,9 +51,9 @@ def run(work: Path, seeds: list[int], threads: int, quick: bool, rows: list[tupl
         tag: str = "") -> dict[str, Any]:
     """Train and score the start and every (seed, row); `save` gets the results so far after each.
     `settings`: overrides per row kind ("method": the risk/SCST/RLOO/MIXER rows, "control", "both"),
-    from --set, --set-control and --steps, and of the cross-entropy start ("start", from --start-set: trained in a run directory of
-    its own, so the benchmark's start is kept); `tag` names the run directories of a tuning run apart
-    from the benchmark's."""
+    from --set, --set-control and --steps, and of the cross-entropy start ("start", from --start-set:
+    trained in a run directory of its own, so the benchmark's start is kept); `tag` names the run
+    directories of a tuning run apart from the benchmark's."""
     settings = settings or {}
     extra = m30k.QUICK if quick else []
     limit = m30k.QUICK_EVAL_LIMIT if quick else None
@@ -143,7 +143,8 @@ def row_settings(res: dict[str, Any]) -> dict[str, list[str]]:
 def hypotheses(run_dir: str, best_step: int, key: str) -> Path:
     """The decoded test or validation file of a run's best checkpoint (written by its evaluation)."""
     split, decoding = key.split("_")
-    return Path(run_dir) / "eval" / f"{split}.{'beam' + str(m30k.BEAM) if decoding == 'beam' else 'greedy'}.step{best_step}.txt"
+    decoded = f"beam{m30k.BEAM}" if decoding == "beam" else "greedy"
+    return Path(run_dir) / "eval" / f"{split}.{decoded}.step{best_step}.txt"
 
 
 def add_intervals(res: dict[str, Any], samples: int = 1000) -> None:
