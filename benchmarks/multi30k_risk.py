@@ -153,21 +153,28 @@ def add_intervals(res: dict[str, Any], samples: int = 1000) -> None:
     and the run has none yet (a clean clone has the results file but not the runs)."""
     refs = m30k.DATA / "test_2016_flickr.en.gz"
     start = res["start"]
-    for row in res["rows"]:
-        for key in ("test_greedy", "test_beam"):
-            mine = hypotheses(row["run_dir"], row["eval"]["best_step"], key)
-            base = hypotheses(start["run_dir"], start["eval"]["best_step"], key)
-            if key in row.get("intervals", {}) or not (mine.exists() and base.exists() and refs.exists()):
+    references = paired_bootstrap.read_lines(refs) if refs.exists() else None
+    for key in ("test_greedy", "test_beam"):
+        base = stats_of(hypotheses(start["run_dir"], start["eval"]["best_step"], key), references, start["eval"][key])
+        for row in res["rows"]:
+            if base is None or key in row.get("intervals", {}):
                 continue
-            references = paired_bootstrap.read_lines(refs)
-            a, b = (paired_bootstrap.read_lines(f) for f in (base, mine))
-            if not len(a) == len(b) == len(references):  # a --quick run decodes a subset: no interval
-                continue
-            stats = [paired_bootstrap.segment_stats(h, references) for h in (a, b)]
-            scored = [paired_bootstrap.corpus_bleu(x.sum(0)) for x in stats]
-            if any(abs(bleu - e["eval"][key]["bleu"]) > 1e-6 for bleu, e in zip(scored, (start, row))):
-                continue  # not the files this run was scored on (retrained since): no interval
-            row.setdefault("intervals", {})[key] = paired_bootstrap.paired_bootstrap(*stats, samples=samples)
+            mine = stats_of(hypotheses(row["run_dir"], row["eval"]["best_step"], key), references, row["eval"][key])
+            if mine is not None:
+                row.setdefault("intervals", {})[key] = paired_bootstrap.paired_bootstrap(base, mine, samples=samples)
+
+
+def stats_of(path: Path, references: list[str] | None, scored: dict[str, Any]) -> Any:
+    """The sentence statistics of a decoded file, or None where there is no interval to give: the file or
+    the references are absent, it is a subset (a --quick run), or it does not reproduce the BLEU the run
+    was scored with (retrained since)."""
+    if references is None or not path.exists():
+        return None
+    lines = paired_bootstrap.read_lines(path)
+    if len(lines) != len(references):
+        return None
+    stats = paired_bootstrap.segment_stats(lines, references)
+    return stats if abs(paired_bootstrap.corpus_bleu(stats.sum(0)) - scored["bleu"]) <= 1e-6 else None
 
 
 def merge(paths: list[Path]) -> dict[str, Any]:

@@ -92,9 +92,7 @@ def multi30k_reinforce_converged() -> tuple[str, str, str]:
     d = load("multi30k_reinforce_converged.json")
     rows = {e["name"]: e for e in d["summary"]}
     start = d["start"]["eval"]
-    parts = [f"{name.removeprefix('+ ')} greedy {e['test_greedy']['gain_median']:+.2f} [{e['test_greedy']['gain_min']:+.2f}, "
-             f"{e['test_greedy']['gain_max']:+.2f}], beam-5 {e['test_beam']['gain_median']:+.2f} "
-             f"[{e['test_beam']['gain_min']:+.2f}, {e['test_beam']['gain_max']:+.2f}]" for name, e in rows.items()]
+    parts = [f"{name.removeprefix('+ ')} {_gains(e)}" for name, e in rows.items()]
     seeds = {len(e["seeds"]) for e in rows.values()}
     methods = [n.removeprefix("+ ") for n in rows if "control" not in n]
     return (f"Multi30k De->En, {', '.join(methods[:-1]) + ' and ' if len(methods) > 1 else ''}{methods[-1]} from the "
@@ -104,14 +102,18 @@ def multi30k_reinforce_converged() -> tuple[str, str, str]:
             where(d["environment"]))
 
 
+def _gains(e: dict[str, Any]) -> str:
+    """A summary row's test gains over its start: "greedy +x [min, max], beam-5 +y [min, max]"."""
+    g, b = e["test_greedy"], e["test_beam"]
+    return (f"greedy {g['gain_median']:+.2f} [{g['gain_min']:+.2f}, {g['gain_max']:+.2f}], beam-5 "
+            f"{b['gain_median']:+.2f} [{b['gain_min']:+.2f}, {b['gain_max']:+.2f}]")
+
+
 def _risk_text(d: dict[str, Any], matched: str) -> str:
     """The risk row's gains over its start, median [range] over seeds, and its controls' medians."""
     rows = {e["name"]: e for e in d["summary"]}
     r, c = rows["+ risk"], rows.get("+ cross-entropy (control)")
-    text = (f"test greedy {r['test_greedy']['gain_median']:+.2f} [{r['test_greedy']['gain_min']:+.2f}, "
-            f"{r['test_greedy']['gain_max']:+.2f}], beam-5 {r['test_beam']['gain_median']:+.2f} "
-            f"[{r['test_beam']['gain_min']:+.2f}, {r['test_beam']['gain_max']:+.2f}] BLEU over the start, median "
-            f"[range] of {len(r['seeds'])} seeds")
+    text = f"test {_gains(r)} BLEU over the start, median [range] of {len(r['seeds'])} seeds"
     if c:
         text += (f" (control: {c['test_greedy']['gain_median']:+.2f} greedy, {c['test_beam']['gain_median']:+.2f} "
                  "beam")
