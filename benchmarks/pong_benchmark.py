@@ -9,6 +9,13 @@ against episodes, environment frames (agent steps x the ALE frameskip of 4) and 
 frames per second; the peak RSS; when the running mean first passed -15, -10, ..., +15; and whether
 the target (a running mean of +10, issue 25) was reached, and when. `--report-only` rewrites the
 Markdown and plot from the JSON (after a change to the report).
+
+    python benchmarks/pong_benchmark.py --pool A.json B.json ... --out SEEDS.json [--note TEXT]
+
+writes (to benchmarks/results/pong_seeds.json by default) one report over several seeds' results
+files of the same config on the same machine type: each seed's row, and the median and range of the
+final running mean, of the time to +10 and of the greedy validation; `--note` records how they were
+run (e.g. two at a time).
 """
 from __future__ import annotations
 
@@ -102,6 +109,110 @@ def sticky(res: dict[str, Any]) -> str:
     return f"repeat_action_probability {p}" if p is not None else "the environment's default sticky actions"
 
 
+def pooled(reports: list[dict[str, Any]], names: list[str], note: str = "") -> dict[str, Any]:
+    """One report over several seeds' runs. Refuses runs of different settings (the seed apart), budgets or
+    machine types, and a seed twice, each as one line."""
+    def without_seed(r: dict[str, Any]) -> str:
+        settings = json.loads(json.dumps(r["settings"]))
+        settings["run"].pop("seed", None)
+        return json.dumps(settings, sort_keys=True)
+
+    for key, what in ((lambda r: r["machine"], "machines"), (lambda r: r["budget_minutes"], "budgets"),
+                      (without_seed, "settings (apart from run.seed)")):
+        values = {str(key(r)) for r in reports}
+        if len(values) > 1:
+            raise SystemExit(f"--pool: the files differ in their {what}: {', '.join(names)}")
+    seeds = [r["settings"]["run"]["seed"] for r in reports]
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"--pool: a seed appears twice ({seeds})")
+    runs = [{"seed": seed, "file": name, "final_running_return": r["final"]["running_return"],
+             "best_running_return": r["best_running_return"], "episodes": r["episodes"], "frames": r["frames"],
+             "frames_per_s": r["frames_per_s"], "reached": r["reached"], "milestones": r["milestones"],
+             "greedy_validation": r["greedy_validation"], "peak_rss_mib": r["peak_rss_mib"], "date": r["date"],
+             "curve": r["curve"]} for seed, r, name in zip(seeds, reports, names)]
+    reached = [x["reached"]["seconds"] / 60 for x in runs if x["reached"]]
+    first = reports[0]
+    return {"config": first["config"], "overrides": [o for o in first.get("overrides", []) if not o.startswith("run.seed=")],
+            "budget_minutes": first["budget_minutes"], "target": TARGET, "machine": first["machine"],
+            "isa": first.get("isa"), "date": ", ".join(dict.fromkeys(r["date"] for r in reports)), "note": note,
+            "settings": first["settings"], "seeds": seeds, "pooled_from": names,
+            "summary": {"reached": len(reached), "minutes_to_target": spread(reached) if reached else None,
+                        "final_running_return": spread([x["final_running_return"] for x in runs]),
+                        "greedy_return": spread([x["greedy_validation"]["return_mean"] for x in runs]),
+                        "frames_per_s": spread([x["frames_per_s"] for x in runs])},
+            "runs": runs}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """The median, min and max of `values` (not empty)."""
+    import statistics
+
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def pooled_markdown(res: dict[str, Any]) -> str:
+    s = res["summary"]
+
+    def fmt(d: dict[str, float] | None, f: str) -> str:
+        return "-" if d is None else f"{d['median']:{f}} [{d['min']:{f}}, {d['max']:{f}}]"
+
+    rows = [f"| {x['seed']} | {x['final_running_return']:+.2f} | {x['best_running_return']:+.2f} | "
+            f"{x['reached']['seconds'] / 60:.0f} min (episode {x['reached']['episodes']:,})" if x["reached"] else
+            f"| {x['seed']} | {x['final_running_return']:+.2f} | {x['best_running_return']:+.2f} | no"
+            for x in res["runs"]]
+    rows = [f"{row} | {x['greedy_validation']['return_mean']:+.2f} | {x['episodes']:,} | {x['frames_per_s']:,.0f} |"
+            for row, x in zip(rows, res["runs"])]
+    return "\n".join([
+        f"{res['machine']}, {res['date']}: `{res['config']}`{with_overrides(res)} for {res['budget_minutes']:g} minutes of "
+        f"training, seeds {', '.join(map(str, res['seeds']))}." + (f" {res['note']}" if res.get("note") else ""), "",
+        f"| seed | final running mean (EMA 0.99) | best | reached {res['target']:+g} | greedy validation "
+        f"({res['runs'][0]['greedy_validation']['episodes']} games, {sticky(res)}) | episodes | frames/s |",
+        "|---|---|---|---|---|---|---|", *rows, "",
+        f"Over the {len(res['runs'])} seeds, median [min, max]: final running mean {fmt(s['final_running_return'], '+.2f')}; "
+        f"reached {res['target']:+g} on {s['reached']}/{len(res['runs'])}"
+        + (f", after {fmt(s['minutes_to_target'], '.0f')} min" if s["minutes_to_target"] else "")
+        + f"; greedy validation {fmt(s['greedy_return'], '+.2f')}; {fmt(s['frames_per_s'], ',.0f')} frames/s.", ""])
+
+
+def plot_pooled(res: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for i, run in enumerate(res["runs"]):
+        pts = run["curve"]
+        for ax, key in zip(axes, ("episodes", "seconds")):
+            ax.plot([p[key] / (60 if key == "seconds" else 1) for p in pts], [p["running_return"] for p in pts],
+                    color=f"C{i}", label=f"seed {run['seed']}")
+    for ax, label in zip(axes, ("episodes", "training wall time (min)")):
+        ax.axhline(res["target"], color="C3", lw=0.8, ls=":")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("running mean return (EMA 0.99)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"Pong from pixels, seqrl REINFORCE over seeds ({res['config']}, {res['machine']})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_pooled(paths: list[Path], out: Path, note: str) -> int:
+    from measure import write_results  # beside this script
+
+    reports = []
+    for path in paths:
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as err:
+            raise SystemExit(f"--pool: {path}: {err}") from None
+    res = pooled(reports, [str(p) for p in paths], note)
+    write_results(res, out, pooled_markdown)
+    plot_pooled(res, out.with_suffix(".png"))
+    return 0
+
+
 def plot(res: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -130,10 +241,20 @@ def main() -> int:
     p.add_argument("--minutes", type=float, default=60.0)
     p.add_argument("--quick", action="store_true", help="a smoke test: 1 minute, results beside --run-dir")
     p.add_argument("--run-dir", default="runs/pong-benchmark")
-    p.add_argument("--out", default="benchmarks/results/pong.json")
+    p.add_argument("--out", help="default benchmarks/results/pong.json (with --pool: pong_seeds.json)")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the JSON at --out")
+    p.add_argument("--pool", nargs="+", type=Path, metavar="JSON",
+                   help="one report over several seeds' results files of this script, into --out")
+    p.add_argument("--note", default="", help="with --pool: how the runs were made, for the report")
     p.add_argument("overrides", nargs="*", help="section.key=value config overrides")
     args = p.parse_args()
+    if args.out is None:
+        args.out = "benchmarks/results/" + ("pong_seeds.json" if args.pool else "pong.json")
+    if args.pool:
+        out = (ROOT / args.out).resolve()
+        if out in {p.resolve() for p in args.pool}:
+            p.error(f"--out {args.out} is one of the --pool files")
+        return write_pooled(args.pool, out, args.note)
     if args.report_only:
         out = (ROOT / args.out).resolve()
         res = json.loads(out.read_text())

@@ -171,7 +171,23 @@ def pong(name: str = "pong.json", title: str = "Pong from pixels, REINFORCE") ->
     return (title,
             f"running mean -21 -> {d['final']['running_return']:+.1f} in {d['budget_minutes']:.0f} min{when}; greedy "
             f"validation {d['greedy_validation']['return_mean']:+.1f} over {d['greedy_validation']['episodes']} games "
-            f"({sticky(d)}); one seed",
+            f"({sticky(d)}); seed {d['settings']['run']['seed']} (configs/pong.yaml was set on it)",
+            where({"cpu_model": d["machine"], "date": d["date"], "isa": d.get("isa")}))
+
+
+def pong_seeds() -> tuple[str, str, str]:
+    d = load("pong_seeds.json")
+    s, n, seeds = d["summary"], len(d["runs"]), d["seeds"]
+
+    def spread(x: dict[str, float], f: str) -> str:
+        return f"{x['median']:{f}} [{x['min']:{f}}, {x['max']:{f}}]"
+
+    when = f" (after {spread(s['minutes_to_target'], '.0f')} min)" if s["minutes_to_target"] else ""
+    return (f"Pong from pixels, REINFORCE, over seeds ({', '.join(map(str, seeds))}; none tuned on)",
+            f"running mean {d['target']:+g} within {d['budget_minutes']:.0f} min on {s['reached']}/{n} seeds{when}; "
+            f"final running mean {spread(s['final_running_return'], '+.1f')}; greedy validation "
+            f"{spread(s['greedy_return'], '+.1f')} over {d['runs'][0]['greedy_validation']['episodes']} games each "
+            f"({sticky(d)}); median [range] of {n} seeds",
             where({"cpu_model": d["machine"], "date": d["date"], "isa": d.get("isa")}))
 
 
@@ -224,6 +240,7 @@ ROWS: list[tuple[Callable[[], tuple[str, str, str]], str, str]] = [
     (lambda: cartpole("cartpole_pooled.json", "CartPole-v1, the same rule, every report seed pooled ({seeds}, none tuned on)"),
      "cartpole_pooled.json", "`benchmarks/cartpole_benchmark.py --pool`"),
     (pong, "pong.json", "`benchmarks/pong_benchmark.py`"),
+    (pong_seeds, "pong_seeds.json", "`benchmarks/pong_benchmark.py --pool`"),
     (lambda: pong("pong_sticky.json", "Pong from pixels, REINFORCE, trained with sticky actions 0.25"),
      "pong_sticky.json", "`benchmarks/pong_benchmark.py env.kwargs.repeat_action_probability=0.25`"),
     (graph_peers, "graph_peers.json", "`benchmarks/graph_peers.py`"),
