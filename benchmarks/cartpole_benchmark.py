@@ -212,6 +212,8 @@ def plot(report: dict[str, Any], results: dict[str, list[dict[str, Any]]], path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from measure import finish_figure  # beside this script
+
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
     for i, (name, runs) in enumerate(results.items()):
         for j, run in enumerate(runs):
@@ -219,16 +221,9 @@ def plot(report: dict[str, Any], results: dict[str, list[dict[str, Any]]], path:
             for ax, key in zip(axes, ("steps", "seconds")):
                 ax.plot([r[key] for r in rows], [r["mean100"] for r in rows], color=f"C{i}", lw=0.8,
                         label=name if j == 0 else None)
-    for ax, label in zip(axes, ("environment steps", "training wall time (s)")):
-        ax.axhline(THRESHOLD, color="grey", ls=":", lw=0.8)
-        ax.set_xlabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("mean return of the last 100 training episodes")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"CartPole-v1: seqrl vs Stable-Baselines3 ({report['machine']})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    finish_figure(fig, axes, ("environment steps", "training wall time (s)"),
+                  "mean return of the last 100 training episodes", THRESHOLD,
+                  f"CartPole-v1: seqrl vs Stable-Baselines3 ({report['machine']})", path)
 
 
 def pooled(reports: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
@@ -251,13 +246,9 @@ def pooled(reports: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
 
 
 def write_pooled(paths: list[Path], out: Path) -> int:
-    reports = []
-    for path in paths:
-        try:
-            reports.append(json.loads(path.read_text()))
-        except (OSError, ValueError) as err:
-            raise SystemExit(f"--pool: {path}: {err}") from None
-    report = pooled(reports, [str(p) for p in paths])
+    from measure import read_reports  # beside this script
+
+    report = pooled(read_reports(paths, "--pool"), [str(p) for p in paths])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report) + "\n")
     out.with_suffix(".md").write_text(markdown(report))

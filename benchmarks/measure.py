@@ -70,6 +70,38 @@ def write_results(res: dict[str, Any], out: Path, markdown: Callable[[dict[str, 
         print(markdown(res))
 
 
+def read_reports(paths: list[Path], flag: str) -> list[dict[str, Any]]:
+    """The JSON results files given to `flag` (e.g. --pool); one line naming the file if one is unreadable."""
+    import json
+
+    reports = []
+    for path in paths:
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as err:
+            raise SystemExit(f"{flag}: {path}: {err}") from None
+    return reports
+
+
+def finish_figure(fig: Any, axes: Any, xlabels: tuple[str, ...], ylabel: str, line: float, title: str, path: Path,
+                  legend: bool = True) -> None:
+    """The benchmarks' plots end alike: a dotted line at the target `line` on each panel, its x label and a
+    grid, the y label (and the legend) on the first, the title; saved to `path` and closed."""
+    import matplotlib.pyplot as plt
+
+    for ax, label in zip(axes, xlabels):
+        ax.axhline(line, color="grey", ls=":", lw=0.8)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    if legend:
+        axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo ('unknown' where there is none)."""
     try:

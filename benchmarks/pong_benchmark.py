@@ -179,35 +179,23 @@ def plot_pooled(res: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from measure import finish_figure  # beside this script
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for i, run in enumerate(res["runs"]):
         pts = run["curve"]
-        for ax, key in zip(axes, ("episodes", "seconds")):
-            ax.plot([p[key] / (60 if key == "seconds" else 1) for p in pts], [p["running_return"] for p in pts],
-                    color=f"C{i}", label=f"seed {run['seed']}")
-    for ax, label in zip(axes, ("episodes", "training wall time (min)")):
-        ax.axhline(res["target"], color="C3", lw=0.8, ls=":")
-        ax.set_xlabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("running mean return (EMA 0.99)")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"Pong from pixels, seqrl REINFORCE over seeds ({res['config']}, {res['machine']})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        for ax, key, scale in zip(axes, ("episodes", "seconds"), (1, 60)):
+            ax.plot([p[key] / scale for p in pts], [p["running_return"] for p in pts], color=f"C{i}",
+                    label=f"seed {run['seed']}")
+    finish_figure(fig, axes, ("episodes", "training wall time (min)"), "running mean return (EMA 0.99)",
+                  res["target"], f"Pong from pixels, seqrl REINFORCE over seeds ({res['config']}, {res['machine']})",
+                  path)
 
 
 def write_pooled(paths: list[Path], out: Path, note: str) -> int:
-    from measure import write_results  # beside this script
+    from measure import read_reports, write_results  # beside this script
 
-    reports = []
-    for path in paths:
-        try:
-            reports.append(json.loads(path.read_text()))
-        except (OSError, ValueError) as err:
-            raise SystemExit(f"--pool: {path}: {err}") from None
-    res = pooled(reports, [str(p) for p in paths], note)
+    res = pooled(read_reports(paths, "--pool"), [str(p) for p in paths], note)
     write_results(res, out, pooled_markdown)
     plot_pooled(res, out.with_suffix(".png"))
     return 0
@@ -218,21 +206,16 @@ def plot(res: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from measure import finish_figure  # beside this script
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4), sharey=True)
     pts = res["curve"]
-    for ax, key, label in zip(axes, ("episodes", "frames", "seconds"),
-                              ("episodes", "environment frames", "training wall time (s)")):
+    for ax, key in zip(axes, ("episodes", "frames", "seconds")):
         ax.plot([p[key] for p in pts], [p["return"] for p in pts], ".", color="0.8", markersize=2)
         ax.plot([p[key] for p in pts], [p["running_return"] for p in pts], color="C0")
-        ax.axhline(TARGET, color="C3", lw=0.8, ls=":")
-        ax.set_xlabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("episode return (grey), running mean (EMA 0.99)")
-    fig.suptitle(f"Pong from pixels, seqrl REINFORCE ({res['config']}, {res['machine']})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    finish_figure(fig, axes, ("episodes", "environment frames", "training wall time (s)"),
+                  "episode return (grey), running mean (EMA 0.99)", TARGET,
+                  f"Pong from pixels, seqrl REINFORCE ({res['config']}, {res['machine']})", path, legend=False)
 
 
 def main() -> int:
