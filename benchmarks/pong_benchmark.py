@@ -128,8 +128,8 @@ def pooled(reports: list[dict[str, Any]], names: list[str], note: str = "") -> d
     runs = [{"seed": seed, "file": name, "final_running_return": r["final"]["running_return"],
              "best_running_return": r["best_running_return"], "episodes": r["episodes"], "frames": r["frames"],
              "frames_per_s": r["frames_per_s"], "reached": r["reached"], "milestones": r["milestones"],
-             "greedy_validation": r["greedy_validation"], "peak_rss_mib": r["peak_rss_mib"], "date": r["date"],
-             "curve": r["curve"]} for seed, r, name in zip(seeds, reports, names)]
+             "greedy_validation": r["greedy_validation"], "peak_rss_mib": r["peak_rss_mib"], "date": r["date"]}
+            for seed, r, name in zip(seeds, reports, names)]  # the curves stay in their own files
     reached = [x["reached"]["seconds"] / 60 for x in runs if x["reached"]]
     first = reports[0]
     return {"config": first["config"], "overrides": [o for o in first.get("overrides", []) if not o.startswith("run.seed=")],
@@ -174,7 +174,7 @@ def pooled_markdown(res: dict[str, Any]) -> str:
         + f"; greedy validation {fmt(s['greedy_return'], '+.2f')}; {fmt(s['frames_per_s'], ',.0f')} frames/s.", ""])
 
 
-def plot_pooled(res: dict[str, Any], path: Path) -> None:
+def plot_pooled(res: dict[str, Any], reports: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -182,8 +182,8 @@ def plot_pooled(res: dict[str, Any], path: Path) -> None:
     from measure import finish_figure  # beside this script
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for i, run in enumerate(res["runs"]):
-        pts = run["curve"]
+    for i, (run, report) in enumerate(zip(res["runs"], reports)):
+        pts = report["curve"]
         for ax, key, scale in zip(axes, ("episodes", "seconds"), (1, 60)):
             ax.plot([p[key] / scale for p in pts], [p["running_return"] for p in pts], color=f"C{i}",
                     label=f"seed {run['seed']}")
@@ -195,9 +195,10 @@ def plot_pooled(res: dict[str, Any], path: Path) -> None:
 def write_pooled(paths: list[Path], out: Path, note: str) -> int:
     from measure import read_reports, write_results  # beside this script
 
-    res = pooled(read_reports(paths, "--pool"), [str(p) for p in paths], note)
+    reports = read_reports(paths, "--pool")
+    res = pooled(reports, [str(p) for p in paths], note)
     write_results(res, out, pooled_markdown)
-    plot_pooled(res, out.with_suffix(".png"))
+    plot_pooled(res, reports, out.with_suffix(".png"))
     return 0
 
 
@@ -235,7 +236,7 @@ def main() -> int:
         args.out = "benchmarks/results/" + ("pong_seeds.json" if args.pool else "pong.json")
     if args.pool:
         out = (ROOT / args.out).resolve()
-        if out in {p.resolve() for p in args.pool}:
+        if out in {f.resolve() for f in args.pool}:
             p.error(f"--out {args.out} is one of the --pool files")
         return write_pooled(args.pool, out, args.note)
     if args.report_only:
