@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -213,12 +214,12 @@ def graph_peers() -> tuple[str, str, str]:
             f"{ours['steps_per_s'] / pyro['steps_per_s']:.1f}x Pyro's steps/s; held-out ELBO "
             f"{elbos[0]:.2f} vs {elbos[1]:.2f} and {elbos[2]:.2f} (early-stopped)")
     more = d.get("more_seeds") or []
-    if more:  # the other seeds' runs: the mean early-stopped ELBO of each estimator over all seeds
-        def mean(r: dict[str, Any]) -> float:
-            runs = [r] + [m for m in more if m["estimator"] == r["estimator"]]
-            return sum(x["test_elbo_early_stopped"] for x in runs) / len(runs)
+    if more:  # every seed's early-stopped ELBO of each estimator: median [min, max]
+        def spread(r: dict[str, Any]) -> str:
+            xs = [x["test_elbo_early_stopped"] for x in [r] + [m for m in more if m["estimator"] == r["estimator"]]]
+            return f"{statistics.median(xs):.2f} [{min(xs):.2f}, {max(xs):.2f}]"
         seeds = 1 + len({m["seed"] for m in more})
-        text += (f"; mean over {seeds} seeds {mean(ours):.2f} vs {mean(storch):.2f} and {mean(pyro):.2f}")
+        text += (f"; over {seeds} seeds, median [range]: {spread(ours)} vs {spread(storch)} and {spread(pyro)}")
     else:
         text += "; one seed"
     return "Stochastic graphs (discrete VAE on digits)", text, where(d.get("environment", {}))
